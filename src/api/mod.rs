@@ -1,0 +1,62 @@
+//! The HTTP surface: one axum router for every API on one listener.
+
+mod error;
+mod tiles;
+
+pub use error::ApiError;
+
+use crate::log::Log;
+use crate::store::Store;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+
+/// Largest request body any endpoint accepts. Log reads take none; the signing APIs cap
+/// themselves lower.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub issuance: Log<Store>,
+    pub artifacts: Log<Store>,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+pub type SharedState = Arc<AppState>;
+
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(tiles::router())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// 200 once both logs are sequencing; 503 if either has stopped.
+async fn healthz(State(state): State<SharedState>) -> impl IntoResponse {
+    if state.issuance.is_healthy() && state.artifacts.is_healthy() {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a log has stopped; see the server log\n",
+        )
+    }
+}
+
+async fn metrics(State(state): State<SharedState>) -> impl IntoResponse {
+    let body = state
+        .metrics
+        .as_ref()
+        .map(|h| h.render())
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}

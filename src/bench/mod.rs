@@ -1,0 +1,13 @@
+//! Benchmark programs behind `mayfly bench`. They measure; they assert nothing. Results and
+//! the commands that produced them go in BENCHMARKS.md.
+
+pub mod log;
+
+/// The value at quantile `q` (0..=1) of sorted samples.
+pub fn quantile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}

@@ -1,0 +1,18 @@
+//! Mayfly: a self-hostable keyless code-signing service.
+//!
+//! Layers, from the inside out (dependencies point inward):
+//! - [`tlog`]: pure transparency-log protocol code (RFC 6962 hashing and proofs, C2SP tiles,
+//!   checkpoints and signed notes). No I/O, no async.
+//! - [`log`]: the log engine: sequencer with durable group commit over a narrow storage trait.
+//! - [`store`]: the SQL implementations of that trait. The only module that knows SQL.
+//! - [`api`]: the HTTP surface. The only module that knows HTTP.
+//! - [`server`]: wiring: data dir, keys, database, logs and the listener.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod bench;
+pub mod keys;
+pub mod log;
+pub mod server;
+pub mod store;
+pub mod tlog;

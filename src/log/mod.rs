@@ -1,0 +1,389 @@
+//! The log engine: an append-only RFC 6962 Merkle log stored as C2SP tiles, with durable group
+//! commit.
+//!
+//! Appenders hand payloads to a bounded pool; one sequencer task per log takes everything
+//! pending, assigns indices, rewrites the changed tiles, signs a new checkpoint and commits all
+//! of it in one transaction; only then are the appenders woken, each with its index, the
+//! checkpoint and a snapshot from which it computes its own inclusion proof. The next batch
+//! starts as soon as the previous one committed, so batches grow with load and an idle log
+//! answers in about one commit.
+//!
+//! The engine knows nothing of SQL or HTTP: storage is the [`store::LogStore`] trait.
+
+pub mod audit;
+mod sequencer;
+pub mod store;
+mod tree;
+
+use crate::keys::LogKey;
+use crate::tlog::checkpoint::{Checkpoint, open_checkpoint};
+use crate::tlog::tile::{self, TileId};
+use crate::tlog::{Hash, TlogError};
+use std::sync::Arc;
+use store::{LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
+use tokio::sync::{oneshot, watch};
+
+pub use sequencer::Sequenced;
+pub use tree::Snapshot;
+
+/// Sizing of a log's admission pool.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// Short stable name for logs and metrics ("issuance", "artifacts").
+    pub name: &'static str,
+    pub slot: LogSlot,
+    /// Checkpoint origin and note key name. Fixed when the log is created.
+    pub origin: String,
+    /// Entries waiting for a batch before appends are refused with [`LogError::PoolFull`].
+    /// 16Ki entries is a few batches of headroom at the engine's measured rate (BENCHMARKS.md)
+    /// while bounding memory.
+    pub max_pending: usize,
+    /// Payload bytes waiting, for the same purpose: 64 MiB.
+    pub max_pending_bytes: usize,
+    /// Entries per batch: keeps one transaction, and the latency of its waiters, bounded.
+    pub max_batch: usize,
+}
+
+impl LogConfig {
+    pub fn new(name: &'static str, slot: LogSlot, origin: impl Into<String>) -> Self {
+        LogConfig {
+            name,
+            slot,
+            origin: origin.into(),
+            max_pending: 16 * 1024,
+            max_pending_bytes: 64 << 20,
+            max_batch: 4096,
+        }
+    }
+}
+
+/// Turns a submitted payload into the stored entry once its index and time are known.
+/// The artifact log stores payloads verbatim; the issuance log wraps them in an RFC 6962
+/// `MerkleTreeLeaf` that carries the timestamp and index.
+pub trait LeafCodec: Send + Sync + 'static {
+    fn encode(&self, index: u64, timestamp_ms: u64, payload: &[u8]) -> Vec<u8>;
+    /// Bytes `encode` adds at most, so oversized payloads are refused before sequencing.
+    fn overhead(&self) -> usize;
+}
+
+/// Stores payloads unchanged.
+pub struct Verbatim;
+
+impl LeafCodec for Verbatim {
+    fn encode(&self, _: u64, _: u64, payload: &[u8]) -> Vec<u8> {
+        payload.to_vec()
+    }
+    fn overhead(&self) -> usize {
+        0
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LogError {
+    #[error("the log is busy: {pending} entries are waiting; retry shortly")]
+    PoolFull { pending: usize },
+    #[error("the log is shutting down")]
+    ShuttingDown,
+    #[error("the log has stopped: {0}")]
+    Stopped(String),
+    #[error("entry of {len} bytes exceeds the maximum of {max}")]
+    EntryTooLarge { len: usize, max: usize },
+    #[error("the log could not commit the entry; it was not acknowledged (retry is safe)")]
+    NotCommitted,
+    #[error("{what} is beyond the current tree size {size}")]
+    BeyondTree { what: String, size: u64 },
+    #[error(transparent)]
+    Invalid(#[from] TlogError),
+    #[error("log {0} was never created in this database")]
+    Missing(&'static str),
+    #[error("{0}")]
+    KeyMismatch(String),
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("audit failed: {0}")]
+    Audit(String),
+}
+
+impl From<StoreError> for LogError {
+    fn from(e: StoreError) -> Self {
+        LogError::Storage(e.to_string())
+    }
+}
+
+/// The result of an append.
+#[derive(Clone, Debug)]
+pub enum Appended {
+    /// Newly sequenced and durable.
+    New(Sequenced),
+    /// An identical payload was already in the log; nothing was added.
+    Existing(LeafRecord),
+}
+
+/// A running log: cheap to clone, safe to share.
+pub struct Log<S: LogStore> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S: LogStore> Clone for Log<S> {
+    fn clone(&self) -> Self {
+        Log {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<S> {
+    config: LogConfig,
+    store: S,
+    key: LogKey,
+    codec: Arc<dyn LeafCodec>,
+    pool: sequencer::Pool,
+    head: watch::Receiver<Arc<StoredCheckpoint>>,
+    done: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+impl<S: LogStore> Log<S> {
+    /// Creates an empty log (size 0, signed checkpoint) and starts it. Fails with
+    /// [`StoreError::Conflict`] if the log already exists.
+    pub async fn create(
+        store: S,
+        key: LogKey,
+        config: LogConfig,
+        codec: Arc<dyn LeafCodec>,
+    ) -> Result<Self, LogError> {
+        let root = crate::tlog::hash::empty_root();
+        let note = sign(&key, &config.origin, 0, root)?;
+        let batch = store::Batch {
+            previous: None,
+            checkpoint: Some(StoredCheckpoint {
+                size: 0,
+                root,
+                note,
+            }),
+            ..Default::default()
+        };
+        store.commit(config.slot, &batch).await?;
+        Self::open(store, key, config, codec).await
+    }
+
+    /// Opens an existing log: checks that the stored checkpoint was signed by `key` for this
+    /// origin and that the stored tiles reproduce its root, then starts the sequencer.
+    pub async fn open(
+        store: S,
+        key: LogKey,
+        config: LogConfig,
+        codec: Arc<dyn LeafCodec>,
+    ) -> Result<Self, LogError> {
+        let head = store
+            .checkpoint(config.slot)
+            .await?
+            .ok_or(LogError::Missing(config.name))?;
+        verify_head(&key, &config, &head)?;
+        let tree = tree::Tree::load(&store, config.slot, head.size).await?;
+        let root = tree.snapshot(tree::Changes::default()).root()?;
+        if root != head.root {
+            return Err(LogError::Storage(format!(
+                "the {} log's stored tiles hash to {root}, not to its checkpoint root {}",
+                config.name, head.root
+            )));
+        }
+        let (head_tx, head_rx) = watch::channel(Arc::new(head.clone()));
+        let (done_tx, done_rx) = oneshot::channel();
+        let inner = Arc::new(Inner {
+            pool: sequencer::Pool::new(&config),
+            config,
+            store,
+            key,
+            codec,
+            head: head_rx,
+            done: tokio::sync::Mutex::new(Some(done_rx)),
+        });
+        sequencer::spawn(inner.clone(), tree, head, head_tx, done_tx);
+        Ok(Log { inner })
+    }
+
+    /// Appends a payload and waits until it is durable (or found already present).
+    pub async fn append(&self, payload: Vec<u8>) -> Result<Appended, LogError> {
+        let max = tile::MAX_ENTRY_LEN - self.inner.codec.overhead();
+        if payload.len() > max {
+            return Err(LogError::EntryTooLarge {
+                len: payload.len(),
+                max,
+            });
+        }
+        let reply = self.inner.pool.submit(payload)?;
+        reply.await.unwrap_or(Err(LogError::ShuttingDown))
+    }
+
+    /// The latest committed checkpoint.
+    pub fn checkpoint(&self) -> Arc<StoredCheckpoint> {
+        self.inner.head.borrow().clone()
+    }
+
+    /// Waits for the next committed checkpoint.
+    pub fn watch(&self) -> watch::Receiver<Arc<StoredCheckpoint>> {
+        self.inner.head.clone()
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.inner.config
+    }
+
+    pub fn key(&self) -> &LogKey {
+        &self.inner.key
+    }
+
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// False once the sequencer has stopped for good (for example after losing a
+    /// compare-and-swap to another writer).
+    pub fn is_healthy(&self) -> bool {
+        self.inner.pool.is_running()
+    }
+
+    /// Stops admitting entries, lets the sequencer commit everything already admitted, and
+    /// waits for it to finish.
+    pub async fn close(&self) {
+        self.inner.pool.close();
+        if let Some(done) = self.inner.done.lock().await.take() {
+            let _ = done.await;
+        }
+    }
+
+    /// A hash tile as served at `tile/<L>/<N>[.p/<W>]`; `None` if the log has no such tile yet.
+    pub async fn hash_tile(
+        &self,
+        id: TileId,
+        width: Option<u8>,
+    ) -> Result<Option<Vec<u8>>, LogError> {
+        let want = width.map_or(tile::TILE_WIDTH, u64::from) as usize * Hash::LEN;
+        let data = self
+            .inner
+            .store
+            .hash_tile(self.inner.config.slot, id)
+            .await?;
+        Ok(data.filter(|d| d.len() >= want).map(|mut d| {
+            d.truncate(want);
+            d
+        }))
+    }
+
+    /// An entry bundle as served at `tile/entries/<N>[.p/<W>]`.
+    pub async fn entry_bundle(
+        &self,
+        index: u64,
+        width: Option<u8>,
+    ) -> Result<Option<Vec<u8>>, LogError> {
+        let want = width.map_or(tile::TILE_WIDTH, u64::from) as usize;
+        let Some(data) = self
+            .inner
+            .store
+            .entry_bundle(self.inner.config.slot, index)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let have = tile::split_entries(&data)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .len();
+        if have < want {
+            return Ok(None);
+        }
+        Ok(Some(
+            tile::bundle_prefix(&data, want)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .to_vec(),
+        ))
+    }
+
+    /// The entry at `index`, if the log has one.
+    pub async fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, LogError> {
+        let Some(data) = self
+            .inner
+            .store
+            .entry_bundle(self.inner.config.slot, index / tile::TILE_WIDTH)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let entries = tile::split_entries(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(entries
+            .get((index % tile::TILE_WIDTH) as usize)
+            .map(|e| e.to_vec()))
+    }
+
+    /// Where the payload with this dedup key (its RFC 6962 leaf hash) was logged.
+    pub async fn lookup(&self, key: &Hash) -> Result<Option<LeafRecord>, LogError> {
+        let mut found = self
+            .inner
+            .store
+            .lookup(self.inner.config.slot, std::slice::from_ref(key))
+            .await?;
+        Ok(found.pop().flatten())
+    }
+
+    /// Inclusion proof of leaf `index` in the tree of `size` leaves (≤ the current size).
+    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        self.check_size(size)?;
+        tree::read_inclusion_proof(&self.inner.store, self.inner.config.slot, index, size).await
+    }
+
+    /// Consistency proof from tree size `old` to `new` (≤ the current size).
+    pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LogError> {
+        self.check_size(new)?;
+        tree::read_consistency_proof(&self.inner.store, self.inner.config.slot, old, new).await
+    }
+
+    /// The root of the tree at an earlier `size`.
+    pub async fn root_at(&self, size: u64) -> Result<Hash, LogError> {
+        self.check_size(size)?;
+        tree::read_root(&self.inner.store, self.inner.config.slot, size).await
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LogError> {
+        let current = self.checkpoint().size;
+        if size > current {
+            return Err(LogError::BeyondTree {
+                what: format!("tree size {size}"),
+                size: current,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Signs the checkpoint for `(size, root)` under `origin`.
+fn sign(key: &LogKey, origin: &str, size: u64, root: Hash) -> Result<String, LogError> {
+    let signer = key.note_signer(origin)?;
+    let cp = Checkpoint {
+        origin: origin.to_owned(),
+        size,
+        root,
+        extensions: vec![],
+    };
+    Ok(crate::tlog::checkpoint::sign_checkpoint(&cp, &signer)?.note)
+}
+
+/// Refuses a stored checkpoint that this key did not sign for this origin.
+fn verify_head(key: &LogKey, config: &LogConfig, head: &StoredCheckpoint) -> Result<(), LogError> {
+    let verifier = key.note_verifier(&config.origin)?;
+    let opened = open_checkpoint(head.note.as_bytes(), &config.origin, &verifier).map_err(|e| {
+        LogError::KeyMismatch(format!(
+            "the {} log's stored checkpoint (size {}) does not verify with key {} and origin {:?} ({e}); \
+             the key file or --public-url does not belong to this database",
+            config.name,
+            head.size,
+            key.log_id(),
+            config.origin
+        ))
+    })?;
+    if opened.checkpoint.size != head.size || opened.checkpoint.root != head.root {
+        return Err(LogError::Storage(format!(
+            "the {} log's checkpoint row disagrees with its signed note",
+            config.name
+        )));
+    }
+    Ok(())
+}

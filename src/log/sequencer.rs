@@ -1,0 +1,408 @@
+//! The admission pool and the sequencing task: one writer per log, one transaction per batch.
+//!
+//! Crash and failure semantics, step by step:
+//! 1. Entries wait in the pool in memory; nothing is promised yet.
+//! 2. The batch is built on a *copy* of the tree: indices, tiles, bundles, signed checkpoint.
+//! 3. `commit` runs: on `Ok` the batch is durable, the copy becomes the tree and waiters wake.
+//!    On `Err` no waiter is told its entry was logged. The batch may still have become durable
+//!    (an error reported after commit), so the sequencer reloads the tree from storage before
+//!    the next batch; a client's retry then finds its entry by dedup key.
+//! 4. A compare-and-swap conflict means another writer advanced the log: this sequencer stops
+//!    for good rather than risk a fork.
+
+use super::store::{Batch, LeafRecord, LogStore, StoredCheckpoint};
+use super::tree::{Snapshot, Tree};
+use super::{Appended, Inner, LogConfig, LogError, sign, verify_head};
+use crate::tlog::{Hash, leaf_hash};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Notify, oneshot, watch};
+
+/// A newly sequenced entry: durable, with the checkpoint that covers it.
+#[derive(Clone, Debug)]
+pub struct Sequenced {
+    pub index: u64,
+    /// Integration time, Unix milliseconds; shared by the whole batch.
+    pub timestamp: u64,
+    pub checkpoint: Arc<StoredCheckpoint>,
+    snapshot: Arc<Snapshot>,
+}
+
+impl Sequenced {
+    /// The entry's inclusion proof against `checkpoint` (leaf to root).
+    pub fn inclusion_proof(&self) -> Result<Vec<Hash>, LogError> {
+        self.snapshot.inclusion_proof(self.index)
+    }
+}
+
+type Reply = oneshot::Sender<Result<Appended, LogError>>;
+
+struct Pending {
+    payload: Vec<u8>,
+    key: Hash,
+    reply: Reply,
+}
+
+struct PoolState {
+    pending: Vec<Pending>,
+    bytes: usize,
+    closed: bool,
+}
+
+pub(super) struct Pool {
+    state: std::sync::Mutex<PoolState>,
+    wake: Notify,
+    running: AtomicBool,
+    max_pending: usize,
+    max_pending_bytes: usize,
+    max_batch: usize,
+}
+
+impl Pool {
+    pub fn new(config: &LogConfig) -> Self {
+        Pool {
+            state: std::sync::Mutex::new(PoolState {
+                pending: Vec::new(),
+                bytes: 0,
+                closed: false,
+            }),
+            wake: Notify::new(),
+            running: AtomicBool::new(true),
+            max_pending: config.max_pending,
+            max_pending_bytes: config.max_pending_bytes,
+            max_batch: config.max_batch.max(1),
+        }
+    }
+
+    // The pool lock is a std mutex: it is never held across an await and its critical sections
+    // are a push or a swap. A poisoned lock only means another appender panicked mid-push;
+    // the Vec is still valid, so recover it rather than take the log down.
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn submit(
+        &self,
+        payload: Vec<u8>,
+    ) -> Result<oneshot::Receiver<Result<Appended, LogError>>, LogError> {
+        // Hash outside the lock: it is the only per-entry work an appender does.
+        let key = leaf_hash(&payload);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(LogError::ShuttingDown);
+            }
+            if state.pending.len() >= self.max_pending
+                || state.bytes + payload.len() > self.max_pending_bytes
+            {
+                metrics::counter!("mayfly_log_pool_full_total").increment(1);
+                return Err(LogError::PoolFull {
+                    pending: state.pending.len(),
+                });
+            }
+            state.bytes += payload.len();
+            state.pending.push(Pending {
+                payload,
+                key,
+                reply: tx,
+            });
+        }
+        self.wake.notify_one();
+        Ok(rx)
+    }
+
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.wake.notify_one();
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Waits for work; `None` once closed and drained.
+    async fn next_batch(&self) -> Option<Vec<Pending>> {
+        loop {
+            {
+                let mut state = self.lock();
+                if !state.pending.is_empty() {
+                    let take = state.pending.len().min(self.max_batch);
+                    let batch: Vec<Pending> = state.pending.drain(..take).collect();
+                    state.bytes -= batch.iter().map(|p| p.payload.len()).sum::<usize>();
+                    return Some(batch);
+                }
+                if state.closed {
+                    return None;
+                }
+            }
+            // notify_one stores a permit when nobody waits, so a wake between the check above
+            // and this await is not lost.
+            self.wake.notified().await;
+        }
+    }
+}
+
+struct Sequencer<S: LogStore> {
+    inner: Arc<Inner<S>>,
+    tree: Tree,
+    head: StoredCheckpoint,
+    head_tx: watch::Sender<Arc<StoredCheckpoint>>,
+    last_timestamp: u64,
+    /// Set after a failed commit: storage must be re-read before the next batch. Holds the
+    /// checkpoint that batch tried to write, the only advance of the log we may adopt.
+    in_doubt: Option<StoredCheckpoint>,
+    /// Set when continuing could fork the log.
+    stopped: Option<String>,
+}
+
+pub(super) fn spawn<S: LogStore>(
+    inner: Arc<Inner<S>>,
+    tree: Tree,
+    head: StoredCheckpoint,
+    head_tx: watch::Sender<Arc<StoredCheckpoint>>,
+    done: oneshot::Sender<()>,
+) {
+    metrics::gauge!("mayfly_log_tree_size", "log" => inner.config.name).set(head.size as f64);
+    let mut seq = Sequencer {
+        inner,
+        tree,
+        head,
+        head_tx,
+        last_timestamp: 0,
+        in_doubt: None,
+        stopped: None,
+    };
+    tokio::spawn(async move {
+        while let Some(batch) = seq.inner.pool.next_batch().await {
+            seq.run_batch(batch).await;
+        }
+        tracing::info!(
+            log = seq.inner.config.name,
+            size = seq.head.size,
+            "sequencer drained and stopped"
+        );
+        let _ = done.send(());
+    });
+}
+
+impl<S: LogStore> Sequencer<S> {
+    async fn run_batch(&mut self, batch: Vec<Pending>) {
+        if let Some(reason) = &self.stopped {
+            return fail_all(batch, &LogError::Stopped(reason.clone()));
+        }
+        if self.in_doubt.is_some() {
+            if let Err(e) = self.reload().await {
+                tracing::error!(log = self.inner.config.name, error = %e, "reload from storage failed");
+                return fail_all(batch, &e);
+            }
+        }
+        let fresh = match self.dedup(batch).await {
+            Ok(fresh) => fresh,
+            Err((e, batch)) => return fail_all(batch, &e),
+        };
+        if !fresh.is_empty() {
+            self.integrate(fresh).await;
+        }
+    }
+
+    /// Answers payloads already in the log (or earlier in this batch) and returns the rest.
+    async fn dedup(
+        &self,
+        batch: Vec<Pending>,
+    ) -> Result<Vec<(Pending, Vec<Pending>)>, (LogError, Vec<Pending>)> {
+        let keys: Vec<Hash> = batch.iter().map(|p| p.key).collect();
+        let found = match self.inner.store.lookup(self.inner.config.slot, &keys).await {
+            Ok(found) => found,
+            Err(e) => return Err((e.into(), batch)),
+        };
+        let mut fresh: Vec<(Pending, Vec<Pending>)> = Vec::with_capacity(batch.len());
+        let mut position: HashMap<Hash, usize> = HashMap::new();
+        for (p, existing) in batch.into_iter().zip(found) {
+            if let Some(record) = existing {
+                let _ = p.reply.send(Ok(Appended::Existing(record)));
+            } else if let Some(&i) = position.get(&p.key) {
+                fresh[i].1.push(p);
+            } else {
+                position.insert(p.key, fresh.len());
+                fresh.push((p, Vec::new()));
+            }
+        }
+        Ok(fresh)
+    }
+
+    async fn integrate(&mut self, fresh: Vec<(Pending, Vec<Pending>)>) {
+        let started = Instant::now();
+        let config = &self.inner.config;
+        let timestamp = now_millis().max(self.last_timestamp);
+        let first = self.tree.size();
+        let entries: Vec<(Hash, Vec<u8>)> = fresh
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _))| {
+                let entry = self
+                    .inner
+                    .codec
+                    .encode(first + i as u64, timestamp, &p.payload);
+                (leaf_hash(&entry), entry)
+            })
+            .collect();
+        let mut tree = self.tree.clone();
+        let prepared = tree
+            .append(entries.iter().map(|(h, e)| (*h, e.as_slice())))
+            .map_err(LogError::from)
+            .and_then(|mut changes| {
+                let tiles = std::mem::take(&mut changes.tiles);
+                let bundles = std::mem::take(&mut changes.bundles);
+                let snapshot = tree.snapshot(changes);
+                let root = snapshot.root()?;
+                let note = sign(&self.inner.key, &config.origin, tree.size(), root)?;
+                Ok((
+                    snapshot,
+                    tiles,
+                    bundles,
+                    StoredCheckpoint {
+                        size: tree.size(),
+                        root,
+                        note,
+                    },
+                ))
+            });
+        let (snapshot, tiles, bundles, checkpoint) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(log = config.name, error = %e, "cannot build batch");
+                return fail_fresh(fresh, &e);
+            }
+        };
+        let leaves = fresh
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _))| LeafRecord {
+                key: p.key,
+                index: first + i as u64,
+                timestamp,
+            })
+            .collect();
+        let batch = Batch {
+            previous: Some((self.head.size, self.head.root)),
+            checkpoint: Some(checkpoint.clone()),
+            tiles,
+            bundles,
+            leaves,
+        };
+        match self.inner.store.commit(config.slot, &batch).await {
+            Ok(()) => {}
+            Err(super::StoreError::Conflict) => {
+                let reason = format!(
+                    "another writer advanced the {} log past size {}; this process will not write to it again",
+                    config.name, self.head.size
+                );
+                tracing::error!(log = config.name, "{reason}");
+                self.stopped = Some(reason.clone());
+                self.inner.pool.running.store(false, Ordering::Relaxed);
+                return fail_fresh(fresh, &LogError::Stopped(reason));
+            }
+            Err(e) => {
+                tracing::error!(log = config.name, error = %e, "batch commit failed; reloading from storage");
+                self.in_doubt = batch.checkpoint;
+                return fail_fresh(fresh, &LogError::NotCommitted);
+            }
+        }
+        self.tree = tree;
+        self.head = checkpoint;
+        self.last_timestamp = timestamp;
+        let head = Arc::new(self.head.clone());
+        self.head_tx.send_replace(head.clone());
+        let snapshot = Arc::new(snapshot);
+        metrics::histogram!("mayfly_log_batch_entries", "log" => config.name)
+            .record(fresh.len() as f64);
+        metrics::histogram!("mayfly_log_batch_seconds", "log" => config.name)
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("mayfly_log_appends_total", "log" => config.name)
+            .increment(fresh.len() as u64);
+        metrics::gauge!("mayfly_log_tree_size", "log" => config.name).set(self.head.size as f64);
+        for (i, (p, twins)) in fresh.into_iter().enumerate() {
+            let index = first + i as u64;
+            let record = LeafRecord {
+                key: p.key,
+                index,
+                timestamp,
+            };
+            for twin in twins {
+                let _ = twin.reply.send(Ok(Appended::Existing(record)));
+            }
+            let sequenced = Sequenced {
+                index,
+                timestamp,
+                checkpoint: head.clone(),
+                snapshot: snapshot.clone(),
+            };
+            let _ = p.reply.send(Ok(Appended::New(sequenced)));
+        }
+    }
+
+    /// Re-reads the checkpoint and right edge after a failed commit. The stored checkpoint
+    /// must be either ours from before the batch or the one the batch tried to write; anything
+    /// else means another writer, and the sequencer stops.
+    async fn reload(&mut self) -> Result<(), LogError> {
+        let config = &self.inner.config;
+        let stored = self
+            .inner
+            .store
+            .checkpoint(config.slot)
+            .await?
+            .ok_or(LogError::Missing(config.name))?;
+        verify_head(&self.inner.key, config, &stored)?;
+        if stored != self.head && Some(&stored) != self.in_doubt.as_ref() {
+            let reason = format!(
+                "the {} log's stored checkpoint (size {}) is neither ours (size {}) nor the batch in doubt; another writer is active",
+                config.name, stored.size, self.head.size
+            );
+            tracing::error!(log = config.name, "{reason}");
+            self.stopped = Some(reason.clone());
+            self.inner.pool.running.store(false, Ordering::Relaxed);
+            return Err(LogError::Stopped(reason));
+        }
+        let tree = Tree::load(&self.inner.store, config.slot, stored.size).await?;
+        if tree.snapshot(Default::default()).root()? != stored.root {
+            return Err(LogError::Storage(format!(
+                "the {} log's stored tiles do not match its checkpoint",
+                config.name
+            )));
+        }
+        if stored != self.head {
+            tracing::warn!(
+                log = config.name,
+                size = stored.size,
+                "a batch reported as failed had been committed"
+            );
+            self.head_tx.send_replace(Arc::new(stored.clone()));
+        }
+        self.tree = tree;
+        self.head = stored;
+        self.in_doubt = None;
+        Ok(())
+    }
+}
+
+fn fail_all(batch: Vec<Pending>, error: &LogError) {
+    for p in batch {
+        let _ = p.reply.send(Err(error.clone()));
+    }
+}
+
+fn fail_fresh(fresh: Vec<(Pending, Vec<Pending>)>, error: &LogError) {
+    for (p, twins) in fresh {
+        fail_all(twins, error);
+        let _ = p.reply.send(Err(error.clone()));
+    }
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

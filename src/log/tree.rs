@@ -1,0 +1,319 @@
+//! The tree as the sequencer holds it: the right edge of every tile level plus the open entry
+//! bundle. Everything left of the edge is immutable and lives only in storage.
+//!
+//! Invariant: after `load` or `append`, `edges[l]` is the tile at level `l` that holds the
+//! level-`l` hashes not yet grouped into a full tile, so the tree's root and every inclusion
+//! proof for a leaf appended in the current batch can be computed from the edges plus the
+//! tiles completed in that batch (see [`Snapshot`]).
+
+use super::LogError;
+use super::store::{LogSlot, LogStore, StoreError};
+use crate::tlog::proof::{self, Subtree};
+use crate::tlog::tile::{self, TILE_WIDTH, TileId, TileTree};
+use crate::tlog::{Hash, TlogError};
+use std::collections::HashMap;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Tree {
+    size: u64,
+    /// `edges[l]`: the right-edge tile of level `l`, possibly empty (width 0).
+    edges: Vec<TileTree>,
+    /// The open (not yet full) entry bundle and how many entries it holds.
+    bundle: Vec<u8>,
+    bundle_len: u64,
+}
+
+/// What appending a batch changed, ready to be written.
+#[derive(Default)]
+pub(crate) struct Changes {
+    pub tiles: Vec<(TileId, Vec<u8>)>,
+    pub bundles: Vec<(u64, Vec<u8>)>,
+    /// Tiles completed by this batch, kept for proof snapshots.
+    completed: Vec<TileTree>,
+}
+
+impl Tree {
+    #[cfg(test)]
+    pub fn empty() -> Self {
+        Tree {
+            size: 0,
+            edges: vec![TileTree::new(TileId { level: 0, index: 0 })],
+            bundle: Vec::new(),
+            bundle_len: 0,
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Rebuilds the right edge of a tree of `size` leaves from storage, checking that every
+    /// stored edge tile and the open bundle have exactly the width the size implies.
+    pub async fn load<S: LogStore>(store: &S, log: LogSlot, size: u64) -> Result<Self, LogError> {
+        let mut edges = Vec::new();
+        for level in 0..=max_level(size) {
+            let id = TileId {
+                level,
+                index: (size >> (8 * u32::from(level))) / TILE_WIDTH,
+            };
+            let width = tile::tile_width(id, size);
+            let tree = if width == 0 {
+                TileTree::new(id)
+            } else {
+                let data = store
+                    .hash_tile(log, id)
+                    .await?
+                    .ok_or_else(|| corrupt(format!("missing edge tile {id:?}")))?;
+                let tree = TileTree::from_bytes(id, &data).map_err(|e| corrupt(e.to_string()))?;
+                if tree.width() != width {
+                    return Err(corrupt(format!(
+                        "edge tile {id:?} has width {} where size {size} needs {width}",
+                        tree.width()
+                    )));
+                }
+                tree
+            };
+            edges.push(tree);
+        }
+        let bundle_index = size / TILE_WIDTH;
+        let bundle_len = tile::entries_width(bundle_index, size) % TILE_WIDTH;
+        let bundle = if bundle_len == 0 {
+            Vec::new()
+        } else {
+            let data = store
+                .entry_bundle(log, bundle_index)
+                .await?
+                .ok_or_else(|| corrupt(format!("missing entry bundle {bundle_index}")))?;
+            let count = tile::split_entries(&data)
+                .map_err(|e| corrupt(e.to_string()))?
+                .len() as u64;
+            if count != bundle_len {
+                return Err(corrupt(format!(
+                    "entry bundle {bundle_index} holds {count} entries where size {size} needs {bundle_len}"
+                )));
+            }
+            data
+        };
+        Ok(Tree {
+            size,
+            edges,
+            bundle,
+            bundle_len,
+        })
+    }
+
+    /// Appends entries (with their leaf hashes) and reports every tile and bundle to rewrite.
+    pub fn append<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = (Hash, &'a [u8])>,
+    ) -> Result<Changes, TlogError> {
+        let mut changes = Changes::default();
+        let mut dirty = vec![false; self.edges.len()];
+        let mut bundle_dirty = false;
+        for (leaf, entry) in entries {
+            tile::push_entry(&mut self.bundle, entry)?;
+            self.bundle_len += 1;
+            bundle_dirty = true;
+            if self.bundle_len == TILE_WIDTH {
+                changes
+                    .bundles
+                    .push((self.size / TILE_WIDTH, std::mem::take(&mut self.bundle)));
+                self.bundle_len = 0;
+                bundle_dirty = false;
+            }
+            self.push_hash(0, leaf, &mut changes, &mut dirty)?;
+            self.size += 1;
+        }
+        if bundle_dirty {
+            changes
+                .bundles
+                .push((self.size / TILE_WIDTH, self.bundle.clone()));
+        }
+        for (edge, _) in self
+            .edges
+            .iter()
+            .zip(&dirty)
+            .filter(|(edge, d)| **d && edge.width() > 0)
+        {
+            changes.tiles.push((edge.id(), edge.to_bytes()));
+        }
+        Ok(changes)
+    }
+
+    /// Pushes a hash onto level `level`; a tile it completes is emitted whole and its root
+    /// carried up to the next level.
+    fn push_hash(
+        &mut self,
+        level: u8,
+        hash: Hash,
+        changes: &mut Changes,
+        dirty: &mut Vec<bool>,
+    ) -> Result<(), TlogError> {
+        let l = usize::from(level);
+        if l == self.edges.len() {
+            self.edges.push(TileTree::new(TileId { level, index: 0 }));
+            dirty.push(false);
+        }
+        self.edges[l].push(hash)?;
+        dirty[l] = true;
+        if let Some(root) = self.edges[l].root() {
+            let next = TileTree::new(TileId {
+                level,
+                index: self.edges[l].id().index + 1,
+            });
+            let full = std::mem::replace(&mut self.edges[l], next);
+            changes.tiles.push((full.id(), full.to_bytes()));
+            changes.completed.push(full);
+            dirty[l] = false;
+            self.push_hash(level + 1, root, changes, dirty)?;
+        }
+        Ok(())
+    }
+
+    /// The tiles needed to prove anything about the leaves appended since `changes` began.
+    pub fn snapshot(&self, changes: Changes) -> Snapshot {
+        let mut tiles: HashMap<TileId, TileTree> =
+            changes.completed.into_iter().map(|t| (t.id(), t)).collect();
+        for edge in self.edges.iter().filter(|e| e.width() > 0) {
+            tiles.insert(edge.id(), edge.clone());
+        }
+        Snapshot {
+            size: self.size,
+            tiles: TileMap(tiles),
+        }
+    }
+}
+
+/// The deepest tile level a tree of `size` leaves has hashes at.
+fn max_level(size: u64) -> u8 {
+    let mut level = 0u8;
+    while size >> (8 * (u32::from(level) + 1)) > 0 {
+        level += 1;
+    }
+    level
+}
+
+fn corrupt(msg: String) -> LogError {
+    LogError::from(StoreError::Corrupt(msg))
+}
+
+/// A set of tiles, answering perfect-subtree hashes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TileMap(HashMap<TileId, TileTree>);
+
+impl TileMap {
+    pub fn node(&self, s: Subtree) -> Result<Hash, LogError> {
+        let (id, height, index) = tile::locate(s);
+        self.0
+            .get(&id)
+            .and_then(|t| t.node(height, index))
+            .ok_or_else(|| corrupt(format!("tile {id:?} lacks the node for {s:?}")))
+    }
+
+    pub fn root(&self, size: u64) -> Result<Hash, LogError> {
+        if size == 0 {
+            return Ok(crate::tlog::hash::empty_root());
+        }
+        proof::range_hash(0..size, |s| self.node(s))
+    }
+
+    /// Fetches from storage every tile holding a node of the given subtrees.
+    pub async fn fetch<S: LogStore>(
+        store: &S,
+        log: LogSlot,
+        subtrees: impl IntoIterator<Item = Subtree>,
+    ) -> Result<Self, LogError> {
+        let mut tiles = HashMap::new();
+        for s in subtrees {
+            let (id, _, _) = tile::locate(s);
+            if tiles.contains_key(&id) {
+                continue;
+            }
+            let data = store
+                .hash_tile(log, id)
+                .await?
+                .ok_or_else(|| corrupt(format!("missing tile {id:?}")))?;
+            tiles.insert(
+                id,
+                TileTree::from_bytes(id, &data).map_err(|e| corrupt(e.to_string()))?,
+            );
+        }
+        Ok(TileMap(tiles))
+    }
+}
+
+/// The tree right after a batch: enough to compute the root and every new leaf's proof.
+/// Shared by all waiters of a batch; each computes its own proof, off the sequencer's path.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    size: u64,
+    tiles: TileMap,
+}
+
+impl Snapshot {
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub(crate) fn root(&self) -> Result<Hash, LogError> {
+        self.tiles.root(self.size)
+    }
+
+    /// The inclusion proof (leaf to root) of a leaf appended in this snapshot's batch.
+    pub fn inclusion_proof(&self, index: u64) -> Result<Vec<Hash>, LogError> {
+        proof::inclusion_proof(index, self.size, |s| self.tiles.node(s))
+    }
+}
+
+/// Inclusion proof for any leaf against a tree of `size`, read from storage.
+pub(crate) async fn read_inclusion_proof<S: LogStore>(
+    store: &S,
+    log: LogSlot,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>, LogError> {
+    let ranges = proof::inclusion_ranges(index, size)?;
+    let tiles = TileMap::fetch(
+        store,
+        log,
+        ranges.iter().flat_map(|r| proof::subtrees(r.clone())),
+    )
+    .await?;
+    proof::inclusion_proof(index, size, |s| tiles.node(s))
+}
+
+/// Consistency proof between two sizes, read from storage.
+pub(crate) async fn read_consistency_proof<S: LogStore>(
+    store: &S,
+    log: LogSlot,
+    old: u64,
+    new: u64,
+) -> Result<Vec<Hash>, LogError> {
+    let ranges = proof::consistency_ranges(old, new)?;
+    let tiles = TileMap::fetch(
+        store,
+        log,
+        ranges.iter().flat_map(|r| proof::subtrees(r.clone())),
+    )
+    .await?;
+    proof::consistency_proof(old, new, |s| tiles.node(s))
+}
+
+/// The root of a tree of `size` leaves, read from storage.
+pub(crate) async fn read_root<S: LogStore>(
+    store: &S,
+    log: LogSlot,
+    size: u64,
+) -> Result<Hash, LogError> {
+    let tiles = TileMap::fetch(
+        store,
+        log,
+        if size == 0 {
+            vec![]
+        } else {
+            proof::subtrees(0..size)
+        },
+    )
+    .await?;
+    tiles.root(size)
+}

@@ -1,0 +1,205 @@
+//! The `mayfly` command line. Parses arguments and hands off to the library; nothing else.
+#![forbid(unsafe_code)]
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Mayfly: keyless code signing you can run yourself.
+///
+/// A short-lived certificate authority for CI identities, an embedded Merkle log of every
+/// issuance, and a Rekor-compatible transparency log, in one binary.
+///
+/// Every flag can also be set as MAYFLY_<FLAG> in the environment (e.g. MAYFLY_DATA_DIR) or as
+/// a key in the TOML file given by --config (e.g. data-dir = "/var/lib/mayfly").
+/// Precedence: command line, then environment, then config file, then the default.
+#[derive(Parser, Debug)]
+#[command(name = "mayfly", version, about, long_about)]
+struct Cli {
+    /// TOML file with settings for the subcommand, keyed by flag name.
+    #[arg(long, global = true, env = "MAYFLY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "MAYFLY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the service: CA, issuance log, artifact log and tile endpoints on one listener.
+    ///
+    /// The first start with an empty --data-dir creates the log keys (owner-only files) and the
+    /// database, and says so. Later starts refuse to run if the keys and the stored logs
+    /// disagree. Ctrl-C or SIGTERM drains in-flight work before exiting.
+    Serve(ServeArgs),
+    /// Measure the service's engines on this machine (results belong in BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "MAYFLY_LISTEN", default_value = "127.0.0.1:8700")]
+    listen: SocketAddr,
+    /// Directory for keys and the embedded database. Created owner-only if missing.
+    #[arg(long, env = "MAYFLY_DATA_DIR", default_value = "./mayfly-data")]
+    data_dir: PathBuf,
+    /// URL clients use to reach this instance; the logs' origins and key names derive from it,
+    /// so it must stay the same for the life of the data dir. Defaults to http://<listen>.
+    #[arg(long, env = "MAYFLY_PUBLIC_URL")]
+    public_url: Option<url::Url>,
+    /// Database URL; defaults to sqlite://<data-dir>/mayfly.db.
+    #[arg(long, env = "MAYFLY_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// The log engine alone on a fresh SQLite file: durable appends/s and latency at several
+    /// concurrency levels, inclusion-proof time in a large tree, and bytes on disk per entry.
+    Log(LogBenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct LogBenchArgs {
+    /// Concurrent appenders to measure, comma-separated.
+    #[arg(
+        long,
+        env = "MAYFLY_CONCURRENCY",
+        value_delimiter = ',',
+        default_value = "1,64,1024"
+    )]
+    concurrency: Vec<usize>,
+    /// How long to measure each concurrency level, in seconds.
+    #[arg(long, env = "MAYFLY_SECONDS", default_value_t = 10.0)]
+    seconds: f64,
+    /// Size of each appended entry in bytes.
+    #[arg(long, env = "MAYFLY_ENTRY_BYTES", default_value_t = 512)]
+    entry_bytes: usize,
+    /// Tree size at which to time inclusion proofs (the log is filled up to it first).
+    #[arg(long, env = "MAYFLY_PROOF_TREE_SIZE", default_value_t = 1_000_000)]
+    proof_tree_size: u64,
+    /// Directory for the scratch database (a temporary directory by default).
+    #[arg(long, env = "MAYFLY_DIR")]
+    dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    init_tracing(&cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mayfly: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: Result<(), Box<dyn std::error::Error>> = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => {
+                let public_url = match args.public_url {
+                    Some(url) => url,
+                    None => url::Url::parse(&format!("http://{}", args.listen))?,
+                };
+                let config = mayfly::server::ServeConfig {
+                    listen: args.listen,
+                    data_dir: args.data_dir,
+                    public_url,
+                    database_url: args.database_url,
+                };
+                Ok(mayfly::server::run(config).await?)
+            }
+            Command::Bench(BenchCommand::Log(args)) => {
+                let options = mayfly::bench::log::Options {
+                    concurrency: args.concurrency,
+                    seconds: args.seconds,
+                    entry_bytes: args.entry_bytes,
+                    proof_tree_size: args.proof_tree_size,
+                    dir: args.dir,
+                };
+                Ok(mayfly::bench::log::run(options).await?)
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("mayfly: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses the command line, filling flags left at their defaults from the `--config` file.
+fn parse() -> Result<Cli, clap::Error> {
+    let args: Vec<String> = std::env::args().collect();
+    let matches = Cli::command().try_get_matches_from(&args)?;
+    let Some(path) = matches.get_one::<PathBuf>("config").cloned() else {
+        return Cli::from_arg_matches(&matches);
+    };
+    let io_error = |msg: String| Cli::command().error(clap::error::ErrorKind::Io, msg);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| io_error(format!("cannot read --config {}: {e}", path.display())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| io_error(format!("--config {}: {e}", path.display())))?;
+    let Some((_, sub)) = deepest_subcommand(&matches) else {
+        return Cli::from_arg_matches(&matches);
+    };
+    let mut extended = args.clone();
+    for (key, value) in &table {
+        let id = key.replace('-', "_");
+        if !sub.ids().any(|i| i.as_str() == id) {
+            return Err(io_error(format!(
+                "--config {}: unknown setting {key:?} for this subcommand",
+                path.display()
+            )));
+        }
+        if matches!(
+            sub.value_source(&id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            continue;
+        }
+        let value = match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| v.to_string().trim_matches('"').to_owned())
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        extended.push(format!("--{key}={value}"));
+    }
+    Cli::from_arg_matches(&Cli::command().try_get_matches_from(extended)?)
+}
+
+fn deepest_subcommand(matches: &ArgMatches) -> Option<(&str, &ArgMatches)> {
+    let (name, sub) = matches.subcommand()?;
+    Some(deepest_subcommand(sub).unwrap_or((name, sub)))
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAYFLY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
