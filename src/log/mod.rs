@@ -124,6 +124,15 @@ pub struct Log<S: LogStore> {
     inner: Arc<Inner<S>>,
 }
 
+impl<S: LogStore> std::fmt::Debug for Log<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("name", &self.inner.config.name)
+            .field("size", &self.checkpoint().size)
+            .finish()
+    }
+}
+
 impl<S: LogStore> Clone for Log<S> {
     fn clone(&self) -> Self {
         Log {

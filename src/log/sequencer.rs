@@ -193,11 +193,11 @@ impl<S: LogStore> Sequencer<S> {
         if let Some(reason) = &self.stopped {
             return fail_all(batch, &LogError::Stopped(reason.clone()));
         }
-        if self.in_doubt.is_some() {
-            if let Err(e) = self.reload().await {
-                tracing::error!(log = self.inner.config.name, error = %e, "reload from storage failed");
-                return fail_all(batch, &e);
-            }
+        if self.in_doubt.is_some()
+            && let Err(e) = self.reload().await
+        {
+            tracing::error!(log = self.inner.config.name, error = %e, "reload from storage failed");
+            return fail_all(batch, &e);
         }
         let fresh = match self.dedup(batch).await {
             Ok(fresh) => fresh,

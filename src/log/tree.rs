@@ -317,3 +317,43 @@ pub(crate) async fn read_root<S: LogStore>(
     .await?;
     tiles.root(size)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tlog::hash::root_of;
+    use crate::tlog::leaf_hash;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// However appends are split into batches, the root and every new leaf's proof match
+        /// the reference definitions, and the emitted tiles are exactly what a reader needs.
+        #[test]
+        fn batches_match_the_reference_tree(batches in proptest::collection::vec(1usize..700, 1..6)) {
+            let mut tree = Tree::empty();
+            let mut leaves = Vec::new();
+            let mut stored: HashMap<TileId, Vec<u8>> = HashMap::new();
+            for batch in batches {
+                let entries: Vec<Vec<u8>> = (0..batch).map(|i| format!("{}-{i}", leaves.len()).into_bytes()).collect();
+                let first = tree.size();
+                let mut changes = tree.append(entries.iter().map(|e| (leaf_hash(e), e.as_slice()))).unwrap();
+                leaves.extend(entries.iter().map(|e| leaf_hash(e)));
+                for (id, data) in std::mem::take(&mut changes.tiles) {
+                    stored.insert(id, data);
+                }
+                let snapshot = tree.snapshot(changes);
+                prop_assert_eq!(snapshot.root().unwrap(), root_of(&leaves));
+                for index in [first, first + batch as u64 / 2, tree.size() - 1] {
+                    let path = snapshot.inclusion_proof(index).unwrap();
+                    prop_assert!(proof::verify_inclusion(&leaves[index as usize], index, tree.size(), &path, &root_of(&leaves)).is_ok());
+                }
+            }
+            // Level-0 tiles hold exactly the leaf hashes, in order.
+            let level0: Vec<u8> = (0..leaves.len().div_ceil(256) as u64)
+                .flat_map(|i| stored[&TileId { level: 0, index: i }].clone())
+                .collect();
+            prop_assert_eq!(level0, leaves.iter().flat_map(|h| h.0).collect::<Vec<u8>>());
+        }
+    }
+}
