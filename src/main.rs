@@ -2,7 +2,7 @@
 #![forbid(unsafe_code)]
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -154,20 +154,34 @@ fn parse() -> Result<Cli, clap::Error> {
     let table: toml::Table = text
         .parse()
         .map_err(|e| io_error(format!("--config {}: {e}", path.display())))?;
-    let Some((_, sub)) = deepest_subcommand(&matches) else {
-        return Cli::from_arg_matches(&matches);
-    };
+    // Keys are checked against the subcommand's definition (not its matches, which list only
+    // the arguments that were given or defaulted).
+    let mut command = Cli::command();
+    command.build();
+    let mut defined = &command;
+    let mut given = &matches;
+    while let Some((name, next)) = given.subcommand() {
+        defined = defined
+            .find_subcommand(name)
+            .ok_or_else(|| io_error(format!("unknown subcommand {name:?}")))?;
+        given = next;
+    }
     let mut extended = args.clone();
     for (key, value) in &table {
-        let id = key.replace('-', "_");
-        if !sub.ids().any(|i| i.as_str() == id) {
+        let flag = key.replace('_', "-");
+        let id = flag.replace('-', "_");
+        if !defined
+            .get_arguments()
+            .any(|a| a.get_id().as_str() == id && a.get_long().is_some())
+            || id == "config"
+        {
             return Err(io_error(format!(
                 "--config {}: unknown setting {key:?} for this subcommand",
                 path.display()
             )));
         }
         if matches!(
-            sub.value_source(&id),
+            given.value_source(&id),
             Some(ValueSource::CommandLine | ValueSource::EnvVariable)
         ) {
             continue;
@@ -181,14 +195,9 @@ fn parse() -> Result<Cli, clap::Error> {
                 .join(","),
             other => other.to_string(),
         };
-        extended.push(format!("--{key}={value}"));
+        extended.push(format!("--{flag}={value}"));
     }
     Cli::from_arg_matches(&Cli::command().try_get_matches_from(extended)?)
-}
-
-fn deepest_subcommand(matches: &ArgMatches) -> Option<(&str, &ArgMatches)> {
-    let (name, sub) = matches.subcommand()?;
-    Some(deepest_subcommand(sub).unwrap_or((name, sub)))
 }
 
 fn init_tracing(format: &str) {
