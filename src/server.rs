@@ -128,27 +128,19 @@ impl Instance {
         let issuance_config = LogConfig::new("issuance", LogSlot::ISSUANCE, issuance_origin);
         let artifacts_config = LogConfig::new("artifacts", LogSlot::ARTIFACTS, artifacts_origin);
 
-        let (issuance, artifacts, store) = if fresh {
+        let [issuance_key, artifacts_key] = if fresh {
             let keys = [LogKey::generate(), LogKey::generate()];
             for (key, path) in keys.iter().zip(&key_paths) {
                 key.write_new(path)?;
             }
-            let store = SqliteStore::open(&db_path).await?;
-            let [issuance_key, artifacts_key] = keys;
-            let issuance = Log::create(
-                store.clone(),
-                issuance_key,
-                issuance_config,
-                Arc::new(Verbatim),
-            )
-            .await?;
-            let artifacts = Log::create(
-                store.clone(),
-                artifacts_key,
-                artifacts_config,
-                Arc::new(Verbatim),
-            )
-            .await?;
+            keys
+        } else {
+            [LogKey::read(&key_paths[0])?, LogKey::read(&key_paths[1])?]
+        };
+        let store = SqliteStore::open(&db_path).await?;
+        let issuance = start_log(&store, issuance_key, issuance_config, fresh).await?;
+        let artifacts = start_log(&store, artifacts_key, artifacts_config, fresh).await?;
+        if fresh {
             tracing::info!(
                 data_dir = %dir.display(),
                 database = %db_path.display(),
@@ -156,33 +148,14 @@ impl Instance {
                 artifact_log_id = %artifacts.key().log_id(),
                 "created a new Mayfly instance: fresh log keys (owner-only files) and an empty database"
             );
-            (issuance, artifacts, store)
         } else {
-            let [issuance_key, artifacts_key] =
-                [LogKey::read(&key_paths[0])?, LogKey::read(&key_paths[1])?];
-            let store = SqliteStore::open(&db_path).await?;
-            let issuance = Log::open(
-                store.clone(),
-                issuance_key,
-                issuance_config,
-                Arc::new(Verbatim),
-            )
-            .await?;
-            let artifacts = Log::open(
-                store.clone(),
-                artifacts_key,
-                artifacts_config,
-                Arc::new(Verbatim),
-            )
-            .await?;
             tracing::info!(
                 data_dir = %dir.display(),
                 issuance_size = issuance.checkpoint().size,
                 artifacts_size = artifacts.checkpoint().size,
                 "opened existing Mayfly instance"
             );
-            (issuance, artifacts, store)
-        };
+        }
         Ok(Instance {
             state: Arc::new(AppState {
                 issuance,
@@ -198,6 +171,20 @@ impl Instance {
         self.state.issuance.close().await;
         self.state.artifacts.close().await;
         self.store.close().await;
+    }
+}
+
+/// Creates the log on a fresh instance, otherwise opens (and verifies) the stored one.
+async fn start_log(
+    store: &Store,
+    key: LogKey,
+    config: LogConfig,
+    fresh: bool,
+) -> Result<Log<Store>, LogError> {
+    if fresh {
+        Log::create(store.clone(), key, config, Arc::new(Verbatim)).await
+    } else {
+        Log::open(store.clone(), key, config, Arc::new(Verbatim)).await
     }
 }
 
