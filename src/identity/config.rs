@@ -295,7 +295,9 @@ impl ExtensionField {
 
     fn from_key(key: &str) -> Option<Self> {
         let k = normalize(key);
-        Self::ALL.into_iter().find(|f| normalize(f.json_name()) == k)
+        Self::ALL
+            .into_iter()
+            .find(|f| normalize(f.json_name()) == k)
     }
 }
 
@@ -463,12 +465,12 @@ impl IssuerConfig {
     pub fn from_json_or_yaml(text: &str) -> Result<Self, IssuerConfigError> {
         let value = match serde_json::from_str::<Value>(text) {
             Ok(v) => v,
-            Err(json) => serde_norway::from_str::<Value>(text).map_err(|yaml| {
-                IssuerConfigError::Syntax {
+            Err(json) => {
+                serde_norway::from_str::<Value>(text).map_err(|yaml| IssuerConfigError::Syntax {
                     json: json.to_string(),
                     yaml: yaml.to_string(),
-                }
-            })?,
+                })?
+            }
         };
         Self::from_value(&value)
     }
@@ -683,14 +685,16 @@ fn parse_provider(name: &str, value: &Value) -> Result<CiProvider, IssuerConfigE
             _ => {
                 return Err(invalid(
                     &what,
-                    format!("unknown key (normalised {key:?}); expected DefaultTemplateValues, \
-                             ExtensionTemplates, SubjectAlternativeNameTemplate"),
+                    format!(
+                        "unknown key (normalised {key:?}); expected DefaultTemplateValues, \
+                             ExtensionTemplates, SubjectAlternativeNameTemplate"
+                    ),
                 ));
             }
         }
     }
-    let san_template = san_template
-        .ok_or_else(|| invalid(&what, "SubjectAlternativeNameTemplate is required"))?;
+    let san_template =
+        san_template.ok_or_else(|| invalid(&what, "SubjectAlternativeNameTemplate is required"))?;
     Ok(CiProvider {
         name: name.to_owned(),
         defaults,
@@ -760,7 +764,10 @@ fn parse_issuer(
         let known: Vec<&str> = IssuerType::ALL.iter().map(|t| t.as_str()).collect();
         invalid(
             what,
-            format!("unknown Type {type_name:?}; expected one of {}", known.join(", ")),
+            format!(
+                "unknown Type {type_name:?}; expected one of {}",
+                known.join(", ")
+            ),
         )
     })?;
     let client_id = client_id.ok_or_else(|| invalid(what, "ClientID is required"))?;
@@ -927,9 +934,9 @@ fn last_two_labels(host: &str) -> String {
     labels[labels.len().saturating_sub(2)..].join(".")
 }
 
-fn is_loopback_host(host: &url::Host<&str>) -> bool {
+fn is_loopback_host<S: AsRef<str>>(host: &url::Host<S>) -> bool {
     match host {
-        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Domain(d) => d.as_ref().eq_ignore_ascii_case("localhost"),
         url::Host::Ipv4(ip) => ip.is_loopback(),
         url::Host::Ipv6(ip) => ip.is_loopback(),
     }
@@ -996,12 +1003,12 @@ fn check_meta_pattern(what: &str, pattern: &str) -> Result<String, IssuerConfigE
         return Err(invalid(what, "meta issuer pattern has no host"));
     }
     if scheme == "http" {
+        // `Host::parse` takes IPv6 literals in brackets, as they appear in the URL.
         let literal_loopback = !authority.contains('*')
-            && url::Host::parse(host.trim_start_matches('[').trim_end_matches(']'))
-                .map(|h| is_loopback_host(&h.as_ref()))
+            && url::Host::parse(host)
+                .map(|h| is_loopback_host(&h))
                 .unwrap_or(false);
-        let bracketed_v6 = host == "[::1]";
-        if !(literal_loopback || bracketed_v6) {
+        if !literal_loopback {
             return Err(invalid(
                 what,
                 "http:// meta issuer patterns are only allowed for literal loopback hosts; \
@@ -1106,8 +1113,13 @@ ci-issuer-metadata:
         assert_eq!(gh.entry.client_id, "sigstore");
         assert_eq!(gh.entry.challenge_claim(), "sub");
         assert!(gh.meta_pattern.is_none());
-        assert_eq!(gh.ci_provider.map(|p| p.name.clone()).as_deref(), Some("github-workflow"));
-        let corp = a.issuer_for("https://idp.corp.example").expect("email issuer");
+        assert_eq!(
+            gh.ci_provider.map(|p| p.name.clone()).as_deref(),
+            Some("github-workflow")
+        );
+        let corp = a
+            .issuer_for("https://idp.corp.example")
+            .expect("email issuer");
         assert!(corp.entry.skip_email_verification);
         assert_eq!(corp.entry.challenge_claim(), "email");
         assert!(corp.ci_provider.is_none());
@@ -1148,14 +1160,26 @@ ci-issuer-metadata:
     #[test]
     fn validation_rules_each_reject_with_a_message_naming_the_issuer() {
         let cases: Vec<(String, &str)> = vec![
-            (one_issuer("https://a.example", json!({"ClientID": "s"})), "Type is required"),
             (
-                one_issuer("https://a.example", json!({"ClientID": "s", "Type": "ldap"})),
+                one_issuer("https://a.example", json!({"ClientID": "s"})),
+                "Type is required",
+            ),
+            (
+                one_issuer(
+                    "https://a.example",
+                    json!({"ClientID": "s", "Type": "ldap"}),
+                ),
                 "unknown Type \"ldap\"",
             ),
-            (one_issuer("https://a.example", json!({"Type": "email"})), "ClientID is required"),
             (
-                one_issuer("https://a.example", json!({"ClientID": "s", "Type": "ci-provider"})),
+                one_issuer("https://a.example", json!({"Type": "email"})),
+                "ClientID is required",
+            ),
+            (
+                one_issuer(
+                    "https://a.example",
+                    json!({"ClientID": "s", "Type": "ci-provider"}),
+                ),
                 "need CIProvider",
             ),
             (
@@ -1173,7 +1197,10 @@ ci-issuer-metadata:
                 "CIProvider is only used by ci-provider",
             ),
             (
-                one_issuer("http://a.example", json!({"ClientID": "s", "Type": "email"})),
+                one_issuer(
+                    "http://a.example",
+                    json!({"ClientID": "s", "Type": "email"}),
+                ),
                 "only allowed for loopback",
             ),
             (
@@ -1189,7 +1216,10 @@ ci-issuer-metadata:
                 "does not parse",
             ),
             (
-                one_issuer("https://a.example?x=1", json!({"ClientID": "s", "Type": "email"})),
+                one_issuer(
+                    "https://a.example?x=1",
+                    json!({"ClientID": "s", "Type": "email"}),
+                ),
                 "query",
             ),
             (
@@ -1221,7 +1251,10 @@ ci-issuer-metadata:
                 "SkipEmailVerification is only used by email",
             ),
             (
-                one_issuer("https://a.example", json!({"ClientID": "s", "Type": "spiffe"})),
+                one_issuer(
+                    "https://a.example",
+                    json!({"ClientID": "s", "Type": "spiffe"}),
+                ),
                 "need SPIFFETrustDomain",
             ),
             (
@@ -1257,7 +1290,10 @@ ci-issuer-metadata:
                 "top two domain labels",
             ),
             (
-                one_issuer("https://a.example", json!({"ClientID": "s", "Type": "username"})),
+                one_issuer(
+                    "https://a.example",
+                    json!({"ClientID": "s", "Type": "username"}),
+                ),
                 "username issuers need SubjectDomain",
             ),
             (
@@ -1293,7 +1329,10 @@ ci-issuer-metadata:
                 "SkipEmailVerification must be true or false",
             ),
             (
-                one_issuer("https://a.example", json!({"ClientID": "s", "Type": "email", "Typo": 1})),
+                one_issuer(
+                    "https://a.example",
+                    json!({"ClientID": "s", "Type": "email", "Typo": 1}),
+                ),
                 "unknown key",
             ),
             (
@@ -1311,11 +1350,17 @@ ci-issuer-metadata:
                 "spiffe issuers cannot be meta issuers",
             ),
             (
-                one_meta("http://*.example.com", json!({"ClientID": "s", "Type": "email"})),
+                one_meta(
+                    "http://*.example.com",
+                    json!({"ClientID": "s", "Type": "email"}),
+                ),
                 "literal loopback",
             ),
             (
-                one_meta("http://127.0.0.*", json!({"ClientID": "s", "Type": "email"})),
+                one_meta(
+                    "http://127.0.0.*",
+                    json!({"ClientID": "s", "Type": "email"}),
+                ),
                 "literal loopback",
             ),
             (
@@ -1323,15 +1368,24 @@ ci-issuer-metadata:
                 "must be literal",
             ),
             (
-                one_meta("https://issuer.*", json!({"ClientID": "s", "Type": "email"})),
+                one_meta(
+                    "https://issuer.*",
+                    json!({"ClientID": "s", "Type": "email"}),
+                ),
                 "must be literal",
             ),
             (
-                one_meta("*://a.example.com", json!({"ClientID": "s", "Type": "email"})),
+                one_meta(
+                    "*://a.example.com",
+                    json!({"ClientID": "s", "Type": "email"}),
+                ),
                 "must start with https://",
             ),
             (
-                one_meta("https://a.example.com/*?x", json!({"ClientID": "s", "Type": "email"})),
+                one_meta(
+                    "https://a.example.com/*?x",
+                    json!({"ClientID": "s", "Type": "email"}),
+                ),
                 "must not contain",
             ),
             (json!({"Issuers": {}}).to_string(), "unknown top-level key"),
@@ -1367,12 +1421,21 @@ ci-issuer-metadata:
         ];
         for (text, expected) in cases {
             let err = err_of(&text);
-            assert!(err.contains(expected), "for {text}\n got {err:?}\n want {expected:?}");
+            assert!(
+                err.contains(expected),
+                "for {text}\n got {err:?}\n want {expected:?}"
+            );
         }
         // Errors name the issuer.
-        let err = err_of(&one_issuer("http://a.example", json!({"ClientID": "s", "Type": "email"})));
+        let err = err_of(&one_issuer(
+            "http://a.example",
+            json!({"ClientID": "s", "Type": "email"}),
+        ));
         assert!(err.starts_with("issuer \"http://a.example\""), "{err}");
-        let err = err_of(&one_meta("https://a.*.*", json!({"ClientID": "s", "Type": "email"})));
+        let err = err_of(&one_meta(
+            "https://a.*.*",
+            json!({"ClientID": "s", "Type": "email"}),
+        ));
         assert!(err.starts_with("meta issuer \"https://a.*.*\""), "{err}");
     }
 
@@ -1398,11 +1461,15 @@ ci-issuer-metadata:
                 "https://dex.example.com": {"ClientID": "s", "Type": "email",
                     "IssuerClaim": "$.federated_claims.connector_id"}
             },
-            "MetaIssuers": {"http://localhost:1234/*": {"ClientID": "s", "Type": "kubernetes"}}
+            "MetaIssuers": {
+                "http://localhost:1234/*": {"ClientID": "s", "Type": "kubernetes"},
+                "http://[::1]:99/*": {"ClientID": "s", "Type": "kubernetes"}
+            }
         })
         .to_string();
         let c = IssuerConfig::from_json_or_yaml(&text).expect("valid");
         assert!(c.issuer_for("http://localhost:1234/tenant-1").is_some());
+        assert!(c.issuer_for("http://[::1]:99/tenant-1").is_some());
     }
 
     #[test]
@@ -1421,7 +1488,9 @@ ci-issuer-metadata:
         );
         assert!(gh.ci_provider.is_some());
         let eks = c
-            .issuer_for("https://oidc.eks.us-west-2.amazonaws.com/id/B02C93B6A2D30341AD01E1B6D48164CB")
+            .issuer_for(
+                "https://oidc.eks.us-west-2.amazonaws.com/id/B02C93B6A2D30341AD01E1B6D48164CB",
+            )
             .expect("eks");
         assert_eq!(eks.entry.issuer_type, IssuerType::Kubernetes);
 
@@ -1461,7 +1530,10 @@ ci-issuer-metadata:
         assert!(p.matches("https://ab-b.example/x"));
         // Backtracking: the wildcard may itself contain the following literal's first char.
         assert!(p.matches("https://abbbb.example/x"));
-        assert!(!p.matches("https://ab.example/x"), "wildcard needs at least one char");
+        assert!(
+            !p.matches("https://ab.example/x"),
+            "wildcard needs at least one char"
+        );
         let p = WildcardPattern::new("https://x/**");
         assert!(p.matches("https://x/ab"));
         assert!(!p.matches("https://x/a"));
@@ -1540,7 +1612,10 @@ ci-issuer-metadata:
         use ExtensionField as F;
         let expected = [
             (F::GithubWorkflowTrigger, "push"),
-            (F::GithubWorkflowSha, "a4a8e15de4c1a5a4c5d5e7d3e0f00f8f2f0e1d2c"),
+            (
+                F::GithubWorkflowSha,
+                "a4a8e15de4c1a5a4c5d5e7d3e0f00f8f2f0e1d2c",
+            ),
             (F::GithubWorkflowName, "release"),
             (F::GithubWorkflowRepository, "octo-org/octo-repo"),
             (F::GithubWorkflowRef, "refs/heads/main"),
@@ -1548,10 +1623,19 @@ ci-issuer-metadata:
                 F::BuildSignerUri,
                 "https://github.com/octo-org/shared/.github/workflows/build.yml@refs/tags/v1",
             ),
-            (F::BuildSignerDigest, "0123456789abcdef0123456789abcdef01234567"),
+            (
+                F::BuildSignerDigest,
+                "0123456789abcdef0123456789abcdef01234567",
+            ),
             (F::RunnerEnvironment, "github-hosted"),
-            (F::SourceRepositoryUri, "https://github.com/octo-org/octo-repo"),
-            (F::SourceRepositoryDigest, "a4a8e15de4c1a5a4c5d5e7d3e0f00f8f2f0e1d2c"),
+            (
+                F::SourceRepositoryUri,
+                "https://github.com/octo-org/octo-repo",
+            ),
+            (
+                F::SourceRepositoryDigest,
+                "a4a8e15de4c1a5a4c5d5e7d3e0f00f8f2f0e1d2c",
+            ),
             (F::SourceRepositoryRef, "refs/heads/main"),
             (F::SourceRepositoryIdentifier, "74"),
             (F::SourceRepositoryOwnerUri, "https://github.com/octo-org"),
@@ -1560,7 +1644,10 @@ ci-issuer-metadata:
                 F::BuildConfigUri,
                 "https://github.com/octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main",
             ),
-            (F::BuildConfigDigest, "a4a8e15de4c1a5a4c5d5e7d3e0f00f8f2f0e1d2c"),
+            (
+                F::BuildConfigDigest,
+                "a4a8e15de4c1a5a4c5d5e7d3e0f00f8f2f0e1d2c",
+            ),
             (F::BuildTrigger, "push"),
             (
                 F::RunInvocationUri,
@@ -1568,8 +1655,10 @@ ci-issuer-metadata:
             ),
             (F::SourceRepositoryVisibilityAtSigning, "public"),
         ];
-        let expected: Vec<(F, String)> =
-            expected.iter().map(|(f, v)| (*f, (*v).to_owned())).collect();
+        let expected: Vec<(F, String)> = expected
+            .iter()
+            .map(|(f, v)| (*f, (*v).to_owned()))
+            .collect();
         // No `environment` claim ⇒ DeploymentEnvironment renders empty and is omitted.
         assert_eq!(out.extensions, expected);
 
@@ -1582,7 +1671,10 @@ ci-issuer-metadata:
         let ent = c
             .issuer_for("https://token.actions.githubusercontent.com/octo-enterprise")
             .expect("enterprise");
-        assert_eq!(ent.ci_provider.map(|p| p.name.clone()), Some(provider.name.clone()));
+        assert_eq!(
+            ent.ci_provider.map(|p| p.name.clone()),
+            Some(provider.name.clone())
+        );
 
         // A missing required claim rejects the token.
         let mut missing = github_claims();
@@ -1629,7 +1721,10 @@ ci-issuer-metadata:
             ),
             (F::BuildSignerDigest, sha),
             (F::RunnerEnvironment, "gitlab-hosted"),
-            (F::SourceRepositoryUri, "https://gitlab.com/my-group/my-project"),
+            (
+                F::SourceRepositoryUri,
+                "https://gitlab.com/my-group/my-project",
+            ),
             (F::SourceRepositoryDigest, sha),
             (F::SourceRepositoryRef, "refs/heads/main"),
             (F::SourceRepositoryIdentifier, "20"),
@@ -1641,11 +1736,16 @@ ci-issuer-metadata:
             ),
             (F::BuildConfigDigest, sha),
             (F::BuildTrigger, "push"),
-            (F::RunInvocationUri, "https://gitlab.com/my-group/my-project/-/jobs/302"),
+            (
+                F::RunInvocationUri,
+                "https://gitlab.com/my-group/my-project/-/jobs/302",
+            ),
             (F::SourceRepositoryVisibilityAtSigning, "public"),
         ];
-        let expected: Vec<(F, String)> =
-            expected.iter().map(|(f, v)| (*f, (*v).to_owned())).collect();
+        let expected: Vec<(F, String)> = expected
+            .iter()
+            .map(|(f, v)| (*f, (*v).to_owned()))
+            .collect();
         assert_eq!(out.extensions, expected);
 
         let mut tag = claims.clone();
@@ -1658,7 +1758,9 @@ ci-issuer-metadata:
     #[test]
     fn shipped_config_other_providers_load_and_render() {
         let c = IssuerConfig::shipped().expect("shipped config loads");
-        let bk = c.issuer_for("https://agent.buildkite.com").expect("buildkite");
+        let bk = c
+            .issuer_for("https://agent.buildkite.com")
+            .expect("buildkite");
         let claims = json!({
             "organization_slug": "acme", "pipeline_slug": "app", "build_number": 1234567,
             "job_id": "0190-ab", "build_commit": "deadbeef", "build_source": "webhook",
@@ -1667,14 +1769,21 @@ ci-issuer-metadata:
         let Value::Object(claims) = claims else {
             panic!("object")
         };
-        let out = bk.ci_provider.expect("provider").render(&claims).expect("renders");
+        let out = bk
+            .ci_provider
+            .expect("provider")
+            .render(&claims)
+            .expect("renders");
         assert_eq!(out.san, "https://buildkite.com/acme/app");
         assert_eq!(
             out.get(ExtensionField::RunInvocationUri),
             Some("https://buildkite.com/acme/app/builds/1234567#0190-ab")
         );
         assert!(c.issuer_for("https://oidc.codefresh.io").is_some());
-        assert!(c.issuer_for("https://oidc.circleci.com/org/0a1b2c3d-4e5f").is_some());
+        assert!(
+            c.issuer_for("https://oidc.circleci.com/org/0a1b2c3d-4e5f")
+                .is_some()
+        );
         assert!(c.issuer_for("https://oidc.circleci.com/org/a/b").is_none());
     }
 }

@@ -180,7 +180,6 @@ enum Func {
 enum Val<'a> {
     Map,
     Str(&'a str),
-    Owned(String),
     Bool(bool),
 }
 
@@ -189,7 +188,6 @@ impl Val<'_> {
         match self {
             Val::Map => !data.values.is_empty(),
             Val::Str(s) => !s.is_empty(),
-            Val::Owned(s) => !s.is_empty(),
             Val::Bool(b) => *b,
         }
     }
@@ -282,7 +280,8 @@ fn split_actions(src: &str) -> Result<Vec<Piece>, String> {
             .ok_or_else(|| "unclosed action (missing \"}}\")".to_owned())?;
         let mut inner = &rest[inner_start..inner_start + close];
         trim_next_text = false;
-        if inner.ends_with('-') && inner[..inner.len() - 1].ends_with(|c: char| c.is_ascii_whitespace())
+        if inner.ends_with('-')
+            && inner[..inner.len() - 1].ends_with(|c: char| c.is_ascii_whitespace())
         {
             inner = &inner[..inner.len() - 1];
             trim_next_text = true;
@@ -290,7 +289,11 @@ fn split_actions(src: &str) -> Result<Vec<Piece>, String> {
         pieces.push(Piece::Action(inner.to_owned()));
         rest = &rest[inner_start + close + 2..];
     }
-    let text = if trim_next_text { rest.trim_start() } else { rest };
+    let text = if trim_next_text {
+        rest.trim_start()
+    } else {
+        rest
+    };
     if !text.is_empty() {
         pieces.push(Piece::Text(text.to_owned()));
     }
@@ -418,8 +421,7 @@ fn lex_action(s: &str) -> Result<Vec<Tok>, String> {
                 if word == "." {
                     toks.push(Tok::Dot);
                 } else {
-                    let parts: Vec<String> =
-                        word[1..].split('.').map(str::to_owned).collect();
+                    let parts: Vec<String> = word[1..].split('.').map(str::to_owned).collect();
                     if parts.iter().any(|p| !is_ident(p)) {
                         return Err(format!("bad field name {word:?}"));
                     }
@@ -486,7 +488,12 @@ fn parse_nodes(pieces: &[Piece], pos: &mut usize) -> Result<(Vec<Node>, Option<S
                     Some(Tok::Ident(kw))
                         if matches!(
                             kw.as_str(),
-                            "range" | "with" | "define" | "template" | "block" | "break"
+                            "range"
+                                | "with"
+                                | "define"
+                                | "template"
+                                | "block"
+                                | "break"
                                 | "continue"
                         ) =>
                     {
@@ -604,12 +611,14 @@ fn exec_nodes(nodes: &[Node], data: &TemplateData, out: &mut String) -> Result<(
             Node::Text(t) => out.push_str(t),
             Node::Action(expr) => match eval(expr, data)? {
                 Val::Str(s) => out.push_str(s),
-                Val::Owned(s) => out.push_str(&s),
                 Val::Bool(b) => out.push_str(if b { "true" } else { "false" }),
                 Val::Map => {
                     // Go prints a map[string]string as map[k:v …] with sorted keys.
-                    let parts: Vec<String> =
-                        data.values.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                    let parts: Vec<String> = data
+                        .values
+                        .iter()
+                        .map(|(k, v)| format!("{k}:{v}"))
+                        .collect();
                     out.push_str(&format!("map[{}]", parts.join(" ")));
                 }
             },
@@ -674,11 +683,12 @@ fn eval<'a>(expr: &'a Expr, data: &'a TemplateData) -> Result<Val<'a>, TemplateE
                 let key = eval(&args[1], data)?;
                 match (map, key) {
                     (Val::Map, Val::Str(k)) => lookup(data, k).map(Val::Str),
-                    (Val::Map, Val::Owned(k)) => lookup(data, &k).map(Val::Str),
                     (Val::Map, _) => Err(TemplateError::Exec(
                         "index of map with non-string key".to_owned(),
                     )),
-                    _ => Err(TemplateError::Exec("can't index item of type string".to_owned())),
+                    _ => Err(TemplateError::Exec(
+                        "can't index item of type string".to_owned(),
+                    )),
                 }
             }
         },
@@ -686,21 +696,12 @@ fn eval<'a>(expr: &'a Expr, data: &'a TemplateData) -> Result<Val<'a>, TemplateE
 }
 
 fn equal(a: &Val<'_>, b: &Val<'_>) -> Result<bool, TemplateError> {
-    let s = |v: &Val<'_>| -> Option<String> {
-        match v {
-            Val::Str(s) => Some((*s).to_owned()),
-            Val::Owned(s) => Some(s.clone()),
-            _ => None,
-        }
-    };
     match (a, b) {
         (Val::Bool(x), Val::Bool(y)) => Ok(x == y),
-        _ => match (s(a), s(b)) {
-            (Some(x), Some(y)) => Ok(x == y),
-            _ => Err(TemplateError::Exec(
-                "error calling eq: incompatible types for comparison".to_owned(),
-            )),
-        },
+        (Val::Str(x), Val::Str(y)) => Ok(x == y),
+        _ => Err(TemplateError::Exec(
+            "error calling eq: incompatible types for comparison".to_owned(),
+        )),
     }
 }
 
@@ -748,7 +749,11 @@ mod tests {
         );
         // A bare name may contain characters that are not identifiers.
         assert_eq!(
-            render("oidc.circleci.com/vcs-ref", json!({"oidc.circleci.com/vcs-ref": "refs/heads/x"}), &[]),
+            render(
+                "oidc.circleci.com/vcs-ref",
+                json!({"oidc.circleci.com/vcs-ref": "refs/heads/x"}),
+                &[]
+            ),
             Ok("refs/heads/x".to_owned())
         );
     }
@@ -768,7 +773,11 @@ mod tests {
     #[test]
     fn claims_override_defaults_and_defaults_fill_gaps() {
         assert_eq!(
-            render("{{ .url }}", json!({"url": "https://gitlab.example"}), &[("url", "https://gitlab.com")]),
+            render(
+                "{{ .url }}",
+                json!({"url": "https://gitlab.example"}),
+                &[("url", "https://gitlab.com")]
+            ),
             Ok("https://gitlab.example".to_owned())
         );
         assert_eq!(
@@ -794,12 +803,20 @@ mod tests {
         assert_eq!(render(t, json!({"a": "y"}), &[]), Ok("Y".to_owned()));
         // eq with several arguments is "equal to any".
         assert_eq!(
-            render("{{ if eq .a \"p\" \"q\" }}1{{ end }}", json!({"a": "q"}), &[]),
+            render(
+                "{{ if eq .a \"p\" \"q\" }}1{{ end }}",
+                json!({"a": "q"}),
+                &[]
+            ),
             Ok("1".to_owned())
         );
         // Truthiness of a plain string: non-empty.
         assert_eq!(
-            render("{{ if .e }}env={{ .e }}{{ else }}none{{ end }}", json!({"e": ""}), &[]),
+            render(
+                "{{ if .e }}env={{ .e }}{{ else }}none{{ end }}",
+                json!({"e": ""}),
+                &[]
+            ),
             Ok("none".to_owned())
         );
         assert_eq!(
@@ -812,7 +829,11 @@ mod tests {
     fn index_and_parens() {
         let c = json!({"oidc.circleci.com/project-id": "p1", "oidc.circleci.com/ssh-rerun": false});
         assert_eq!(
-            render("{{ index . \"oidc.circleci.com/project-id\" }}", c.clone(), &[]),
+            render(
+                "{{ index . \"oidc.circleci.com/project-id\" }}",
+                c.clone(),
+                &[]
+            ),
             Ok("p1".to_owned())
         );
         assert_eq!(
@@ -857,7 +878,10 @@ mod tests {
         assert_eq!(get("obj"), Ok("map[a:x b:2]".to_owned()));
         assert_eq!(get("nul"), Ok("<nil>".to_owned()));
         // Nested floats are plain %v: 1e6 prints in exponent form in Go.
-        assert_eq!(stringify_claim(&json!([1000000.5, 1e6])), "[1.0000005e+06 1e+06]");
+        assert_eq!(
+            stringify_claim(&json!([1000000.5, 1e6])),
+            "[1.0000005e+06 1e+06]"
+        );
     }
 
     #[test]
@@ -871,7 +895,11 @@ mod tests {
     #[test]
     fn eq_on_incompatible_types_errors() {
         assert!(matches!(
-            render("{{ if eq (eq .a \"x\") \"true\" }}1{{ end }}", json!({"a": "x"}), &[]),
+            render(
+                "{{ if eq (eq .a \"x\") \"true\" }}1{{ end }}",
+                json!({"a": "x"}),
+                &[]
+            ),
             Err(TemplateError::Exec(_))
         ));
     }
