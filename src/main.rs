@@ -58,6 +58,12 @@ struct ServeArgs {
     /// Database URL; defaults to sqlite://<data-dir>/mayfly.db.
     #[arg(long, env = "MAYFLY_DATABASE_URL")]
     database_url: Option<String>,
+    /// OIDC issuers to accept, in Fulcio's config format (JSON or YAML), so an existing Fulcio
+    /// config works unchanged. Without it, the shipped ca-config/issuers.yaml applies (GitHub
+    /// Actions, GitLab.com, Buildkite, CircleCI, Codefresh). http:// issuers are accepted only
+    /// on loopback hosts.
+    #[arg(long, env = "MAYFLY_ISSUERS", value_name = "FILE")]
+    issuers: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,6 +122,7 @@ fn main() -> ExitCode {
                     data_dir: args.data_dir,
                     public_url,
                     database_url: args.database_url,
+                    issuers: args.issuers,
                 };
                 Ok(mayfly::server::run(config).await?)
             }

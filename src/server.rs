@@ -5,6 +5,7 @@
 //! the stored checkpoints were not signed by them, or if only part of an instance is present.
 
 use crate::api::{self, AppState};
+use crate::identity::{IssuerConfig, IssuerConfigError};
 use crate::keys::{KeyError, LogKey};
 use crate::log::store::LogSlot;
 use crate::log::store::StoreError;
@@ -25,6 +26,9 @@ pub struct ServeConfig {
     pub public_url: url::Url,
     /// `sqlite://PATH`; defaults to `<data-dir>/mayfly.db`.
     pub database_url: Option<String>,
+    /// Fulcio-format issuer config (JSON or YAML); `None` means the shipped
+    /// `ca-config/issuers.yaml`.
+    pub issuers: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,11 @@ pub enum ServerError {
     },
     #[error("refusing to start: {0}")]
     Inconsistent(String),
+    #[error("--issuers {path}: {source}")]
+    Issuers {
+        path: String,
+        source: IssuerConfigError,
+    },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]
@@ -90,6 +99,9 @@ impl Instance {
                 config.public_url
             )));
         }
+        // The issuer config is checked before anything is created: a typo must not leave a
+        // half-initialised data dir behind.
+        let issuers = Arc::new(load_issuers(config.issuers.as_deref())?);
         let dir = &config.data_dir;
         create_private_dir(dir)?;
         create_private_dir(&dir.join("keys"))?;
@@ -160,6 +172,7 @@ impl Instance {
             state: Arc::new(AppState {
                 issuance,
                 artifacts,
+                issuers,
                 metrics,
             }),
             store,
@@ -172,6 +185,28 @@ impl Instance {
         self.state.artifacts.close().await;
         self.store.close().await;
     }
+}
+
+/// Loads and validates the issuer config, or the shipped one when no file is given.
+fn load_issuers(path: Option<&Path>) -> Result<IssuerConfig, ServerError> {
+    let (shown, loaded) = match path {
+        Some(path) => (path.display().to_string(), IssuerConfig::load(path)),
+        None => (
+            "(shipped ca-config/issuers.yaml)".to_owned(),
+            IssuerConfig::shipped(),
+        ),
+    };
+    let config = loaded.map_err(|source| ServerError::Issuers {
+        path: shown.clone(),
+        source,
+    })?;
+    tracing::info!(
+        issuers = %shown,
+        exact = config.issuers().count(),
+        meta = config.meta_issuers().count(),
+        "loaded OIDC issuer configuration"
+    );
+    Ok(config)
 }
 
 /// Creates the log on a fresh instance, otherwise opens (and verifies) the stored one.

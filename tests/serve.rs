@@ -256,6 +256,7 @@ impl Opened {
             data_dir: dir.path().join("data"),
             public_url: url::Url::parse(&format!("http://{addr}")).expect("url"),
             database_url: None,
+            issuers: None,
         };
         let instance = Instance::open(&config, None).await.expect("open instance");
         Opened {

@@ -1,6 +1,7 @@
 //! The HTTP surface: one axum router for every API on one listener.
 
 mod error;
+mod fulcio;
 mod tiles;
 
 pub use error::ApiError;
@@ -23,6 +24,8 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 pub struct AppState {
     pub issuance: Log<Store>,
     pub artifacts: Log<Store>,
+    /// The OIDC issuers this CA accepts tokens from.
+    pub issuers: Arc<crate::identity::IssuerConfig>,
     pub metrics: Option<PrometheusHandle>,
 }
 
@@ -33,6 +36,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(tiles::router())
+        .merge(fulcio::router())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))
