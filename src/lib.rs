@@ -3,6 +3,7 @@
 //! Layers, from the inside out (dependencies point inward):
 //! - [`tlog`]: pure transparency-log protocol code (RFC 6962 hashing and proofs, C2SP tiles,
 //!   checkpoints and signed notes). No I/O, no async.
+//! - [`ca`]: the certificate profile (Fulcio extensions; the issuance pipeline follows).
 //! - [`identity`]: Fulcio-format OIDC issuer configuration and CI-provider claim templates.
 //! - [`log`]: the log engine: sequencer with durable group commit over a narrow storage trait.
 //! - [`store`]: the SQL implementations of that trait. The only module that knows SQL.
@@ -12,6 +13,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod ca;
 pub mod identity;
 pub mod keys;
 pub mod log;
