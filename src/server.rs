@@ -58,6 +58,8 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot install the shutdown signal handlers: {0}")]
+    Signal(std::io::Error),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -252,27 +254,34 @@ pub async fn run(config: ServeConfig) -> Result<(), ServerError> {
                 addr: config.listen,
                 source,
             })?;
+    // Handlers are registered before "listening" is announced: a supervisor (or test) that
+    // sends SIGTERM as soon as it sees that line must get a drain, not the default kill.
+    let shutdown = shutdown_signal()?;
     tracing::info!(addr = %listener.local_addr()?, public_url = %config.public_url, "listening");
-    serve(listener, instance, shutdown_signal()).await
+    serve(listener, instance, shutdown).await
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Registers SIGINT (Ctrl-C) and SIGTERM now; the returned future completes on the first.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl Future<Output = ()>, ServerError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(ServerError::Signal)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(ServerError::Signal)?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
-    tracing::info!("shutdown requested; finishing in-flight work");
+        tracing::info!("shutdown requested; finishing in-flight work");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl Future<Output = ()>, ServerError> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested; finishing in-flight work");
+    })
 }
 
 /// Creates `dir` (and parents) if missing, owner-only, since it will hold private keys.

@@ -966,10 +966,10 @@ fn binary_takes_settings_from_a_config_file_below_command_line_and_environment()
     assert_eq!(mayfly.terminate().code(), Some(0), "{}", mayfly.stderr());
 }
 
-/// Fails today: `parse` in src/main.rs checks config keys against `ArgMatches::ids()`, which
+/// Regression: config keys used to be checked against `ArgMatches::ids()`, which
 /// lists only arguments that are present (given or defaulted), so a flag without a default
 /// (`public-url`, `database-url`) is "unknown" unless it is also given on the command line or
-/// in the environment.
+/// in the environment. Keys are now checked against the flag definitions.
 #[test]
 fn binary_takes_public_url_from_a_config_file_alone() {
     let tmp = tempfile::tempdir().expect("tempdir");
