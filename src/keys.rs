@@ -114,23 +114,7 @@ impl LogKey {
 
     /// Write the key to a new file that only the owner can read. Never overwrites.
     pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
-        let pem = self.to_pkcs8_pem()?;
-        let io = |source| KeyError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => KeyError::Exists {
-                path: path.to_owned(),
-            },
-            _ => io(e),
-        })?;
-        file.write_all(pem.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)
+        write_private_file(path, self.to_pkcs8_pem()?.as_bytes())
     }
 
     /// Read a key written by [`LogKey::write_new`] (or any PKCS#8 PEM P-256 key).
@@ -151,6 +135,27 @@ impl fmt::Debug for LogKey {
             .field("log_id", &self.log_id)
             .finish_non_exhaustive()
     }
+}
+
+/// Creates `path` readable by the owner only, writes `contents` and syncs it. Never overwrites:
+/// a key file that exists belongs to an instance and replacing it would orphan its logs.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => KeyError::Exists {
+            path: path.to_owned(),
+        },
+        _ => io(e),
+    })?;
+    file.write_all(contents).map_err(io)?;
+    file.sync_all().map_err(io)
 }
 
 fn public_spki_der(key: &VerifyingKey) -> Vec<u8> {

@@ -3,8 +3,10 @@
 //! Layers, from the inside out (dependencies point inward):
 //! - [`tlog`]: pure transparency-log protocol code (RFC 6962 hashing and proofs, C2SP tiles,
 //!   checkpoints and signed notes). No I/O, no async.
-//! - [`ca`]: the certificate profile (Fulcio extensions; the issuance pipeline follows).
-//! - [`identity`]: Fulcio-format OIDC issuer configuration and CI-provider claim templates.
+//! - [`ct`]: RFC 6962 SCTs, Merkle leaves and precertificate TBS handling. No I/O.
+//! - [`identity`]: Fulcio-format OIDC issuer configuration, CI-provider claim templates, token
+//!   verification and principals.
+//! - [`ca`]: the certificate profile, CA keys and chain, and the issuance pipeline.
 //! - [`log`]: the log engine: sequencer with durable group commit over a narrow storage trait.
 //! - [`store`]: the SQL implementations of that trait. The only module that knows SQL.
 //! - [`api`]: the HTTP surface. The only module that knows HTTP.
@@ -14,9 +16,16 @@
 pub mod api;
 pub mod bench;
 pub mod ca;
+pub mod ct;
 pub mod identity;
 pub mod keys;
 pub mod log;
 pub mod server;
 pub mod store;
 pub mod tlog;
+
+/// Makes aws-lc the process-wide rustls crypto provider, which every HTTP client (outbound OIDC
+/// discovery, the benchmarks' load generator) builds on. Idempotent; the first call wins.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

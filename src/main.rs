@@ -34,8 +34,8 @@ struct Cli {
 enum Command {
     /// Run the service: CA, issuance log, artifact log and tile endpoints on one listener.
     ///
-    /// The first start with an empty --data-dir creates the log keys (owner-only files) and the
-    /// database, and says so. Later starts refuse to run if the keys and the stored logs
+    /// The first start with an empty --data-dir creates the CA (root and intermediate), the log
+    /// keys (owner-only files) and the database, and says so. Later starts refuse to run if the keys and the stored logs
     /// disagree. Ctrl-C or SIGTERM drains in-flight work before exiting.
     Serve(ServeArgs),
     /// Measure the service's engines on this machine (results belong in BENCHMARKS.md).
@@ -64,6 +64,21 @@ struct ServeArgs {
     /// on loopback hosts.
     #[arg(long, env = "MAYFLY_ISSUERS", value_name = "FILE")]
     issuers: Option<PathBuf>,
+    /// Where the CA keys live. `file`: PKCS#8 PEM files in the data dir, created on first
+    /// start (encrypted when a passphrase is given). `ephemeral`: new keys in memory at every
+    /// start, nothing written — for tests and demos, since no verifier can keep trusting it.
+    #[arg(long, env = "MAYFLY_CA", default_value = "file", value_parser = ["file", "ephemeral"])]
+    ca: String,
+    /// File holding the passphrase that encrypts the CA key files. Alternatively set
+    /// MAYFLY_CA_PASSPHRASE (never a flag: the command line is visible to other users).
+    /// Without either, the CA keys are stored unencrypted, owner-only.
+    #[arg(long, env = "MAYFLY_CA_PASSPHRASE_FILE", value_name = "FILE")]
+    ca_passphrase_file: Option<PathBuf>,
+    /// Mount a built-in OIDC issuer under <public-url>/dev-oidc that mints GitHub-Actions-shaped
+    /// tokens for anyone who asks, and accept its tokens. For tests and demos only; loudly
+    /// logged when on.
+    #[arg(long, env = "MAYFLY_DEV_ISSUER")]
+    dev_issuer: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -71,6 +86,25 @@ enum BenchCommand {
     /// The log engine alone on a fresh SQLite file: durable appends/s and latency at several
     /// concurrency levels, inclusion-proof time in a large tree, and bytes on disk per entry.
     Log(LogBenchArgs),
+    /// Certificate issuance through the real HTTP API (dev issuer tokens, ephemeral CA, a fresh
+    /// SQLite log): issuances/s and latency per client count, with the crypto floor measured
+    /// in the same run and the ratio to it.
+    Issue(IssueBenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct IssueBenchArgs {
+    /// Concurrent HTTP clients to measure, comma-separated.
+    #[arg(
+        long,
+        env = "MAYFLY_CONCURRENCY",
+        value_delimiter = ',',
+        default_value = "1,16,256"
+    )]
+    concurrency: Vec<usize>,
+    /// How long to measure each client count, in seconds.
+    #[arg(long, env = "MAYFLY_SECONDS", default_value_t = 10.0)]
+    seconds: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -123,8 +157,19 @@ fn main() -> ExitCode {
                     public_url,
                     database_url: args.database_url,
                     issuers: args.issuers,
+                    ca: mayfly::ca::setup::CaBackend::parse(&args.ca)
+                        .ok_or("--ca must be file or ephemeral")?,
+                    ca_passphrase_file: args.ca_passphrase_file,
+                    dev_issuer: args.dev_issuer,
                 };
                 Ok(mayfly::server::run(config).await?)
+            }
+            Command::Bench(BenchCommand::Issue(args)) => {
+                let options = mayfly::bench::issue::Options {
+                    concurrency: args.concurrency,
+                    seconds: args.seconds,
+                };
+                Ok(mayfly::bench::issue::run(options).await?)
             }
             Command::Bench(BenchCommand::Log(args)) => {
                 let options = mayfly::bench::log::Options {

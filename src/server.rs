@@ -5,11 +5,16 @@
 //! the stored checkpoints were not signed by them, or if only part of an instance is present.
 
 use crate::api::{self, AppState};
+use crate::ca::issuance::PrecertCodec;
+use crate::ca::setup::{self as ca_setup, CaBackend, SetupError};
+use crate::ca::signer::Passphrase;
+use crate::identity::dev_issuer::DevIssuer;
+use crate::identity::oidc::{TokenError, TokenVerifier};
 use crate::identity::{IssuerConfig, IssuerConfigError};
 use crate::keys::{KeyError, LogKey};
 use crate::log::store::LogSlot;
 use crate::log::store::StoreError;
-use crate::log::{Log, LogConfig, LogError, Verbatim};
+use crate::log::{LeafCodec, Log, LogConfig, LogError, Verbatim};
 use crate::store::{SqliteStore, Store};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,6 +34,13 @@ pub struct ServeConfig {
     /// Fulcio-format issuer config (JSON or YAML); `None` means the shipped
     /// `ca-config/issuers.yaml`.
     pub issuers: Option<PathBuf>,
+    /// Where the CA keys live.
+    pub ca: CaBackend,
+    /// File holding the CA key passphrase; without it, `MAYFLY_CA_PASSPHRASE` is used if set,
+    /// else the CA keys are stored unencrypted (owner-only).
+    pub ca_passphrase_file: Option<PathBuf>,
+    /// Mount the built-in OIDC issuer under `<public-url>/dev-oidc` and accept its tokens.
+    pub dev_issuer: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +61,10 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error("CA: {0}")]
+    Ca(#[from] SetupError),
+    #[error("token verification: {0}")]
+    Tokens(#[from] TokenError),
     #[error(transparent)]
     Log(#[from] LogError),
     #[error("database: {0}")]
@@ -95,6 +111,7 @@ impl Instance {
         config: &ServeConfig,
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Result<Self, ServerError> {
+        crate::install_crypto_provider();
         if !matches!(config.public_url.scheme(), "http" | "https") {
             return Err(ServerError::Config(format!(
                 "--public-url must be http:// or https://, not {}",
@@ -103,7 +120,20 @@ impl Instance {
         }
         // The issuer config is checked before anything is created: a typo must not leave a
         // half-initialised data dir behind.
-        let issuers = Arc::new(load_issuers(config.issuers.as_deref())?);
+        let mut issuers = load_issuers(config.issuers.as_deref())?;
+        let dev_issuer = match config.dev_issuer {
+            true => Some(Arc::new(enable_dev_issuer(
+                &config.public_url,
+                &mut issuers,
+            )?)),
+            false => None,
+        };
+        let issuers = Arc::new(issuers);
+        let mut tokens = TokenVerifier::new(issuers.clone())?;
+        if let Some(dev) = &dev_issuer {
+            tokens = tokens.with_static_keys(dev.issuer_url(), dev.jwks());
+        }
+        let passphrase = ca_passphrase(config.ca_passphrase_file.as_deref())?;
         let dir = &config.data_dir;
         create_private_dir(dir)?;
         create_private_dir(&dir.join("keys"))?;
@@ -120,14 +150,20 @@ impl Instance {
             None => dir.join(DATABASE_FILE),
         };
         let key_paths = [dir.join(ISSUANCE_KEY), dir.join(ARTIFACTS_KEY)];
+        let ca_paths: Vec<PathBuf> = match config.ca {
+            CaBackend::File => ca_setup::FILES.iter().map(|f| dir.join(f)).collect(),
+            CaBackend::Ephemeral => Vec::new(),
+        };
+        let expected = key_paths.len() + ca_paths.len() + 1;
         let present: Vec<&Path> = key_paths
             .iter()
+            .chain(&ca_paths)
             .map(PathBuf::as_path)
             .chain([db_path.as_path()])
             .filter(|p| p.exists())
             .collect();
         let fresh = present.is_empty();
-        if !fresh && present.len() != 3 {
+        if !fresh && present.len() != expected {
             return Err(ServerError::Inconsistent(format!(
                 "{} holds only part of a Mayfly instance ({}); restore the missing files or start from an empty data dir",
                 dir.display(),
@@ -151,16 +187,44 @@ impl Instance {
         } else {
             [LogKey::read(&key_paths[0])?, LogKey::read(&key_paths[1])?]
         };
+        let organization = config.public_url.host_str().unwrap_or("mayfly").to_owned();
+        let ca =
+            ca_setup::open_or_create(dir, config.ca, passphrase.as_ref(), &organization, fresh)?;
         let store = SqliteStore::open(&db_path).await?;
-        let issuance = start_log(&store, issuance_key, issuance_config, fresh).await?;
-        let artifacts = start_log(&store, artifacts_key, artifacts_config, fresh).await?;
+        let issuance = start_log(
+            &store,
+            issuance_key,
+            issuance_config,
+            Arc::new(PrecertCodec),
+            fresh,
+        )
+        .await?;
+        let artifacts = start_log(
+            &store,
+            artifacts_key,
+            artifacts_config,
+            Arc::new(Verbatim),
+            fresh,
+        )
+        .await?;
+        if config.ca == CaBackend::File && passphrase.is_none() && fresh {
+            tracing::warn!(
+                "CA keys are stored unencrypted (owner-only files); set MAYFLY_CA_PASSPHRASE or --ca-passphrase-file to encrypt them"
+            );
+        }
+        if config.ca == CaBackend::Ephemeral {
+            tracing::warn!(
+                "ephemeral CA: new root and intermediate on every start, nothing written; for tests and demos only"
+            );
+        }
         if fresh {
             tracing::info!(
                 data_dir = %dir.display(),
                 database = %db_path.display(),
                 issuance_log_id = %issuance.key().log_id(),
                 artifact_log_id = %artifacts.key().log_id(),
-                "created a new Mayfly instance: fresh log keys (owner-only files) and an empty database"
+                ca_backend = ca.backend(),
+                "created a new Mayfly instance: a CA (root and intermediate), fresh log keys (owner-only files) and an empty database"
             );
         } else {
             tracing::info!(
@@ -175,6 +239,9 @@ impl Instance {
                 issuance,
                 artifacts,
                 issuers,
+                ca,
+                tokens,
+                dev_issuer,
                 metrics,
             }),
             store,
@@ -216,13 +283,56 @@ async fn start_log(
     store: &Store,
     key: LogKey,
     config: LogConfig,
+    codec: Arc<dyn LeafCodec>,
     fresh: bool,
 ) -> Result<Log<Store>, LogError> {
     if fresh {
-        Log::create(store.clone(), key, config, Arc::new(Verbatim)).await
+        Log::create(store.clone(), key, config, codec).await
     } else {
-        Log::open(store.clone(), key, config, Arc::new(Verbatim)).await
+        Log::open(store.clone(), key, config, codec).await
     }
+}
+
+/// The CA key passphrase: from the file if one is named, else `MAYFLY_CA_PASSPHRASE`.
+fn ca_passphrase(file: Option<&Path>) -> Result<Option<Passphrase>, ServerError> {
+    match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ServerError::DataDir {
+                path: path.to_owned(),
+                source,
+            })?;
+            Passphrase::new(&text).map(Some).ok_or_else(|| {
+                ServerError::Config(format!(
+                    "--ca-passphrase-file {}: file is empty",
+                    path.display()
+                ))
+            })
+        }
+        None => Ok(std::env::var("MAYFLY_CA_PASSPHRASE")
+            .ok()
+            .and_then(|text| Passphrase::new(&text))),
+    }
+}
+
+/// Creates the built-in issuer and makes it an accepted GitHub-Actions-shaped issuer.
+fn enable_dev_issuer(
+    public_url: &url::Url,
+    issuers: &mut IssuerConfig,
+) -> Result<DevIssuer, ServerError> {
+    let url = format!("{}/dev-oidc", public_url.as_str().trim_end_matches('/'));
+    let dev =
+        DevIssuer::generate(&url).map_err(|e| ServerError::Config(format!("--dev-issuer: {e}")))?;
+    issuers
+        .add_dev_issuer(&url)
+        .map_err(|source| ServerError::Issuers {
+            path: "--dev-issuer".to_owned(),
+            source,
+        })?;
+    tracing::warn!(
+        issuer = %url,
+        "--dev-issuer is ON: anyone who can reach {url}/token can get certificates for any GitHub identity. Never use this in production."
+    );
+    Ok(dev)
 }
 
 /// Serves until `shutdown` resolves, then drains: stop accepting requests, let in-flight

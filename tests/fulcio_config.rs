@@ -12,6 +12,9 @@ fn config(data_dir: &Path, issuers: Option<PathBuf>) -> ServeConfig {
         public_url: url::Url::parse("http://127.0.0.1:8700").unwrap(),
         database_url: None,
         issuers,
+        ca: mayfly::ca::setup::CaBackend::Ephemeral,
+        ca_passphrase_file: None,
+        dev_issuer: false,
     }
 }
 

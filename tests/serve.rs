@@ -78,6 +78,12 @@ impl Fetched {
     }
 }
 
+/// An HTTP client (rustls needs its crypto provider chosen before the first client).
+fn http_client() -> reqwest::Client {
+    mayfly::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 async fn get(client: &reqwest::Client, url: &str) -> Fetched {
     let response = tokio::time::timeout(TIMEOUT, client.get(url).send())
         .await
@@ -257,6 +263,9 @@ impl Opened {
             public_url: url::Url::parse(&format!("http://{addr}")).expect("url"),
             database_url: None,
             issuers: None,
+            ca: mayfly::ca::setup::CaBackend::File,
+            ca_passphrase_file: None,
+            dev_issuer: false,
         };
         let instance = Instance::open(&config, None).await.expect("open instance");
         Opened {
@@ -324,7 +333,7 @@ async fn tiles_and_checkpoints_verify_over_http() {
     );
 
     let mut serving = opened.serve();
-    let client = reqwest::Client::new();
+    let client = http_client();
 
     let health = get(&client, &format!("{base}/healthz")).await;
     assert_eq!(health.status, 200);
@@ -488,7 +497,7 @@ async fn graceful_shutdown_keeps_every_acknowledged_append() {
     let mut serving = opened.serve();
 
     // A live keep-alive connection must not hold shutdown up.
-    let client = reqwest::Client::new();
+    let client = http_client();
     assert_eq!(get(&client, &format!("{base}/healthz")).await.status, 200);
 
     let mut head = artifacts.watch();
@@ -734,7 +743,7 @@ fn blocking_get(url: &str) -> Fetched {
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(async { get(&reqwest::Client::new(), url).await })
+    runtime.block_on(async { get(&http_client(), url).await })
 }
 
 /// The artifact log's origin, as served by the instance on `port`.
@@ -793,11 +802,21 @@ fn binary_creates_reopens_and_refuses_mismatched_or_partial_data() {
         })
         .collect();
     key_files.sort();
-    assert_eq!(key_files, ["artifact-log.key.pem", "issuance-log.key.pem"]);
+    assert_eq!(
+        key_files,
+        [
+            "artifact-log.key.pem",
+            "ca-intermediate.key.pem",
+            "ca-root.key.pem",
+            "issuance-log.key.pem"
+        ]
+    );
     for name in &key_files {
         assert_eq!(mode(&data.join("keys").join(name)), 0o600, "{name}");
     }
     assert!(data.join("mayfly.db").is_file());
+    assert!(data.join("ca/root.pem").is_file() && data.join("ca/intermediate.pem").is_file());
+    let bundle = blocking_get(&format!("http://127.0.0.1:{port}/api/v2/trustBundle")).text();
     let health = blocking_get(&format!("http://127.0.0.1:{port}/healthz"));
     assert_eq!(health.status, 200);
     assert_eq!(
@@ -825,6 +844,11 @@ fn binary_creates_reopens_and_refuses_mismatched_or_partial_data() {
     assert_eq!(
         blocking_get(&format!("http://127.0.0.1:{port}/healthz")).status,
         200
+    );
+    assert_eq!(
+        blocking_get(&format!("http://127.0.0.1:{port}/api/v2/trustBundle")).text(),
+        bundle,
+        "the same CA after a restart"
     );
     let status = second.terminate();
     assert_eq!(status.code(), Some(0), "stderr:\n{}", second.stderr());
@@ -1021,4 +1045,60 @@ fn tile_paths_follow_c2sp() {
     assert_eq!(index_path(1234067), "x001/x234/067");
     assert_eq!(tile_path(Some(1), 0, 2), "tile/1/000.p/2");
     assert_eq!(tile_path(None, 1000, 256), "tile/entries/x001/000");
+}
+
+#[test]
+fn binary_encrypts_ca_keys_with_a_passphrase_and_needs_it_to_start_again() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let mut command = mayfly_command(tmp.path());
+    command
+        .args(serve_args(&data, "http://127.0.0.1:9/"))
+        .env("MAYFLY_CA_PASSPHRASE", "correct horse battery staple");
+    let mut first = Mayfly::spawn(command);
+    first.wait_for("created a new Mayfly instance");
+    assert_eq!(first.terminate().code(), Some(0), "{}", first.stderr());
+    for key in ["ca-root.key.pem", "ca-intermediate.key.pem"] {
+        let text = std::fs::read_to_string(data.join("keys").join(key)).expect("key file");
+        assert!(
+            text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"),
+            "{key}"
+        );
+    }
+    assert!(
+        !first.stderr().contains("stored unencrypted"),
+        "{}",
+        first.stderr()
+    );
+
+    // Without the passphrase: refuses, and says how to give it.
+    let mut command = mayfly_command(tmp.path());
+    command.args(serve_args(&data, "http://127.0.0.1:9/"));
+    let (status, stderr) = Mayfly::run_to_exit(command);
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("MAYFLY_CA_PASSPHRASE"), "{stderr}");
+
+    // The wrong passphrase, from a file: refuses too.
+    let wrong = tmp.path().join("wrong-passphrase");
+    std::fs::write(&wrong, "incorrect\n").expect("write");
+    let mut command = mayfly_command(tmp.path());
+    command
+        .args(serve_args(&data, "http://127.0.0.1:9/"))
+        .arg("--ca-passphrase-file")
+        .arg(&wrong);
+    let (status, stderr) = Mayfly::run_to_exit(command);
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("wrong passphrase"), "{stderr}");
+
+    // The right one, from a file with a trailing newline: opens.
+    let right = tmp.path().join("passphrase");
+    std::fs::write(&right, "correct horse battery staple\n").expect("write");
+    let mut command = mayfly_command(tmp.path());
+    command
+        .args(serve_args(&data, "http://127.0.0.1:9/"))
+        .arg("--ca-passphrase-file")
+        .arg(&right);
+    let mut again = Mayfly::spawn(command);
+    again.wait_for("opened existing Mayfly instance");
+    assert_eq!(again.terminate().code(), Some(0), "{}", again.stderr());
 }

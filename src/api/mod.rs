@@ -1,11 +1,17 @@
 //! The HTTP surface: one axum router for every API on one listener.
 
+mod dev_oidc;
 mod error;
 mod fulcio;
+mod signing;
 mod tiles;
 
-pub use error::ApiError;
+pub use error::{ApiError, FulcioError};
+pub use signing::MAX_SIGNING_BODY;
 
+use crate::ca::issuance::CertificateAuthority;
+use crate::identity::dev_issuer::DevIssuer;
+use crate::identity::oidc::TokenVerifier;
 use crate::log::Log;
 use crate::store::Store;
 use axum::Router;
@@ -16,9 +22,8 @@ use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
-/// Largest request body any endpoint accepts. Log reads take none; the signing APIs cap
-/// themselves lower.
-const MAX_BODY_BYTES: usize = 1 << 20;
+/// Largest request body any endpoint accepts: Fulcio's 4 MiB. Log reads take none.
+const MAX_BODY_BYTES: usize = MAX_SIGNING_BODY;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -26,17 +31,26 @@ pub struct AppState {
     pub artifacts: Log<Store>,
     /// The OIDC issuers this CA accepts tokens from.
     pub issuers: Arc<crate::identity::IssuerConfig>,
+    pub ca: CertificateAuthority,
+    pub tokens: TokenVerifier,
+    /// The built-in development issuer, when `--dev-issuer` is on.
+    pub dev_issuer: Option<Arc<DevIssuer>>,
     pub metrics: Option<PrometheusHandle>,
 }
 
 pub type SharedState = Arc<AppState>;
 
 pub fn router(state: SharedState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(tiles::router())
         .merge(fulcio::router())
+        .merge(signing::router());
+    if state.dev_issuer.is_some() {
+        router = router.merge(dev_oidc::router());
+    }
+    router
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))

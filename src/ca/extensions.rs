@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::ca::der::{encode_oid, push_der_length};
 use crate::identity::ExtensionField;
 
 /// The arcs of `1.3.6.1.4.1.57264.1`, Fulcio's private extension arc (Sigstore's PEN 57264).
@@ -32,9 +33,6 @@ const LAST_RAW_ARC: u32 = 6;
 
 /// DER universal tag of `UTF8String`.
 const UTF8_STRING_TAG: u8 = 0x0C;
-
-/// DER universal tag of `OBJECT IDENTIFIER`.
-const OID_TAG: u8 = 0x06;
 
 /// One Fulcio extension, ready to be placed in a certificate's `Extensions` sequence.
 ///
@@ -127,62 +125,6 @@ pub fn der_utf8_string(value: &str) -> Vec<u8> {
     out.push(UTF8_STRING_TAG);
     push_der_length(&mut out, bytes.len());
     out.extend_from_slice(bytes);
-    out
-}
-
-/// Appends a DER definite length: one byte below 128, otherwise `0x80 | n` followed by the `n`
-/// big-endian bytes of the length with no leading zero (DER requires the minimal form; a
-/// non-minimal length makes strict parsers reject the whole certificate).
-fn push_der_length(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        // In range, so the narrowing cannot lose bits.
-        out.push(len as u8);
-        return;
-    }
-    let be = len.to_be_bytes();
-    let skip = be.iter().take_while(|b| **b == 0).count();
-    let significant = &be[skip..];
-    // At most size_of::<usize>() (≤ 16) bytes, so this fits in the low seven bits.
-    out.push(0x80 | significant.len() as u8);
-    out.extend_from_slice(significant);
-}
-
-/// DER `OBJECT IDENTIFIER`: the first two arcs combined as `40·a + b`, each arc in base-128
-/// with the continuation bit set on all but its last byte.
-fn encode_oid(arcs: &[u64]) -> Vec<u8> {
-    let mut body = Vec::new();
-    let mut push_arc = |mut arc: u64| {
-        let mut groups = [0u8; 10];
-        let mut n = 0;
-        loop {
-            groups[n] = (arc & 0x7F) as u8;
-            n += 1;
-            arc >>= 7;
-            if arc == 0 {
-                break;
-            }
-        }
-        for (i, group) in groups[..n].iter().rev().enumerate() {
-            let more = if i + 1 < n { 0x80 } else { 0 };
-            body.push(group | more);
-        }
-    };
-    match arcs {
-        [first, second, rest @ ..] => {
-            // Our OIDs all start with 1.3, so the combination cannot overflow; saturate anyway
-            // rather than panic if a caller hands in something odd.
-            push_arc(first.saturating_mul(40).saturating_add(*second));
-            for arc in rest {
-                push_arc(*arc);
-            }
-        }
-        [only] => push_arc(only.saturating_mul(40)),
-        [] => {}
-    }
-    let mut out = Vec::with_capacity(body.len() + 3);
-    out.push(OID_TAG);
-    push_der_length(&mut out, body.len());
-    out.extend_from_slice(&body);
     out
 }
 

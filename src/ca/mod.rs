@@ -1,7 +1,15 @@
-//! Certificate-authority building blocks that are pure data transformations: turning a verified
-//! identity (issuer URL plus the CI claims an issuer's templates rendered) into the exact
-//! extension bytes Fulcio puts in a leaf, so that our certificates are byte-compatible with
-//! production Fulcio. Key handling, signing and certificate assembly live elsewhere and consume
-//! these values.
+//! The certificate authority: Fulcio's leaf profile and extensions, the CA's own chain and
+//! signer backends, client-key policy, and the issuance pipeline that logs every
+//! precertificate before a certificate leaves (design.md §1, §5; reference/fulcio.md §2).
+//!
+//! Pure parts (`extensions`, `profile`, `der`) transform data; `signer` and `setup` hold keys
+//! and files; `issuance` ties the CA to the issuance log through `Log::append`.
 
+pub mod chain;
+pub mod der;
 pub mod extensions;
+pub mod issuance;
+pub mod profile;
+pub mod setup;
+pub mod signer;
+pub mod subject_key;

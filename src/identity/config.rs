@@ -552,6 +552,44 @@ impl IssuerConfig {
         })
     }
 
+    /// Accepts the built-in development issuer at `url` as a GitHub-Actions-shaped
+    /// `ci-provider` issuer (audience `sigstore`, the `github-workflow` templates). Its keys are
+    /// handed to the verifier in-process, so unlike configured issuers its URL need not be
+    /// https or loopback: nothing is ever fetched from it.
+    pub fn add_dev_issuer(&mut self, url: &str) -> Result<(), IssuerConfigError> {
+        const PROVIDER: &str = "github-workflow";
+        let what = format!("dev issuer {url:?}");
+        if !self.ci_providers.contains_key(PROVIDER) {
+            return Err(invalid(
+                &what,
+                format!("needs the {PROVIDER:?} CI provider in CIIssuerMetadata"),
+            ));
+        }
+        if self.issuers.contains_key(url) {
+            return Err(invalid(
+                &what,
+                "an issuer with this URL is already configured",
+            ));
+        }
+        let entry = IssuerEntry {
+            issuer_url: url.to_owned(),
+            client_id: "sigstore".to_owned(),
+            issuer_type: IssuerType::CiProvider,
+            ci_provider: Some(PROVIDER.to_owned()),
+            issuer_claim: None,
+            subject_domain: None,
+            spiffe_trust_domain: None,
+            challenge_claim_override: None,
+            description: Some("Mayfly built-in development issuer".to_owned()),
+            contact: None,
+            environment: Some("development".to_owned()),
+            ca_cert: None,
+            skip_email_verification: false,
+        };
+        self.issuers.insert(url.to_owned(), Arc::new(entry));
+        Ok(())
+    }
+
     /// Exact issuers, by URL.
     pub fn issuers(&self) -> impl Iterator<Item = (&str, &IssuerEntry)> {
         self.issuers.iter().map(|(k, v)| (k.as_str(), v.as_ref()))

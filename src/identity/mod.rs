@@ -1,9 +1,14 @@
 //! Issuer configuration and CI-provider templates, in Fulcio's formats.
 //!
-//! Pure code: parsing, validation, matching and rendering. Token verification and certificate
-//! building live elsewhere and consume [`config::IssuerConfig`] and [`template::Template`].
+//! `config` and `template` are pure (parsing, validation, matching, rendering); `oidc` verifies
+//! tokens against the issuers' JWKS; `principal` turns verified claims into the identity a
+//! certificate names; `dev_issuer` is the built-in test issuer. Certificates are not built
+//! here: the CA consumes [`principal::Principal`].
 
 pub mod config;
+pub mod dev_issuer;
+pub mod oidc;
+pub mod principal;
 pub mod template;
 
 pub use config::{

@@ -1,0 +1,294 @@
+//! The CA's own certificates: a root and one online intermediate (reference/fulcio.md §2.5).
+//!
+//! - Root: self-issued, CA:TRUE (pathlen 1), KU keyCertSign + cRLSign, SKI, no EKU, 10 years.
+//! - Intermediate: CA:TRUE pathlen 0, KU keyCertSign + cRLSign, **EKU codeSigning** (Fulcio and
+//!   the clients chain EKUs, so a leaf's codeSigning must be allowed by its issuer), SKI, AKI =
+//!   root SKI, valid until the root expires.
+//!
+//! On every start the stored chain is checked the way Fulcio checks its own: both signatures
+//! verify, the intermediate is a CA allowed to issue code-signing certificates, and its public
+//! key is the signer's. A mismatch refuses to start rather than issue unverifiable leaves.
+
+use crate::ca::profile::key_identifier;
+use crate::ca::signer::{CaSigner, RcgenSigner};
+use crate::keys::pem_block;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyIdMethod, KeyUsagePurpose, SerialNumber,
+};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// How long a freshly created root (and so its intermediate) is valid.
+pub const ROOT_VALIDITY: time::Duration = time::Duration::days(3650);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error("cannot build the CA certificate: {0}")]
+    Build(#[from] rcgen::Error),
+    #[error("{which} certificate is not valid PEM/DER X.509")]
+    Unparseable { which: &'static str },
+    #[error("CA chain check failed: {0}")]
+    Invalid(String),
+}
+
+/// The root and intermediate, with what issuance needs precomputed.
+#[derive(Debug, Clone)]
+pub struct CaChain {
+    root_der: Vec<u8>,
+    intermediate_der: Vec<u8>,
+    root_pem: String,
+    intermediate_pem: String,
+    intermediate_ski: Vec<u8>,
+    issuer_key_hash: [u8; 32],
+}
+
+impl CaChain {
+    /// Creates a new root and intermediate. `organization` names the instance (its host), so
+    /// two Mayfly CAs are told apart in `openssl x509 -text` and verifier errors.
+    pub fn create(
+        root_key: &Arc<dyn CaSigner>,
+        intermediate_key: &Arc<dyn CaSigner>,
+        organization: &str,
+        now: OffsetDateTime,
+    ) -> Result<Self, ChainError> {
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        let root_signer = RcgenSigner(root_key.clone());
+        let mut root = ca_params(organization, "mayfly-root", &root_signer, now);
+        root.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
+        let root_cert = root.self_signed(&root_signer)?;
+
+        let intermediate_signer = RcgenSigner(intermediate_key.clone());
+        let mut intermediate = ca_params(
+            organization,
+            "mayfly-intermediate",
+            &intermediate_signer,
+            now,
+        );
+        intermediate.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        intermediate.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        intermediate.use_authority_key_identifier_extension = true;
+        intermediate.not_after = root.not_after;
+        let issuer = Issuer::from_params(&root, &root_signer);
+        let intermediate_cert = intermediate.signed_by(&intermediate_signer, &issuer)?;
+        Self::from_der(
+            root_cert.der().to_vec(),
+            intermediate_cert.der().to_vec(),
+            intermediate_key.as_ref(),
+        )
+    }
+
+    /// Loads a stored chain (PEM) and checks it against the intermediate's signer.
+    pub fn from_pem(
+        root_pem: &str,
+        intermediate_pem: &str,
+        intermediate_key: &dyn CaSigner,
+    ) -> Result<Self, ChainError> {
+        let der = |pem: &str, which| {
+            pkcs8::der::pem::decode_vec(pem.as_bytes())
+                .ok()
+                .filter(|(label, _)| *label == "CERTIFICATE")
+                .map(|(_, der)| der)
+                .ok_or(ChainError::Unparseable { which })
+        };
+        Self::from_der(
+            der(root_pem, "root")?,
+            der(intermediate_pem, "intermediate")?,
+            intermediate_key,
+        )
+    }
+
+    fn from_der(
+        root_der: Vec<u8>,
+        intermediate_der: Vec<u8>,
+        intermediate_key: &dyn CaSigner,
+    ) -> Result<Self, ChainError> {
+        let intermediate_ski;
+        let issuer_key_hash;
+        {
+            let root = parse(&root_der, "root")?;
+            let intermediate = parse(&intermediate_der, "intermediate")?;
+            check_chain(&root, &intermediate, intermediate_key)?;
+            let spki = intermediate.tbs_certificate.subject_pki.raw;
+            issuer_key_hash = Sha256::digest(spki).into();
+            intermediate_ski = key_identifier(intermediate_key.public_key_raw());
+        }
+        Ok(CaChain {
+            root_pem: pem_block("CERTIFICATE", &root_der),
+            intermediate_pem: pem_block("CERTIFICATE", &intermediate_der),
+            root_der,
+            intermediate_der,
+            intermediate_ski,
+            issuer_key_hash,
+        })
+    }
+
+    pub fn root_der(&self) -> &[u8] {
+        &self.root_der
+    }
+    pub fn intermediate_der(&self) -> &[u8] {
+        &self.intermediate_der
+    }
+    pub fn root_pem(&self) -> &str {
+        &self.root_pem
+    }
+    pub fn intermediate_pem(&self) -> &str {
+        &self.intermediate_pem
+    }
+    /// The intermediate's key identifier: every leaf's AKI.
+    pub fn intermediate_ski(&self) -> &[u8] {
+        &self.intermediate_ski
+    }
+    /// SHA-256 of the intermediate's DER SPKI: the RFC 6962 `issuer_key_hash` of every leaf.
+    pub fn issuer_key_hash(&self) -> &[u8; 32] {
+        &self.issuer_key_hash
+    }
+    /// The issuing CA's certificates, issuer first (a trust bundle chain, without the leaf).
+    pub fn pems(&self) -> [&str; 2] {
+        [&self.intermediate_pem, &self.root_pem]
+    }
+}
+
+fn ca_params(
+    organization: &str,
+    common_name: &str,
+    key: &RcgenSigner,
+    now: OffsetDateTime,
+) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::OrganizationName, organization);
+    name.push(DnType::CommonName, common_name);
+    params.distinguished_name = name;
+    let mut serial: [u8; 20] = rand::random();
+    serial[0] &= 0x7F;
+    serial[0] |= 0x01;
+    params.serial_number = Some(SerialNumber::from_slice(&serial));
+    params.not_before = now;
+    params.not_after = now + ROOT_VALIDITY;
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.key_identifier_method =
+        KeyIdMethod::PreSpecified(key_identifier(key.0.public_key_raw()));
+    params
+}
+
+fn parse<'a>(der: &'a [u8], which: &'static str) -> Result<X509Certificate<'a>, ChainError> {
+    match X509Certificate::from_der(der) {
+        Ok(([], cert)) => Ok(cert),
+        _ => Err(ChainError::Unparseable { which }),
+    }
+}
+
+fn check_chain(
+    root: &X509Certificate,
+    intermediate: &X509Certificate,
+    intermediate_key: &dyn CaSigner,
+) -> Result<(), ChainError> {
+    let invalid = |what: &str| Err(ChainError::Invalid(what.to_owned()));
+    if root.verify_signature(None).is_err() {
+        return invalid("the root is not self-signed");
+    }
+    if intermediate
+        .verify_signature(Some(root.public_key()))
+        .is_err()
+    {
+        return invalid("the intermediate is not signed by the root");
+    }
+    if intermediate.issuer() != root.subject() {
+        return invalid("the intermediate's issuer is not the root's subject");
+    }
+    if !is_ca(root) || !is_ca(intermediate) {
+        return invalid("root and intermediate must both be CA certificates");
+    }
+    let code_signing = intermediate
+        .extended_key_usage()
+        .ok()
+        .flatten()
+        .is_some_and(|eku| eku.value.code_signing);
+    if !code_signing {
+        return invalid("the intermediate must allow EKU codeSigning");
+    }
+    if intermediate.public_key().subject_public_key.data.as_ref()
+        != intermediate_key.public_key_raw()
+    {
+        return invalid("the intermediate certificate does not match the CA signing key");
+    }
+    Ok(())
+}
+
+fn is_ca(cert: &X509Certificate) -> bool {
+    cert.basic_constraints()
+        .ok()
+        .flatten()
+        .is_some_and(|bc| bc.value.ca)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ca::signer::SoftwareKey;
+
+    fn key() -> Arc<dyn CaSigner> {
+        Arc::new(SoftwareKey::ephemeral().unwrap())
+    }
+
+    #[test]
+    fn created_chain_reloads_and_refuses_the_wrong_key() {
+        let (root_key, intermediate_key) = (key(), key());
+        let chain = CaChain::create(
+            &root_key,
+            &intermediate_key,
+            "mayfly.test",
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        let again = CaChain::from_pem(
+            chain.root_pem(),
+            chain.intermediate_pem(),
+            intermediate_key.as_ref(),
+        )
+        .unwrap();
+        assert_eq!(again.intermediate_der(), chain.intermediate_der());
+        assert_eq!(again.issuer_key_hash(), chain.issuer_key_hash());
+
+        let err = CaChain::from_pem(chain.root_pem(), chain.intermediate_pem(), key().as_ref())
+            .unwrap_err();
+        assert!(err.to_string().contains("does not match"), "{err}");
+        // Swapped root and intermediate: the "root" is not self-signed.
+        let err = CaChain::from_pem(
+            chain.intermediate_pem(),
+            chain.root_pem(),
+            intermediate_key.as_ref(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ChainError::Invalid(_)), "{err}");
+    }
+
+    #[test]
+    fn intermediate_has_the_required_constraints() {
+        let chain =
+            CaChain::create(&key(), &key(), "mayfly.test", OffsetDateTime::now_utc()).unwrap();
+        let root = parse(chain.root_der(), "root").unwrap();
+        let intermediate = parse(chain.intermediate_der(), "intermediate").unwrap();
+        let bc = intermediate.basic_constraints().unwrap().unwrap();
+        assert!(bc.critical && bc.value.ca);
+        assert_eq!(bc.value.path_len_constraint, Some(0));
+        let ku = intermediate.key_usage().unwrap().unwrap();
+        assert!(ku.critical && ku.value.key_cert_sign() && ku.value.crl_sign());
+        assert!(!ku.value.digital_signature());
+        assert!(root.extended_key_usage().unwrap().is_none());
+        let aki = intermediate
+            .get_extension_unique(&x509_parser::oid_registry::OID_X509_EXT_AUTHORITY_KEY_IDENTIFIER)
+            .unwrap()
+            .unwrap();
+        let root_ski = key_identifier(&root.public_key().subject_public_key.data);
+        assert!(aki.value.ends_with(&root_ski));
+        assert_eq!(intermediate.validity().not_after, root.validity().not_after);
+        let years = (root.validity().not_after.timestamp()
+            - root.validity().not_before.timestamp())
+            / (365 * 86400);
+        assert_eq!(years, 10);
+    }
+}

@@ -1,0 +1,117 @@
+//! Where the CA lives in a data dir, and how a start finds or creates it.
+//!
+//! File backend layout (keys owner-only, certificates world-readable):
+//! - `keys/ca-root.key.pem`, `keys/ca-intermediate.key.pem`
+//! - `ca/root.pem`, `ca/intermediate.pem`
+//!
+//! The root key is kept so an operator can sign a new intermediate later; a production
+//! deployment moves it offline after the first start.
+
+use crate::ca::chain::{CaChain, ChainError};
+use crate::ca::issuance::{CaError, CertificateAuthority};
+use crate::ca::signer::{CaSigner, Passphrase, SignerError, SoftwareKey};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Which signer backend holds the CA keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaBackend {
+    /// PKCS#8 PEM files in the data dir (encrypted when a passphrase is given).
+    File,
+    /// Generated at every start and never written: tests and demos only.
+    Ephemeral,
+}
+
+impl CaBackend {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "file" => Some(CaBackend::File),
+            "ephemeral" => Some(CaBackend::Ephemeral),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Signer(#[from] SignerError),
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    #[error("cannot read or write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub const ROOT_KEY: &str = "keys/ca-root.key.pem";
+pub const INTERMEDIATE_KEY: &str = "keys/ca-intermediate.key.pem";
+pub const ROOT_CERT: &str = "ca/root.pem";
+pub const INTERMEDIATE_CERT: &str = "ca/intermediate.pem";
+
+/// The files a file-backed CA consists of, relative to the data dir.
+pub const FILES: [&str; 4] = [ROOT_KEY, INTERMEDIATE_KEY, ROOT_CERT, INTERMEDIATE_CERT];
+
+/// Creates the CA (first start) or loads and checks it. `organization` goes into new CA
+/// subjects.
+pub fn open_or_create(
+    dir: &Path,
+    backend: CaBackend,
+    passphrase: Option<&Passphrase>,
+    organization: &str,
+    fresh: bool,
+) -> Result<CertificateAuthority, SetupError> {
+    let now = OffsetDateTime::now_utc();
+    let (chain, signer) = match (backend, fresh) {
+        (CaBackend::Ephemeral, _) => {
+            let root: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral()?);
+            let intermediate: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral()?);
+            (
+                CaChain::create(&root, &intermediate, organization, now)?,
+                intermediate,
+            )
+        }
+        (CaBackend::File, true) => {
+            let root: Arc<dyn CaSigner> =
+                Arc::new(SoftwareKey::create_file(&dir.join(ROOT_KEY), passphrase)?);
+            let intermediate: Arc<dyn CaSigner> = Arc::new(SoftwareKey::create_file(
+                &dir.join(INTERMEDIATE_KEY),
+                passphrase,
+            )?);
+            let chain = CaChain::create(&root, &intermediate, organization, now)?;
+            std::fs::create_dir_all(dir.join("ca")).map_err(io(dir.join("ca")))?;
+            write(&dir.join(ROOT_CERT), chain.root_pem())?;
+            write(&dir.join(INTERMEDIATE_CERT), chain.intermediate_pem())?;
+            (chain, intermediate)
+        }
+        (CaBackend::File, false) => {
+            let intermediate: Arc<dyn CaSigner> = Arc::new(SoftwareKey::open_file(
+                &dir.join(INTERMEDIATE_KEY),
+                passphrase,
+            )?);
+            let chain = CaChain::from_pem(
+                &read(&dir.join(ROOT_CERT))?,
+                &read(&dir.join(INTERMEDIATE_CERT))?,
+                intermediate.as_ref(),
+            )?;
+            (chain, intermediate)
+        }
+    };
+    Ok(CertificateAuthority::new(chain, signer)?)
+}
+
+fn io(path: PathBuf) -> impl FnOnce(std::io::Error) -> SetupError {
+    move |source| SetupError::Io { path, source }
+}
+
+fn read(path: &Path) -> Result<String, SetupError> {
+    std::fs::read_to_string(path).map_err(io(path.to_owned()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), SetupError> {
+    std::fs::write(path, text).map_err(io(path.to_owned()))
+}

@@ -1,0 +1,348 @@
+//! Shared harness for the Fulcio API tests: a real Mayfly on port 0, and a real (tiny) OIDC
+//! identity provider on port 0 that signs RS256 tokens with its own key. Tokens are built here
+//! by hand (header, claims, aws-lc signature), independently of the server's JWT library.
+#![allow(dead_code)]
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use axum::Json;
+use axum::extract::{Path as UrlPath, State};
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use mayfly::ca::setup::CaBackend;
+use mayfly::server::{Instance, ServeConfig, serve};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+pub fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// An OIDC provider serving several issuers under `/<tenant>`, all with one RSA key.
+pub struct TestIdp {
+    pub base: String,
+    key: Arc<RsaKeyPair>,
+    pub kid: String,
+    pub jwks_fetches: Arc<AtomicUsize>,
+    _shutdown: oneshot::Sender<()>,
+}
+
+#[derive(Clone)]
+struct IdpState {
+    base: String,
+    jwks: Value,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl TestIdp {
+    pub async fn start() -> TestIdp {
+        let key = Arc::new(RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap());
+        let kid = "test-key-1".to_owned();
+        let public = key.public_key();
+        let jwks = json!({"keys": [{
+            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid,
+            "n": b64url(public.modulus().big_endian_without_leading_zero()),
+            "e": b64url(public.exponent().big_endian_without_leading_zero()),
+        }]});
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let state = IdpState {
+            base: base.clone(),
+            jwks,
+            fetches: fetches.clone(),
+        };
+        // GitHub-style discovery: issuer and jwks_uri, no authorization_endpoint.
+        let app = axum::Router::new()
+            .route(
+                "/{tenant}/.well-known/openid-configuration",
+                get(
+                    async |State(s): State<IdpState>, UrlPath(tenant): UrlPath<String>| {
+                        Json(json!({
+                            "issuer": format!("{}/{tenant}", s.base),
+                            "jwks_uri": format!("{}/{tenant}/jwks", s.base),
+                            "subject_types_supported": ["public"],
+                            "response_types_supported": ["id_token"],
+                            "id_token_signing_alg_values_supported": ["RS256"],
+                        }))
+                    },
+                ),
+            )
+            .route(
+                "/{tenant}/jwks",
+                get(async |State(s): State<IdpState>| {
+                    s.fetches.fetch_add(1, Ordering::SeqCst);
+                    Json(s.jwks.clone())
+                }),
+            )
+            .with_state(state);
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        TestIdp {
+            base,
+            key,
+            kid,
+            jwks_fetches: fetches,
+            _shutdown: tx,
+        }
+    }
+
+    pub fn issuer(&self, tenant: &str) -> String {
+        format!("{}/{tenant}", self.base)
+    }
+
+    /// The RSA public key as PEM SPKI: what the "HS256 with the public key as secret" attack
+    /// uses as its HMAC key.
+    pub fn public_key_pem(&self) -> String {
+        use aws_lc_rs::encoding::AsDer;
+        let der = self.key.public_key().as_der().unwrap();
+        mayfly::keys::pem_block("PUBLIC KEY", der.as_ref())
+    }
+
+    /// An RS256 token with this IdP's key and `kid`.
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_with_header(
+            &json!({"alg": "RS256", "typ": "JWT", "kid": self.kid}),
+            claims,
+        )
+    }
+
+    pub fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(claims.to_string().as_bytes())
+        );
+        let mut signature = vec![0; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .unwrap();
+        format!("{input}.{}", b64url(&signature))
+    }
+
+    /// A GitHub-Actions-shaped claim set for `tenant`, valid for five minutes.
+    pub fn github_claims(&self, tenant: &str) -> Value {
+        let now = now();
+        json!({
+            "iss": self.issuer(tenant),
+            "aud": "sigstore",
+            "sub": "repo:octo-org/octo-repo:ref:refs/heads/main",
+            "iat": now, "nbf": now, "exp": now + 300,
+            "jti": "3b6a5a2e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+            "repository": "octo-org/octo-repo",
+            "repository_id": "123456789",
+            "repository_owner": "octo-org",
+            "repository_owner_id": "987654",
+            "repository_visibility": "public",
+            "runner_environment": "github-hosted",
+            "ref": "refs/heads/main",
+            "ref_type": "branch",
+            "sha": "0123456789abcdef0123456789abcdef01234567",
+            "event_name": "push",
+            "workflow": "release",
+            "workflow_ref": "octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main",
+            "workflow_sha": "0123456789abcdef0123456789abcdef01234567",
+            "job_workflow_ref": "octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main",
+            "job_workflow_sha": "0123456789abcdef0123456789abcdef01234567",
+            "run_id": "4242", "run_attempt": "1", "run_number": "7",
+            "actor": "octocat", "actor_id": "1",
+        })
+    }
+}
+
+/// A running Mayfly (library `serve` in this process) with its own data dir.
+pub struct Mayfly {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Mayfly {
+    /// `issuers_yaml`: a Fulcio issuer config (None = the shipped one).
+    pub async fn start(issuers_yaml: Option<&str>, dev_issuer: bool) -> Mayfly {
+        let dir = tempfile::tempdir().unwrap();
+        let issuers = issuers_yaml.map(|text| {
+            let path = dir.path().join("issuers.yaml");
+            std::fs::write(&path, text).unwrap();
+            path
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = ServeConfig {
+            listen: addr,
+            data_dir: dir.path().join("data"),
+            public_url: url::Url::parse(&format!("http://{addr}")).unwrap(),
+            database_url: None,
+            issuers,
+            ca: CaBackend::File,
+            ca_passphrase_file: None,
+            dev_issuer,
+        };
+        let instance = Instance::open(&config, None).await.unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            serve(listener, instance, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Mayfly {
+            url: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    pub async fn get_bytes(&self, path: &str) -> Vec<u8> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.bytes().await.unwrap().to_vec()
+    }
+
+    /// A token from the built-in dev issuer with `overrides` on top of its GitHub defaults.
+    pub async fn dev_token(&self, overrides: &Value) -> String {
+        let response = self
+            .client
+            .post(format!("{}/dev-oidc/token", self.url))
+            .json(overrides)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["value"].as_str().unwrap().to_owned()
+    }
+
+    /// POSTs a v2 signing request; returns status and JSON body.
+    pub async fn sign_v2(&self, body: &Value, bearer: Option<&str>) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/api/v2/signingCert", self.url))
+            .json(body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, json)
+    }
+
+    /// The issuance log's current size, from its signed checkpoint.
+    pub async fn issuance_size(&self) -> u64 {
+        let text = String::from_utf8(self.get_bytes("/logs/issuance/checkpoint").await).unwrap();
+        text.lines().nth(1).unwrap().parse().unwrap()
+    }
+}
+
+/// A fresh P-256 client key: (signing key, SPKI PEM).
+pub fn p256_key() -> (p256::ecdsa::SigningKey, String) {
+    use p256::elliptic_curve::Generate;
+    use p256::pkcs8::EncodePublicKey;
+    let key = p256::ecdsa::SigningKey::generate();
+    let pem = key
+        .verifying_key()
+        .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+        .unwrap();
+    (key, pem)
+}
+
+/// base64 of a DER ECDSA-SHA256 signature over `message`.
+pub fn p256_sign(key: &p256::ecdsa::SigningKey, message: &str) -> String {
+    use p256::ecdsa::signature::Signer;
+    let signature: p256::ecdsa::DerSignature = key.sign(message.as_bytes());
+    STANDARD.encode(signature.as_bytes())
+}
+
+/// The npm/sigstore-js request shape.
+pub fn key_request(token: &str, key_pem: &str, proof_b64: &str) -> Value {
+    json!({
+        "credentials": {"oidcIdentityToken": token},
+        "publicKeyRequest": {
+            "publicKey": {"algorithm": "ECDSA", "content": key_pem},
+            "proofOfPossession": proof_b64,
+        }
+    })
+}
+
+/// DER bodies of every PEM block in `text`.
+pub fn pem_ders(text: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut body = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.starts_with("-----BEGIN ") {
+            inside = true;
+            body.clear();
+        } else if line.starts_with("-----END ") {
+            inside = false;
+            out.push(STANDARD.decode(&body).unwrap());
+        } else if inside {
+            body.push_str(line.trim());
+        }
+    }
+    out
+}
