@@ -20,9 +20,11 @@ pub mod ct;
 pub mod identity;
 pub mod keys;
 pub mod log;
+pub mod rekor;
 pub mod server;
 pub mod store;
 pub mod tlog;
+pub mod trust;
 
 /// Makes aws-lc the process-wide rustls crypto provider, which every HTTP client (outbound OIDC
 /// discovery, the benchmarks' load generator) builds on. Idempotent; the first call wins.

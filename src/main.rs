@@ -41,6 +41,27 @@ enum Command {
     /// Measure the service's engines on this machine (results belong in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Write the trust documents a server on --data-dir serves under /trust/, without
+    /// starting it: trusted_root.json, signing_config.json and client_trust_config.json (the
+    /// file sigstore-python's --trust-config takes).
+    Trust(TrustArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct TrustArgs {
+    /// Data dir of an instance with a file-backed CA (as `serve` creates by default).
+    #[arg(long, env = "MAYFLY_DATA_DIR", default_value = "./mayfly-data")]
+    data_dir: PathBuf,
+    /// The instance's public URL, exactly as given to `serve`: URLs and log key names derive
+    /// from it.
+    #[arg(long, env = "MAYFLY_PUBLIC_URL")]
+    public_url: url::Url,
+    /// Directory to write the three files into (created if missing).
+    #[arg(long, env = "MAYFLY_OUT", default_value = ".")]
+    out: PathBuf,
+    /// List the built-in dev issuer in the signing config, as `serve --dev-issuer` does.
+    #[arg(long, env = "MAYFLY_DEV_ISSUER")]
+    dev_issuer: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -163,6 +184,17 @@ fn main() -> ExitCode {
                     dev_issuer: args.dev_issuer,
                 };
                 Ok(mayfly::server::run(config).await?)
+            }
+            Command::Trust(args) => {
+                let documents = mayfly::trust::datadir::from_data_dir(
+                    &args.data_dir,
+                    &args.public_url,
+                    args.dev_issuer,
+                )?;
+                for path in mayfly::trust::datadir::write_files(&documents, &args.out)? {
+                    println!("{}", path.display());
+                }
+                Ok(())
             }
             Command::Bench(BenchCommand::Issue(args)) => {
                 let options = mayfly::bench::issue::Options {

@@ -80,8 +80,8 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-const ISSUANCE_KEY: &str = "keys/issuance-log.key.pem";
-const ARTIFACTS_KEY: &str = "keys/artifact-log.key.pem";
+pub const ISSUANCE_KEY: &str = "keys/issuance-log.key.pem";
+pub const ARTIFACTS_KEY: &str = "keys/artifact-log.key.pem";
 const DATABASE_FILE: &str = "mayfly.db";
 
 /// Checkpoint origins (and note key names) for both logs. The artifact log's origin is the
@@ -241,6 +241,7 @@ impl Instance {
                 issuers,
                 ca,
                 tokens,
+                public_url: config.public_url.clone(),
                 dev_issuer,
                 metrics,
             }),
@@ -353,6 +354,9 @@ pub async fn serve(
 
 /// `mayfly serve`: open the instance, listen, serve until Ctrl-C or SIGTERM.
 pub async fn run(config: ServeConfig) -> Result<(), ServerError> {
+    // Handlers first: a SIGTERM that arrives while the instance opens (a supervisor stopping a
+    // slow start) must lead to a clean exit once serving begins, not the default kill.
+    let shutdown = shutdown_signal()?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .ok();
@@ -364,9 +368,6 @@ pub async fn run(config: ServeConfig) -> Result<(), ServerError> {
                 addr: config.listen,
                 source,
             })?;
-    // Handlers are registered before "listening" is announced: a supervisor (or test) that
-    // sends SIGTERM as soon as it sees that line must get a drain, not the default kill.
-    let shutdown = shutdown_signal()?;
     tracing::info!(addr = %listener.local_addr()?, public_url = %config.public_url, "listening");
     serve(listener, instance, shutdown).await
 }

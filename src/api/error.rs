@@ -20,10 +20,36 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A server-side failure; the cause is logged, the client gets a generic message.
+    #[error("{0}")]
+    Internal(String),
     #[error(transparent)]
     Log(#[from] LogError),
     #[error(transparent)]
     Fulcio(#[from] FulcioError),
+    #[error(transparent)]
+    Rekor(#[from] RekorApiError),
+}
+
+/// A failure of the Rekor v1 API with Rekor's statuses; the body is `{"code": <HTTP status>,
+/// "message"}` except for a 404, which Rekor sends without a body.
+#[derive(Debug, thiserror::Error)]
+pub enum RekorApiError {
+    /// 400: the proposed entry is malformed or does not verify. Nothing was appended.
+    #[error("error processing entry: {0}")]
+    Invalid(#[from] crate::rekor::RekorError),
+    /// 400: a malformed query parameter or search request.
+    #[error("{0}")]
+    BadQuery(String),
+    /// 409: the entry is already logged; `location` is its path.
+    #[error("an equivalent entry already exists in the transparency log with UUID {uuid}")]
+    Conflict { uuid: String, location: String },
+    /// 422: a search request that asks for too much.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 404 with an empty body.
+    #[error("entry not found")]
+    NotFound,
 }
 
 /// A failure of Fulcio's API, answered as grpc-gateway does: a `google.rpc.Status` body whose
@@ -104,7 +130,22 @@ impl ApiError {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; see the server log".into(),
+            ),
             ApiError::Fulcio(e) => (e.status_and_code().0, e.message.clone()),
+            ApiError::Rekor(e) => (
+                match e {
+                    RekorApiError::Invalid(_) | RekorApiError::BadQuery(_) => {
+                        StatusCode::BAD_REQUEST
+                    }
+                    RekorApiError::Conflict { .. } => StatusCode::CONFLICT,
+                    RekorApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    RekorApiError::NotFound => StatusCode::NOT_FOUND,
+                },
+                e.to_string(),
+            ),
             ApiError::Log(e) => match e {
                 LogError::PoolFull { .. } | LogError::ShuttingDown | LogError::NotCommitted => {
                     (StatusCode::SERVICE_UNAVAILABLE, e.to_string())
@@ -128,6 +169,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = self.status_and_message();
+        if let ApiError::Rekor(RekorApiError::NotFound) = self {
+            return status.into_response();
+        }
         let body = match &self {
             ApiError::Fulcio(e) => {
                 if let Some(cause) = &e.cause {
@@ -143,6 +187,11 @@ impl IntoResponse for ApiError {
             }
         };
         let mut response = (status, Json(body)).into_response();
+        if let ApiError::Rekor(RekorApiError::Conflict { location, .. }) = &self
+            && let Ok(value) = HeaderValue::from_str(location)
+        {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Short and fixed: the pool drains in milliseconds, so clients should come back soon.
             response

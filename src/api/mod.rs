@@ -3,8 +3,10 @@
 mod dev_oidc;
 mod error;
 mod fulcio;
+mod rekor;
 mod signing;
 mod tiles;
+mod trust;
 
 pub use error::{ApiError, FulcioError};
 pub use signing::MAX_SIGNING_BODY;
@@ -33,6 +35,8 @@ pub struct AppState {
     pub issuers: Arc<crate::identity::IssuerConfig>,
     pub ca: CertificateAuthority,
     pub tokens: TokenVerifier,
+    /// Where clients reach this instance; trust material and log names derive from it.
+    pub public_url: url::Url,
     /// The built-in development issuer, when `--dev-issuer` is on.
     pub dev_issuer: Option<Arc<DevIssuer>>,
     pub metrics: Option<PrometheusHandle>,
@@ -46,7 +50,9 @@ pub fn router(state: SharedState) -> Router {
         .route("/metrics", get(metrics))
         .merge(tiles::router())
         .merge(fulcio::router())
-        .merge(signing::router());
+        .merge(signing::router())
+        .merge(rekor::router())
+        .merge(trust::router());
     if state.dev_issuer.is_some() {
         router = router.merge(dev_oidc::router());
     }

@@ -273,12 +273,14 @@ pub(crate) async fn read_inclusion_proof<S: LogStore>(
     size: u64,
 ) -> Result<Vec<Hash>, LogError> {
     let ranges = proof::inclusion_ranges(index, size)?;
-    let tiles = TileMap::fetch(
-        store,
-        log,
-        ranges.iter().flat_map(|r| proof::subtrees(r.clone())),
-    )
-    .await?;
+    // Collected before the await: a borrowing `FlatMap` held across it makes the future's
+    // `Send` unprovable for rustc (higher-ranked lifetime inference), so HTTP handlers that
+    // await these proofs would not compile.
+    let subtrees: Vec<_> = ranges
+        .iter()
+        .flat_map(|r| proof::subtrees(r.clone()))
+        .collect();
+    let tiles = TileMap::fetch(store, log, subtrees).await?;
     proof::inclusion_proof(index, size, |s| tiles.node(s))
 }
 
@@ -290,12 +292,14 @@ pub(crate) async fn read_consistency_proof<S: LogStore>(
     new: u64,
 ) -> Result<Vec<Hash>, LogError> {
     let ranges = proof::consistency_ranges(old, new)?;
-    let tiles = TileMap::fetch(
-        store,
-        log,
-        ranges.iter().flat_map(|r| proof::subtrees(r.clone())),
-    )
-    .await?;
+    // Collected before the await: a borrowing `FlatMap` held across it makes the future's
+    // `Send` unprovable for rustc (higher-ranked lifetime inference), so HTTP handlers that
+    // await these proofs would not compile.
+    let subtrees: Vec<_> = ranges
+        .iter()
+        .flat_map(|r| proof::subtrees(r.clone()))
+        .collect();
+    let tiles = TileMap::fetch(store, log, subtrees).await?;
     proof::consistency_proof(old, new, |s| tiles.node(s))
 }
 

@@ -346,3 +346,29 @@ pub fn pem_ders(text: &str) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// The real Sigstore clients (sigstore-python, sigstore-js) for the client tests.
+pub mod clients;
+
+impl Mayfly {
+    /// Fetches a `/trust/*` document and writes it into this instance's temp dir; returns
+    /// the file's path (what the clients are given).
+    pub async fn trust_file(&self, name: &str) -> std::path::PathBuf {
+        let bytes = self.get_bytes(&format!("/trust/{name}")).await;
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// A GitHub-Actions-shaped token from the dev issuer, fetched the way a CI job fetches
+    /// one (`GET …?audience=sigstore`, answered as `{"value": jwt}`).
+    pub async fn ci_token(&self) -> String {
+        let body = self.get_json("/dev-oidc/token?audience=sigstore").await;
+        body["value"].as_str().unwrap().to_owned()
+    }
+
+    /// The dev issuer's URL, which certificates carry as their OIDC issuer.
+    pub fn dev_issuer_url(&self) -> String {
+        format!("{}/dev-oidc", self.url)
+    }
+}

@@ -1,0 +1,58 @@
+//! `/trust/*`: what Sigstore clients need to trust this instance and to sign with it.
+//!
+//! - `GET /trust/trusted_root.json`: CA chain, the artifact log (`tlogs`), the issuance log
+//!   (`ctlogs`).
+//! - `GET /trust/signing_config.json`: signing config v0.2 (CA, Rekor v1, dev issuer if on).
+//! - `GET /trust/client_trust_config.json`: both, for sigstore-python's `--trust-config`.
+//!
+//! The bytes are exactly what `mayfly trust` writes for the same data dir and public URL.
+
+use super::{ApiError, SharedState};
+use crate::trust::{
+    CLIENT_TRUST_CONFIG_FILE, SIGNING_CONFIG_FILE, TRUSTED_ROOT_FILE, TrustDocuments, TrustInputs,
+};
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub fn router() -> Router<SharedState> {
+    Router::new()
+        .route(
+            "/trust/trusted_root.json",
+            get(async |s: State<SharedState>| document(&s, TRUSTED_ROOT_FILE)),
+        )
+        .route(
+            "/trust/signing_config.json",
+            get(async |s: State<SharedState>| document(&s, SIGNING_CONFIG_FILE)),
+        )
+        .route(
+            "/trust/client_trust_config.json",
+            get(async |s: State<SharedState>| document(&s, CLIENT_TRUST_CONFIG_FILE)),
+        )
+}
+
+/// Builds the documents from the live state on each request: microseconds of work, and it
+/// can never serve stale material.
+fn document(State(state): &State<SharedState>, name: &str) -> Result<Response, ApiError> {
+    let chain = state.ca.chain();
+    let documents = TrustDocuments::build(&TrustInputs {
+        public_url: &state.public_url,
+        ca_root_der: chain.root_der(),
+        ca_intermediate_der: chain.intermediate_der(),
+        artifact_log_spki: state.artifacts.key().spki_der(),
+        issuance_log_spki: state.issuance.key().spki_der(),
+        oidc_issuer: state.dev_issuer.as_ref().map(|dev| dev.issuer_url()),
+    })
+    // The chain was parsed and checked at start-up, so this cannot fail in practice; if it
+    // ever does, clients must not get half a trust root.
+    .map_err(|e| ApiError::Internal(format!("cannot build trust material: {e}")))?;
+    let body = documents
+        .files()
+        .into_iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, bytes)| bytes)
+        .ok_or_else(|| ApiError::NotFound(format!("no trust document {name}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}

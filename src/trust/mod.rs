@@ -1,0 +1,275 @@
+//! Trust material for Sigstore clients: the trusted root, the signing config (v0.2) and the
+//! client trust config that bundles both (what sigstore-python's `--trust-config` takes).
+//!
+//! Pure: documents are built from the CA certificates, the two log keys and the public URL,
+//! with no I/O, so the server (`/trust/*`) and `mayfly trust` (from a data dir, offline)
+//! produce byte-identical files. [`datadir`] does the reading and writing for the latter.
+//!
+//! Choices the clients force (see `reference/rekor-bundle-npm.md` §4, design.md §9):
+//! - `tlogs` is the artifact log (the Rekor API), `baseUrl` = the public URL. Its checkpoint
+//!   key name is the scheme-less public URL, which the `baseUrl` therefore contains.
+//! - `ctlogs` is the issuance log, whose key signs the embedded SCTs. It must not be empty
+//!   (sigstore-python), and its `baseUrl` (`<public>/logs/issuance`) contains that log's key
+//!   name (`<host>/logs/issuance`), so the same substring rule holds for it.
+//! - Log IDs are SHA-256 of the DER SPKI, for both Rekor and RFC 6962.
+//!
+//! **Validity start.** Every `validFor.start` is the CA root's notBefore. A fresh instance
+//! creates the root and both log keys in the same start, before any entry or certificate can
+//! exist, so this instant is not later than any integrated time or SCT timestamp, and it is
+//! read from a file that never changes: stable across restarts and identical offline. (The
+//! logs store no creation time of their own.) With `--ca ephemeral` the root, and so this
+//! start, is new on every start; such a CA cannot be trusted across restarts anyway.
+
+pub mod datadir;
+pub mod model;
+
+#[cfg(test)]
+mod tests;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use model::{
+    CLIENT_TRUST_CONFIG_MEDIA_TYPE, CertChain, CertificateAuthority, ClientTrustConfig,
+    DistinguishedName, LogId, PublicKey, RawBytes, SIGNING_CONFIG_MEDIA_TYPE, Service,
+    ServiceConfiguration, SigningConfig, TRUSTED_ROOT_MEDIA_TYPE, TransparencyLogInstance,
+    TrustedRoot, ValidFor,
+};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// File names under `/trust/` and in `mayfly trust --out`.
+pub const TRUSTED_ROOT_FILE: &str = "trusted_root.json";
+pub const SIGNING_CONFIG_FILE: &str = "signing_config.json";
+pub const CLIENT_TRUST_CONFIG_FILE: &str = "client_trust_config.json";
+
+/// Both logs sign with P-256 (see `keys`).
+const KEY_DETAILS: &str = "PKIX_ECDSA_P256_SHA_256";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("{which} certificate is not valid DER X.509")]
+    Certificate { which: &'static str },
+    #[error("{which} certificate validity {year} cannot be written as RFC 3339")]
+    Time { which: &'static str, year: i32 },
+    #[error("public URL {0} has no host")]
+    NoHost(String),
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// What the documents are built from.
+#[derive(Debug, Clone, Copy)]
+pub struct TrustInputs<'a> {
+    /// Where clients reach this instance (Fulcio and Rekor base URL).
+    pub public_url: &'a url::Url,
+    pub ca_root_der: &'a [u8],
+    pub ca_intermediate_der: &'a [u8],
+    /// DER SPKI of the artifact log (Rekor API) key.
+    pub artifact_log_spki: &'a [u8],
+    /// DER SPKI of the issuance log key, which signs the SCTs.
+    pub issuance_log_spki: &'a [u8],
+    /// The built-in dev issuer's URL, when it is on; the only interactive-free issuer this
+    /// instance can name in `oidcUrls`.
+    pub oidc_issuer: Option<&'a str>,
+}
+
+/// The trusted root and signing config of one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustDocuments {
+    pub trusted_root: TrustedRoot,
+    pub signing_config: SigningConfig,
+}
+
+impl TrustDocuments {
+    pub fn build(inputs: &TrustInputs<'_>) -> Result<Self, TrustError> {
+        let root = CertFacts::parse(inputs.ca_root_der, "CA root")?;
+        let intermediate = CertFacts::parse(inputs.ca_intermediate_der, "CA intermediate")?;
+        let base = base_url(inputs.public_url);
+        let operator = inputs
+            .public_url
+            .host_str()
+            .ok_or_else(|| TrustError::NoHost(inputs.public_url.to_string()))?
+            .to_owned();
+        let since = ValidFor {
+            start: root.not_before.clone(),
+            end: None,
+        };
+        let ca_end = if root.not_after_unix <= intermediate.not_after_unix {
+            &root.not_after
+        } else {
+            &intermediate.not_after
+        };
+        let trusted_root = TrustedRoot {
+            media_type: TRUSTED_ROOT_MEDIA_TYPE,
+            tlogs: vec![log_instance(&base, inputs.artifact_log_spki, &since)],
+            certificate_authorities: vec![CertificateAuthority {
+                subject: root.subject,
+                uri: base.clone(),
+                cert_chain: CertChain {
+                    certificates: vec![raw(inputs.ca_intermediate_der), raw(inputs.ca_root_der)],
+                },
+                valid_for: ValidFor {
+                    start: root.not_before.clone(),
+                    end: Some(ca_end.clone()),
+                },
+            }],
+            ctlogs: vec![log_instance(
+                &issuance_log_url(inputs.public_url),
+                inputs.issuance_log_spki,
+                &since,
+            )],
+            timestamp_authorities: Vec::new(),
+        };
+        let service = |url: String| Service {
+            url,
+            major_api_version: 1,
+            valid_for: since.clone(),
+            operator: operator.clone(),
+        };
+        let signing_config = SigningConfig {
+            media_type: SIGNING_CONFIG_MEDIA_TYPE,
+            ca_urls: vec![service(base.clone())],
+            oidc_urls: inputs
+                .oidc_issuer
+                .map(|url| service(url.to_owned()))
+                .into_iter()
+                .collect(),
+            rekor_tlog_urls: vec![service(base)],
+            tsa_urls: Vec::new(),
+            rekor_tlog_config: ServiceConfiguration { selector: "ANY" },
+            tsa_config: ServiceConfiguration { selector: "ANY" },
+        };
+        Ok(TrustDocuments {
+            trusted_root,
+            signing_config,
+        })
+    }
+
+    pub fn client_trust_config(&self) -> ClientTrustConfig {
+        ClientTrustConfig {
+            media_type: CLIENT_TRUST_CONFIG_MEDIA_TYPE,
+            trusted_root: self.trusted_root.clone(),
+            signing_config: self.signing_config.clone(),
+        }
+    }
+
+    /// The three documents as served and written: (file name, pretty JSON with a final
+    /// newline). One rendering for both paths keeps them byte-identical.
+    pub fn files(&self) -> [(&'static str, Vec<u8>); 3] {
+        [
+            (TRUSTED_ROOT_FILE, render(&self.trusted_root)),
+            (SIGNING_CONFIG_FILE, render(&self.signing_config)),
+            (
+                CLIENT_TRUST_CONFIG_FILE,
+                render(&self.client_trust_config()),
+            ),
+        ]
+    }
+}
+
+/// Pretty JSON plus `\n`. Serialising these plain structs cannot fail (string keys, no
+/// maps, no floats); the empty fallback is unreachable and would be caught by the tests.
+pub fn render<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(value).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// The public URL without a trailing slash: clients append `/api/...` to it.
+pub fn base_url(public_url: &url::Url) -> String {
+    public_url.as_str().trim_end_matches('/').to_owned()
+}
+
+/// The issuance log's tile prefix, which also contains its checkpoint key name.
+pub fn issuance_log_url(public_url: &url::Url) -> String {
+    format!("{}/logs/issuance", base_url(public_url))
+}
+
+/// Where `serve --dev-issuer` mounts the built-in issuer.
+pub fn dev_issuer_url(public_url: &url::Url) -> String {
+    format!("{}/dev-oidc", base_url(public_url))
+}
+
+fn log_instance(base_url: &str, spki: &[u8], since: &ValidFor) -> TransparencyLogInstance {
+    TransparencyLogInstance {
+        base_url: base_url.to_owned(),
+        hash_algorithm: "SHA2_256",
+        public_key: PublicKey {
+            raw_bytes: STANDARD.encode(spki),
+            key_details: KEY_DETAILS,
+            valid_for: since.clone(),
+        },
+        log_id: LogId {
+            key_id: STANDARD.encode(Sha256::digest(spki)),
+        },
+    }
+}
+
+fn raw(der: &[u8]) -> RawBytes {
+    RawBytes {
+        raw_bytes: STANDARD.encode(der),
+    }
+}
+
+/// What the documents need from one certificate.
+struct CertFacts {
+    subject: DistinguishedName,
+    not_before: String,
+    not_after: String,
+    not_after_unix: i64,
+}
+
+impl CertFacts {
+    fn parse(der: &[u8], which: &'static str) -> Result<Self, TrustError> {
+        let (_, cert) =
+            X509Certificate::from_der(der).map_err(|_| TrustError::Certificate { which })?;
+        let first = |values: Vec<&str>| values.first().map(|s| (*s).to_owned()).unwrap_or_default();
+        let subject = cert.subject();
+        let organization = first(
+            subject
+                .iter_organization()
+                .filter_map(|a| a.as_str().ok())
+                .collect(),
+        );
+        let common_name = first(
+            subject
+                .iter_common_name()
+                .filter_map(|a| a.as_str().ok())
+                .collect(),
+        );
+        let validity = cert.validity();
+        Ok(CertFacts {
+            subject: DistinguishedName {
+                organization,
+                common_name,
+            },
+            not_before: rfc3339(validity.not_before.to_datetime(), which)?,
+            not_after: rfc3339(validity.not_after.to_datetime(), which)?,
+            not_after_unix: validity.not_after.timestamp(),
+        })
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, the form protobuf JSON timestamps take. Certificate times have
+/// whole seconds, so no fraction is ever needed.
+fn rfc3339(at: OffsetDateTime, which: &'static str) -> Result<String, TrustError> {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let year = at.year();
+    if !(0..=9999).contains(&year) {
+        return Err(TrustError::Time { which, year });
+    }
+    Ok(format!(
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    ))
+}

@@ -1,0 +1,167 @@
+//! Exact shapes of the three documents: field names, zero and empty fields present, and the
+//! values the clients match on (log IDs, key names in base URLs, validity starts).
+
+use super::*;
+use crate::ca::chain::CaChain;
+use crate::ca::signer::{CaSigner, SoftwareKey};
+use crate::keys::LogKey;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+struct Fixture {
+    chain: CaChain,
+    artifacts: LogKey,
+    issuance: LogKey,
+    url: url::Url,
+}
+
+fn fixture(url: &str) -> Fixture {
+    let root: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral().unwrap());
+    let intermediate: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral().unwrap());
+    // 2026-03-04T05:06:07Z, with a sub-second part the certificates drop.
+    let now = OffsetDateTime::from_unix_timestamp_nanos(1_772_600_767_250_000_000).unwrap();
+    Fixture {
+        chain: CaChain::create(&root, &intermediate, "mayfly.example", now).unwrap(),
+        artifacts: LogKey::generate(),
+        issuance: LogKey::generate(),
+        url: url::Url::parse(url).unwrap(),
+    }
+}
+
+fn build(f: &Fixture, dev: Option<&str>) -> TrustDocuments {
+    TrustDocuments::build(&TrustInputs {
+        public_url: &f.url,
+        ca_root_der: f.chain.root_der(),
+        ca_intermediate_der: f.chain.intermediate_der(),
+        artifact_log_spki: f.artifacts.spki_der(),
+        issuance_log_spki: f.issuance.spki_der(),
+        oidc_issuer: dev,
+    })
+    .unwrap()
+}
+
+fn json_of(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+fn log_json(base: &str, key: &LogKey) -> Value {
+    json!({
+        "baseUrl": base,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {
+            "rawBytes": STANDARD.encode(key.spki_der()),
+            "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+            "validFor": {"start": "2026-03-04T05:06:07Z"},
+        },
+        "logId": {"keyId": STANDARD.encode(key.log_id().0)},
+    })
+}
+
+#[test]
+fn trusted_root_has_the_exact_v0_1_shape() {
+    let f = fixture("https://mayfly.example/");
+    let docs = build(&f, None);
+    let [(name, bytes), ..] = docs.files();
+    assert_eq!(name, "trusted_root.json");
+    let expected = json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [log_json("https://mayfly.example", &f.artifacts)],
+        "certificateAuthorities": [{
+            "subject": {"organization": "mayfly.example", "commonName": "mayfly-root"},
+            "uri": "https://mayfly.example",
+            "certChain": {"certificates": [
+                {"rawBytes": STANDARD.encode(f.chain.intermediate_der())},
+                {"rawBytes": STANDARD.encode(f.chain.root_der())},
+            ]},
+            "validFor": {"start": "2026-03-04T05:06:07Z", "end": "2036-03-01T05:06:07Z"},
+        }],
+        "ctlogs": [log_json("https://mayfly.example/logs/issuance", &f.issuance)],
+        "timestampAuthorities": [],
+    });
+    assert_eq!(json_of(&bytes), expected);
+    assert!(bytes.ends_with(b"}\n"));
+}
+
+#[test]
+fn signing_config_is_v0_2_with_rekor_v1_and_empty_tsa_list() {
+    let f = fixture("http://127.0.0.1:8700");
+    let dev = dev_issuer_url(&f.url);
+    assert_eq!(dev, "http://127.0.0.1:8700/dev-oidc");
+    let service = |url: &str| {
+        json!({"url": url, "majorApiVersion": 1,
+               "validFor": {"start": "2026-03-04T05:06:07Z"}, "operator": "127.0.0.1"})
+    };
+    let expected = json!({
+        "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+        "caUrls": [service("http://127.0.0.1:8700")],
+        "oidcUrls": [service(&dev)],
+        "rekorTlogUrls": [service("http://127.0.0.1:8700")],
+        "tsaUrls": [],
+        "rekorTlogConfig": {"selector": "ANY"},
+        "tsaConfig": {"selector": "ANY"},
+    });
+    assert_eq!(json_of(&build(&f, Some(&dev)).files()[1].1), expected);
+
+    // Without the dev issuer the list is present and empty, not missing.
+    let without = json_of(&build(&f, None).files()[1].1);
+    assert_eq!(without["oidcUrls"], json!([]));
+}
+
+#[test]
+fn client_trust_config_wraps_both_documents() {
+    let f = fixture("http://127.0.0.1:8700/");
+    let docs = build(&f, None);
+    let [(_, root), (_, signing), (name, both)] = docs.files();
+    assert_eq!(name, "client_trust_config.json");
+    assert_eq!(
+        json_of(&both),
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+            "trustedRoot": json_of(&root),
+            "signingConfig": json_of(&signing),
+        })
+    );
+}
+
+/// sigstore-js accepts a checkpoint only if the log's `baseUrl` contains the note key name,
+/// which is the log's origin; this must hold for both logs, with and without a path prefix.
+#[test]
+fn base_urls_contain_the_checkpoint_key_names() {
+    for url in [
+        "http://127.0.0.1:8700",
+        "https://sign.example.com/",
+        "https://example.com:8443/sigstore/",
+    ] {
+        let f = fixture(url);
+        let root = build(&f, None).trusted_root;
+        let (issuance_origin, artifacts_origin) = crate::server::origins(&f.url).unwrap();
+        assert!(root.tlogs[0].base_url.contains(&artifacts_origin), "{url}");
+        assert!(root.ctlogs[0].base_url.contains(&issuance_origin), "{url}");
+        assert!(!root.tlogs[0].base_url.ends_with('/'), "{url}");
+    }
+}
+
+#[test]
+fn garbage_certificates_are_an_error_not_a_panic() {
+    let f = fixture("http://127.0.0.1:8700");
+    let result = TrustDocuments::build(&TrustInputs {
+        public_url: &f.url,
+        ca_root_der: b"\x30\x03\x02\x01",
+        ca_intermediate_der: f.chain.intermediate_der(),
+        artifact_log_spki: f.artifacts.spki_der(),
+        issuance_log_spki: f.issuance.spki_der(),
+        oidc_issuer: None,
+    });
+    assert!(matches!(
+        result,
+        Err(TrustError::Certificate { which: "CA root" })
+    ));
+}
+
+#[test]
+fn rfc3339_is_utc_whole_seconds() {
+    let at = OffsetDateTime::from_unix_timestamp(0).unwrap();
+    assert_eq!(rfc3339(at, "x").unwrap(), "1970-01-01T00:00:00Z");
+    let offset = at.to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
+    assert_eq!(rfc3339(offset, "x").unwrap(), "1970-01-01T00:00:00Z");
+}
