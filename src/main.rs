@@ -110,11 +110,15 @@ enum BenchCommand {
     /// Certificate issuance through the real HTTP API (dev issuer tokens, ephemeral CA, a fresh
     /// SQLite log): issuances/s and latency per client count, with the crypto floor measured
     /// in the same run and the ratio to it.
-    Issue(IssueBenchArgs),
+    Issue(HttpBenchArgs),
+    /// Rekor v1 appends through the real HTTP API (dsse entries of ~1.5 KiB, as npm sends
+    /// them): entries/s and latency per client count, read latency meanwhile, with the crypto
+    /// floor measured in the same run and the ratio to it.
+    Rekor(HttpBenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
-struct IssueBenchArgs {
+struct HttpBenchArgs {
     /// Concurrent HTTP clients to measure, comma-separated.
     #[arg(
         long,
@@ -157,7 +161,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    init_tracing(&cli.log_format);
+    // Benchmarks print a report; per-request service logs would drown it.
+    let default_log = match cli.command {
+        Command::Bench(_) => "warn",
+        _ => "info,tower_http=warn,sqlx=warn",
+    };
+    init_tracing(&cli.log_format, default_log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -202,6 +211,13 @@ fn main() -> ExitCode {
                     seconds: args.seconds,
                 };
                 Ok(mayfly::bench::issue::run(options).await?)
+            }
+            Command::Bench(BenchCommand::Rekor(args)) => {
+                let options = mayfly::bench::rekor::Options {
+                    concurrency: args.concurrency,
+                    seconds: args.seconds,
+                };
+                Ok(mayfly::bench::rekor::run(options).await?)
             }
             Command::Bench(BenchCommand::Log(args)) => {
                 let options = mayfly::bench::log::Options {
@@ -284,9 +300,10 @@ fn parse() -> Result<Cli, clap::Error> {
     Cli::from_arg_matches(&Cli::command().try_get_matches_from(extended)?)
 }
 
-fn init_tracing(format: &str) {
+/// `default` applies unless MAYFLY_LOG says otherwise.
+fn init_tracing(format: &str, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MAYFLY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

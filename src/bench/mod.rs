@@ -1,8 +1,10 @@
 //! Benchmark programs behind `mayfly bench`. They measure; they assert nothing. Results and
 //! the commands that produced them go in BENCHMARKS.md.
 
+pub mod harness;
 pub mod issue;
 pub mod log;
+pub mod rekor;
 
 /// The value at quantile `q` (0..=1) of sorted samples.
 pub fn quantile(sorted: &[u64], q: f64) -> u64 {

@@ -1,0 +1,229 @@
+//! `mayfly bench rekor`: dsse entries per second through `POST /api/v1/log/entries`, as npm
+//! sends them, against the crypto floor measured in the same run (design.md §7), and how long
+//! reads take meanwhile.
+//!
+//! Each entry is a distinct in-toto statement of about 1.5 KiB, signed as a DSSE envelope by a
+//! key with a real certificate from this instance. The clients sign as they go (one P-256 sign
+//! per entry, on the same machine), so the ratio includes that load. A separate reader fetches
+//! random entries by index throughout, to show whether reads wait behind writes.
+//!
+//! The floor per entry: one P-256 verify (the envelope signature) and one P-256 sign (the SET);
+//! checkpoints are signed once per batch and are left out.
+
+use super::harness::{
+    BenchError, BenchServer, Floor, Level, p256_key, p256_spki_pem, print_row, run_level,
+};
+use super::issue::dev_token;
+use super::quantile;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rand::RngExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+pub struct Options {
+    pub concurrency: Vec<usize>,
+    pub seconds: f64,
+}
+
+const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// The signer every entry uses: a P-256 key and its certificate (base64 PEM, as clients send it).
+struct Signer {
+    key: EcdsaKeyPair,
+    certificate_b64: String,
+    rng: SystemRandom,
+}
+
+pub async fn run(options: Options) -> Result<(), BenchError> {
+    let server = BenchServer::start().await?;
+    let signer = Arc::new(certified_signer(&server).await?);
+    let floor = Floor::measure();
+
+    println!("# mayfly bench rekor");
+    println!(
+        "POST /api/v1/log/entries (dsse 0.0.1, ~1.5 KiB statements) over HTTP on 127.0.0.1, {} s per level, {} cores, SQLite (synchronous=FULL)",
+        options.seconds, floor.cores
+    );
+    println!();
+    floor.print();
+    let per_entry = floor.p256_verify_us + floor.p256_sign_us;
+    let floor_rate = floor.rate(per_entry);
+    println!(
+        "- one entry (verify + SET sign): {per_entry:.0} µs → floor {floor_rate:.0}/s on {} cores",
+        floor.cores
+    );
+    println!();
+    println!(
+        "| clients | entries/s | p50 latency | p99 latency | ratio to floor | read p50 / p99 meanwhile |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    let endpoint = format!("{}/api/v1/log/entries", server.url);
+    for (round, &clients) in options.concurrency.iter().enumerate() {
+        let reading = Arc::new(AtomicBool::new(true));
+        let reader = tokio::spawn(read_continuously(
+            server.client.clone(),
+            server.url.clone(),
+            reading.clone(),
+        ));
+        let client = server.client.clone();
+        let endpoint = endpoint.clone();
+        let signer = signer.clone();
+        let level: Level = run_level(
+            clients,
+            Duration::from_secs_f64(options.seconds),
+            move |worker, n| {
+                let body = signer.dsse_entry(round, worker, n);
+                let request = body.map(|body| client.post(&endpoint).json(&body));
+                async move {
+                    let response = request?.send().await?;
+                    let status = response.status();
+                    response.bytes().await?;
+                    match status.as_u16() {
+                        201 => Ok(()),
+                        _ => Err(BenchError::Check(format!("append failed with {status}"))),
+                    }
+                }
+            },
+        )
+        .await?;
+        reading.store(false, Ordering::Relaxed);
+        let mut reads = reader
+            .await
+            .map_err(|e| BenchError::Check(e.to_string()))??;
+        reads.sort_unstable();
+        print_row(clients, &level, floor_rate);
+        println!(
+            "|   |   |   |   |   | {:.2} ms / {:.2} ms ({} reads) |",
+            quantile(&reads, 0.5) as f64 / 1000.0,
+            quantile(&reads, 0.99) as f64 / 1000.0,
+            reads.len()
+        );
+    }
+    server.stop().await
+}
+
+impl Signer {
+    /// A dsse proposed entry for statement number (`round`, `worker`, `n`), unique per call.
+    fn dsse_entry(&self, round: usize, worker: usize, n: usize) -> Result<Value, BenchError> {
+        let digest = hex::encode(
+            aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                format!("{round}/{worker}/{n}").as_bytes(),
+            )
+            .as_ref(),
+        );
+        let statement = json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": format!("pkg:npm/bench-{worker}@1.0.{n}"), "digest": {"sha512": digest.repeat(2)}}],
+            "predicateType": "https://slsa.dev/provenance/v1",
+            "predicate": {"buildDefinition": {
+                "buildType": "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1",
+                "externalParameters": {"workflow": {"ref": "refs/heads/main", "repository": "https://github.com/octo-org/octo-repo", "path": ".github/workflows/release.yml"}},
+                "internalParameters": {"github": {"event_name": "push", "repository_id": "123456789", "repository_owner_id": "987654"}},
+                "resolvedDependencies": [{"uri": "git+https://github.com/octo-org/octo-repo@refs/heads/main", "digest": {"gitCommit": "0123456789abcdef0123456789abcdef01234567"}}]},
+              "runDetails": {"builder": {"id": "https://github.com/actions/runner/github-hosted"},
+                "metadata": {"invocationId": format!("https://github.com/octo-org/octo-repo/actions/runs/{n}/attempts/1")}}}
+        })
+        .to_string();
+        let pae = format!(
+            "DSSEv1 {} {PAYLOAD_TYPE} {} {statement}",
+            PAYLOAD_TYPE.len(),
+            statement.len()
+        );
+        let signature = self
+            .key
+            .sign(&self.rng, pae.as_bytes())
+            .map_err(|_| BenchError::Check("signing failed".into()))?;
+        let envelope = json!({
+            "payload": STANDARD.encode(&statement),
+            "payloadType": PAYLOAD_TYPE,
+            "signatures": [{"keyid": "", "sig": STANDARD.encode(signature.as_ref())}],
+        })
+        .to_string();
+        Ok(
+            json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {"proposedContent": {
+            "envelope": envelope, "verifiers": [self.certificate_b64]}}}),
+        )
+    }
+}
+
+/// A key with a certificate from this instance's CA, via the dev issuer.
+async fn certified_signer(server: &BenchServer) -> Result<Signer, BenchError> {
+    let token = dev_token(server).await?;
+    let sub = token
+        .split('.')
+        .nth(1)
+        .and_then(|c| URL_SAFE_NO_PAD.decode(c).ok())
+        .and_then(|c| serde_json::from_slice::<Value>(&c).ok())
+        .and_then(|claims| claims["sub"].as_str().map(str::to_owned))
+        .ok_or_else(|| BenchError::Check("unreadable dev token".into()))?;
+    let key = p256_key()?;
+    let rng = SystemRandom::new();
+    let proof = key
+        .sign(&rng, sub.as_bytes())
+        .map_err(|_| BenchError::Check("signing failed".into()))?;
+    let response: Value = server
+        .client
+        .post(format!("{}/api/v2/signingCert", server.url))
+        .json(&json!({
+            "credentials": {"oidcIdentityToken": token},
+            "publicKeyRequest": {
+                "publicKey": {"algorithm": "ECDSA", "content": p256_spki_pem(key.public_key().as_ref())},
+                "proofOfPossession": STANDARD.encode(proof.as_ref()),
+            }
+        }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let leaf = response["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
+        .as_str()
+        .ok_or_else(|| BenchError::Check(format!("no certificate: {response}")))?;
+    Ok(Signer {
+        key,
+        certificate_b64: STANDARD.encode(leaf),
+        rng,
+    })
+}
+
+/// Fetches random existing entries by index until told to stop; returns the latencies (µs).
+async fn read_continuously(
+    client: reqwest::Client,
+    url: String,
+    reading: Arc<AtomicBool>,
+) -> Result<Vec<u64>, BenchError> {
+    let mut latencies = Vec::new();
+    while reading.load(Ordering::Relaxed) {
+        let info: Value = client
+            .get(format!("{url}/api/v1/log"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let size = info["treeSize"].as_u64().unwrap_or(0);
+        if size == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        }
+        let index = rand::rng().random_range(0..size);
+        let sent = Instant::now();
+        let response = client
+            .get(format!("{url}/api/v1/log/entries?logIndex={index}"))
+            .send()
+            .await?;
+        let status = response.status();
+        response.bytes().await?;
+        if status != 200 {
+            return Err(BenchError::Check(format!(
+                "read of entry {index} failed with {status}"
+            )));
+        }
+        latencies.push(sent.elapsed().as_micros() as u64);
+    }
+    Ok(latencies)
+}
