@@ -16,7 +16,9 @@
 pub mod api;
 pub mod bench;
 pub mod ca;
+pub mod client;
 pub mod ct;
+pub mod demo;
 pub mod identity;
 pub mod keys;
 pub mod log;

@@ -4,7 +4,7 @@
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Mayfly: keyless code signing you can run yourself.
@@ -45,6 +45,145 @@ enum Command {
     /// starting it: trusted_root.json, signing_config.json and client_trust_config.json (the
     /// file sigstore-python's --trust-config takes).
     Trust(TrustArgs),
+    /// Sign keylessly against a Mayfly: an ephemeral key, a certificate for this CI job's
+    /// identity, a DSSE attestation logged in the artifact log, and a Sigstore bundle (v0.3).
+    ///
+    /// `mayfly attest npm <tarball>` builds exactly the provenance statement `npm publish
+    /// --provenance` builds (GitHub Actions or GitLab CI, from the job's environment) and
+    /// writes `<name>-<version>.sigstore` beside the tarball. `mayfly attest <file> --predicate
+    /// FILE --predicate-type URI` attests any file. The token comes from --identity-token,
+    /// SIGSTORE_ID_TOKEN, or GitHub's ACTIONS_ID_TOKEN_REQUEST_URL (needs `id-token: write`).
+    Attest(AttestArgs),
+    /// Verify a Sigstore bundle offline against a trusted root: chain, the embedded SCT, the
+    /// log's SET, inclusion proof and checkpoint, the signature, and who signed.
+    ///
+    /// `mayfly verify npm <tarball> <bundle>` also checks what `npm audit signatures` and the
+    /// npm registry check: the statement names this tarball (PURL and sha512), and the
+    /// certificate's repository, ref and runner match the statement.
+    Verify(VerifyArgs),
+    /// The whole flow in one process on loopback: start Mayfly (embedded SQLite, generated keys,
+    /// the dev issuer), make an npm package, attest it, verify the bundle, and show what
+    /// happened. Exits non-zero, saying which step failed, if any does.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct AttestArgs {
+    #[command(subcommand)]
+    npm: Option<AttestNpm>,
+    /// The file to attest.
+    #[arg(required = true)]
+    file: Option<PathBuf>,
+    /// The predicate (JSON) to put in the in-toto statement.
+    #[arg(long, value_name = "FILE", required = true)]
+    predicate: Option<PathBuf>,
+    /// The predicate type URI, e.g. https://slsa.dev/provenance/v1.
+    #[arg(long, value_name = "URI", required = true)]
+    predicate_type: Option<String>,
+    #[command(flatten)]
+    common: AttestCommon,
+}
+
+#[derive(Subcommand, Debug)]
+enum AttestNpm {
+    /// npm provenance for a package tarball (`npm pack` output), as `npm publish --provenance`
+    /// makes it.
+    Npm {
+        /// The package tarball (.tgz).
+        tarball: PathBuf,
+        #[command(flatten)]
+        common: AttestCommon,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct AttestCommon {
+    /// The Mayfly to get the certificate from and log the attestation in.
+    #[arg(long, env = "MAYFLY_SERVER", default_value = "http://127.0.0.1:8700")]
+    server: url::Url,
+    /// An OIDC token to use instead of the CI environment's (audience `sigstore`).
+    #[arg(long, value_name = "JWT")]
+    identity_token: Option<String>,
+    /// Where to write the bundle (default: beside the input).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct VerifyArgs {
+    #[command(subcommand)]
+    npm: Option<VerifyNpm>,
+    /// The Sigstore bundle (v0.1, v0.2 or v0.3).
+    #[arg(required = true)]
+    bundle: Option<PathBuf>,
+    /// The signed file (for message signatures; for attestations, it must be a subject).
+    #[arg(long, value_name = "FILE", conflicts_with = "digest")]
+    artifact: Option<PathBuf>,
+    /// The signed file's digest instead of the file, as sha256:HEX.
+    #[arg(long, value_name = "ALG:HEX")]
+    digest: Option<String>,
+    #[command(flatten)]
+    trust: VerifyTrust,
+}
+
+#[derive(Subcommand, Debug)]
+enum VerifyNpm {
+    /// An npm provenance bundle for a package tarball.
+    Npm {
+        /// The package tarball (.tgz).
+        tarball: PathBuf,
+        /// Its provenance bundle (`<name>-<version>.sigstore`).
+        bundle: PathBuf,
+        #[command(flatten)]
+        trust: VerifyTrust,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct VerifyTrust {
+    /// The trusted root (a Mayfly serves its own at /trust/trusted_root.json).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "MAYFLY_TRUSTED_ROOT",
+        required = true
+    )]
+    trusted_root: Option<PathBuf>,
+    /// The signer's exact identity (certificate SAN: a workflow URI or an email).
+    #[arg(long, value_name = "SAN")]
+    cert_identity: Option<String>,
+    /// The signer's identity as a regular expression matched against the whole SAN.
+    #[arg(long, value_name = "REGEX", conflicts_with = "cert_identity")]
+    cert_identity_regexp: Option<String>,
+    /// The OIDC issuer the signer's token came from.
+    #[arg(long, value_name = "URL")]
+    cert_oidc_issuer: Option<String>,
+}
+
+impl VerifyTrust {
+    /// Required by clap wherever it applies; `None` only for a parent whose subcommand ran.
+    fn trusted_root(&self) -> Result<&Path, &'static str> {
+        self.trusted_root
+            .as_deref()
+            .ok_or("--trusted-root is required")
+    }
+
+    fn identity(&self) -> mayfly::client::commands::IdentityFlags {
+        mayfly::client::commands::IdentityFlags {
+            cert_identity: self.cert_identity.clone(),
+            cert_identity_regexp: self.cert_identity_regexp.clone(),
+            cert_oidc_issuer: self.cert_oidc_issuer.clone(),
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct DemoArgs {
+    /// Keep the scratch directory (data dir, package, bundle) and print its path.
+    #[arg(long)]
+    keep: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -163,10 +302,16 @@ fn main() -> ExitCode {
     };
     // Benchmarks print a report; per-request service logs would drown it.
     let default_log = match cli.command {
-        Command::Bench(_) => "warn",
+        Command::Bench(_) | Command::Attest(_) | Command::Verify(_) => "warn",
+        // The demo's own server runs on loopback for a few seconds; its startup warnings
+        // (dev issuer on, CA keys unencrypted) are expected there and would bury the report.
+        Command::Demo(_) => "error",
         _ => "info,tower_http=warn,sqlx=warn",
     };
     init_tracing(&cli.log_format, default_log);
+    // The service reports a fatal error in its log stream too (journald, JSON collectors); the
+    // interactive commands just say it once on stderr.
+    let is_service = matches!(cli.command, Command::Serve(_));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -193,6 +338,66 @@ fn main() -> ExitCode {
                     dev_issuer: args.dev_issuer,
                 };
                 Ok(mayfly::server::run(config).await?)
+            }
+            Command::Attest(args) => {
+                use mayfly::client::commands::{AttestSubject, attest};
+                let (subject, common) = match args.npm {
+                    Some(AttestNpm::Npm { tarball, common }) => {
+                        (AttestSubject::Npm(tarball), common)
+                    }
+                    None => match (args.file, args.predicate, args.predicate_type) {
+                        (Some(path), Some(predicate), Some(predicate_type)) => (
+                            AttestSubject::File {
+                                path,
+                                predicate,
+                                predicate_type,
+                            },
+                            args.common,
+                        ),
+                        _ => return Err(
+                            "give a file with --predicate and --predicate-type, or `npm <tarball>`"
+                                .into(),
+                        ),
+                    },
+                };
+                let attested =
+                    attest(subject, common.server, common.identity_token, common.out).await?;
+                println!(
+                    "logged in the artifact log at index {}; bundle written to {}",
+                    attested.log_index,
+                    attested.bundle_path.display()
+                );
+                Ok(())
+            }
+            Command::Verify(args) => {
+                use mayfly::client::commands::{describe, verify, verify_npm_tarball};
+                let verified = match args.npm {
+                    Some(VerifyNpm::Npm {
+                        tarball,
+                        bundle,
+                        trust,
+                    }) => verify_npm_tarball(
+                        &tarball,
+                        &bundle,
+                        trust.trusted_root()?,
+                        trust.identity(),
+                    )?,
+                    None => {
+                        let bundle = args.bundle.ok_or("a bundle is required")?;
+                        verify(
+                            &bundle,
+                            args.artifact.as_deref(),
+                            args.digest.as_deref(),
+                            args.trust.trusted_root()?,
+                            args.trust.identity(),
+                        )?
+                    }
+                };
+                print!("{}", describe(&verified));
+                Ok(())
+            }
+            Command::Demo(args) => {
+                Ok(mayfly::demo::run(mayfly::demo::Options { keep: args.keep }).await?)
             }
             Command::Trust(args) => {
                 let documents = mayfly::trust::datadir::from_data_dir(
@@ -234,7 +439,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
+            if is_service {
+                tracing::error!("{e}");
+            }
             eprintln!("mayfly: {e}");
             ExitCode::FAILURE
         }

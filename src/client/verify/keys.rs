@@ -1,0 +1,52 @@
+//! Signature checks under a trusted-root log key (SETs and SCTs), dispatched on the key's
+//! declared `keyDetails` rather than guessed from the key: a root that says P-256/SHA-256 gets
+//! exactly that algorithm, so a key cannot be used with a hash its operator did not intend.
+
+use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+
+/// Checks `sig` over `msg` with the DER SPKI `spki` under the algorithm `key_details` names.
+/// An unsupported `key_details` is an error (fail closed), not a skipped check.
+pub(crate) fn verify_log_signature(
+    key_details: &str,
+    spki: &[u8],
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), String> {
+    let alg: &'static dyn VerificationAlgorithm = match key_details {
+        "PKIX_ECDSA_P256_SHA_256" => &signature::ECDSA_P256_SHA256_ASN1,
+        "PKIX_ECDSA_P384_SHA_384" => &signature::ECDSA_P384_SHA384_ASN1,
+        "PKIX_ECDSA_P521_SHA_512" => &signature::ECDSA_P521_SHA512_ASN1,
+        "PKIX_ED25519" => &signature::ED25519,
+        other => return Err(format!("unsupported log key type {other}")),
+    };
+    UnparsedPublicKey::new(alg, spki)
+        .verify(msg, sig)
+        .map_err(|_| "signature does not verify".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+
+    #[test]
+    fn checks_under_declared_algorithm_only() -> Result<(), Box<dyn std::error::Error>> {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)?;
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())?;
+        let sig = key.sign(&rng, b"msg")?;
+        let point = key.public_key().as_ref();
+        assert!(
+            verify_log_signature("PKIX_ECDSA_P256_SHA_256", point, b"msg", sig.as_ref()).is_ok()
+        );
+        assert!(
+            verify_log_signature("PKIX_ECDSA_P256_SHA_256", point, b"msh", sig.as_ref()).is_err()
+        );
+        assert!(
+            verify_log_signature("PKIX_ECDSA_P384_SHA_384", point, b"msg", sig.as_ref()).is_err()
+        );
+        assert!(verify_log_signature("PKIX_RSA_PKCS1V5", point, b"msg", sig.as_ref()).is_err());
+        Ok(())
+    }
+}
