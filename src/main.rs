@@ -269,6 +269,10 @@ struct HttpBenchArgs {
     /// How long to measure each client count, in seconds.
     #[arg(long, env = "MAYFLY_SECONDS", default_value_t = 10.0)]
     seconds: f64,
+    /// Load a running Mayfly (started with --dev-issuer, which supplies the tokens) instead of
+    /// a fresh one in this process.
+    #[arg(long, env = "MAYFLY_BENCH_URL", value_name = "URL")]
+    url: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -414,6 +418,7 @@ fn main() -> ExitCode {
                 let options = mayfly::bench::issue::Options {
                     concurrency: args.concurrency,
                     seconds: args.seconds,
+                    url: args.url,
                 };
                 Ok(mayfly::bench::issue::run(options).await?)
             }
@@ -421,6 +426,7 @@ fn main() -> ExitCode {
                 let options = mayfly::bench::rekor::Options {
                     concurrency: args.concurrency,
                     seconds: args.seconds,
+                    url: args.url,
                 };
                 Ok(mayfly::bench::rekor::run(options).await?)
             }

@@ -25,16 +25,42 @@ pub enum BenchError {
     Check(String),
 }
 
-/// A Mayfly serving on an ephemeral port until [`BenchServer::stop`].
+/// The Mayfly under load: one started here on an ephemeral port (stopped by
+/// [`BenchServer::stop`]), or a running one given by URL.
 pub struct BenchServer {
     pub url: String,
     pub client: reqwest::Client,
+    owned: Option<OwnedServer>,
+}
+
+struct OwnedServer {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), ServerError>>,
     _scratch: tempfile::TempDir,
 }
 
 impl BenchServer {
+    /// A running Mayfly at `url`, or a fresh one in this process when `None`. A running one
+    /// must have been started with `--dev-issuer`: the benchmarks get their tokens there.
+    pub async fn start_or_connect(url: Option<&str>) -> Result<Self, BenchError> {
+        match url {
+            None => Self::start().await,
+            Some(url) => {
+                crate::install_crypto_provider();
+                Ok(BenchServer {
+                    url: url.trim_end_matches('/').to_owned(),
+                    client: client()?,
+                    owned: None,
+                })
+            }
+        }
+    }
+
+    /// Whether the server runs in this process (so its memory is this process's).
+    pub fn is_local(&self) -> bool {
+        self.owned.is_some()
+    }
+
     pub async fn start() -> Result<Self, BenchError> {
         crate::install_crypto_provider();
         let scratch = tempfile::tempdir()?;
@@ -56,36 +82,64 @@ impl BenchServer {
         let task = tokio::spawn(serve(listener, instance, async {
             let _ = stopped.await;
         }));
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .build()?;
         Ok(BenchServer {
             url,
-            client,
-            stop,
-            task,
-            _scratch: scratch,
+            client: client()?,
+            owned: Some(OwnedServer {
+                stop,
+                task,
+                _scratch: scratch,
+            }),
         })
     }
 
     pub async fn stop(self) -> Result<(), BenchError> {
-        let _ = self.stop.send(());
-        self.task
-            .await
-            .map_err(|e| BenchError::Check(e.to_string()))??;
+        if let Some(owned) = self.owned {
+            let _ = owned.stop.send(());
+            owned
+                .task
+                .await
+                .map_err(|e| BenchError::Check(e.to_string()))??;
+        }
         Ok(())
     }
 }
 
-/// One level's outcome.
+fn client() -> Result<reqwest::Client, BenchError> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()?)
+}
+
+/// This process's resident memory in MiB (Linux), for the memory-over-time check.
+pub fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+/// One level's outcome. Only successful requests count toward the rate and latencies.
 pub struct Level {
     pub rate: f64,
     pub p50_us: u64,
+    pub p90_us: u64,
     pub p99_us: u64,
+    pub max_us: u64,
+    pub errors: u64,
+    /// The first error seen, to say what went wrong.
+    pub first_error: Option<String>,
 }
 
 /// Runs `clients` closed-loop workers for `duration`; each call of `request(worker, n)` is one
-/// timed operation that must succeed.
+/// timed operation. Failures are counted (and the first one kept), not fatal: a load test must
+/// report errors, not stop at the first.
 pub async fn run_level<F, Fut>(
     clients: usize,
     duration: Duration,
@@ -109,14 +163,21 @@ where
         let stop = stop.clone();
         tasks.spawn(async move {
             let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            let mut first_error = None;
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
                 let sent = Instant::now();
-                request(worker, n).await?;
-                latencies.push(sent.elapsed().as_micros() as u64);
+                match request(worker, n).await {
+                    Ok(()) => latencies.push(sent.elapsed().as_micros() as u64),
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| e.to_string());
+                    }
+                }
                 n += 1;
             }
-            Ok::<_, BenchError>(latencies)
+            (latencies, errors, first_error)
         });
     }
     while start.elapsed() < duration {
@@ -125,8 +186,13 @@ where
     }
     stop.store(true, Ordering::Relaxed);
     let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
-        latencies.extend(joined.map_err(|e| BenchError::Check(e.to_string()))??);
+        let (mine, my_errors, my_first) = joined.map_err(|e| BenchError::Check(e.to_string()))?;
+        latencies.extend(mine);
+        errors += my_errors;
+        first_error = first_error.or(my_first);
     }
     let elapsed = start.elapsed().as_secs_f64();
     progress.finish_and_clear();
@@ -134,7 +200,11 @@ where
     Ok(Level {
         rate: latencies.len() as f64 / elapsed,
         p50_us: quantile(&latencies, 0.5),
+        p90_us: quantile(&latencies, 0.9),
         p99_us: quantile(&latencies, 0.99),
+        max_us: latencies.last().copied().unwrap_or(0),
+        errors,
+        first_error,
     })
 }
 
@@ -143,6 +213,9 @@ pub struct Floor {
     pub p256_sign_us: f64,
     pub p256_verify_us: f64,
     pub rsa2048_verify_us: f64,
+    /// The same P-256 operations with the RustCrypto `p256` crate, for the backend choice.
+    pub rustcrypto_sign_us: f64,
+    pub rustcrypto_verify_us: f64,
     pub cores: usize,
 }
 
@@ -161,6 +234,8 @@ impl Floor {
                 p256_sign_us: f64::NAN,
                 p256_verify_us: f64::NAN,
                 rsa2048_verify_us: f64::NAN,
+                rustcrypto_sign_us: f64::NAN,
+                rustcrypto_verify_us: f64::NAN,
                 cores,
             };
         };
@@ -191,7 +266,10 @@ impl Floor {
             &signature::RSA_PKCS1_2048_8192_SHA256,
             rsa.public_key().as_ref().to_vec(),
         );
+        let (rustcrypto_sign_us, rustcrypto_verify_us) = rustcrypto_p256(&message, &time);
         Floor {
+            rustcrypto_sign_us,
+            rustcrypto_verify_us,
             p256_sign_us: time(&mut || {
                 let _ = p256.sign(&rng, &message);
             }),
@@ -216,18 +294,55 @@ impl Floor {
             "- P-256 sign {:.1} µs, P-256 verify {:.1} µs, RSA-2048 verify {:.1} µs",
             self.p256_sign_us, self.p256_verify_us, self.rsa2048_verify_us
         );
+        println!(
+            "- for comparison, RustCrypto p256: sign {:.1} µs, verify {:.1} µs",
+            self.rustcrypto_sign_us, self.rustcrypto_verify_us
+        );
     }
 }
 
-/// Prints one table row: clients, rate, latencies, ratio to `floor_rate`.
-pub fn print_row(clients: usize, level: &Level, floor_rate: f64) {
+/// Single-threaded P-256 sign and verify with the RustCrypto `p256` crate, in µs.
+fn rustcrypto_p256(message: &[u8], time: &dyn Fn(&mut dyn FnMut()) -> f64) -> (f64, f64) {
+    use p256::ecdsa::signature::{Signer, Verifier};
+    use p256::elliptic_curve::Generate;
+    let key = p256::ecdsa::SigningKey::generate();
+    let signature: p256::ecdsa::Signature = key.sign(message);
+    let verifying = *key.verifying_key();
+    let sign = time(&mut || {
+        let _: p256::ecdsa::Signature = key.sign(message);
+    });
+    let verify = time(&mut || {
+        let _ = verifying.verify(message, &signature);
+    });
+    (sign, verify)
+}
+
+/// The table header matching [`print_row`]; `what` names the operation (e.g. `issuances/s`).
+pub fn print_header(what: &str, extra: &str) {
+    println!("| clients | {what} | p50 | p90 | p99 | max | errors | ratio to floor |{extra}");
     println!(
-        "| {clients} | {:.0} | {:.2} ms | {:.2} ms | {:.2} |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|{}",
+        if extra.is_empty() { "" } else { "---:|" }
+    );
+}
+
+/// Prints one table row: clients, rate, latencies, errors, ratio to `floor_rate`, and `extra`
+/// cells (already formatted, each ending in `|`).
+pub fn print_row(clients: usize, level: &Level, floor_rate: f64, extra: &str) {
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "| {clients} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} | {:.2} |{extra}",
         level.rate,
-        level.p50_us as f64 / 1000.0,
-        level.p99_us as f64 / 1000.0,
+        ms(level.p50_us),
+        ms(level.p90_us),
+        ms(level.p99_us),
+        ms(level.max_us),
+        level.errors,
         level.rate / floor_rate
     );
+    if let Some(error) = &level.first_error {
+        eprintln!("  first error at {clients} clients: {error}");
+    }
 }
 
 /// A fresh P-256 key as aws-lc signs with it.

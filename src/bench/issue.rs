@@ -11,7 +11,8 @@
 //! (precertificate, SCT, certificate).
 
 use super::harness::{
-    BenchError, BenchServer, Floor, p256_key, p256_spki_pem, print_row, run_level,
+    BenchError, BenchServer, Floor, p256_key, p256_spki_pem, print_header, print_row, rss_mib,
+    run_level,
 };
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::KeyPair;
@@ -24,20 +25,30 @@ use std::time::Duration;
 pub struct Options {
     pub concurrency: Vec<usize>,
     pub seconds: f64,
+    /// A running Mayfly (started with `--dev-issuer`) to load instead of a fresh local one.
+    pub url: Option<String>,
 }
 
 /// Distinct client keys (with their proofs) cycled through by the clients.
 const KEYS: usize = 256;
 
 pub async fn run(options: Options) -> Result<(), BenchError> {
-    let server = BenchServer::start().await?;
+    let server = BenchServer::start_or_connect(options.url.as_deref()).await?;
     let requests = Arc::new(prepare_requests(&server).await?);
+    let rss_start = rss_mib();
     let floor = Floor::measure();
 
     println!("# mayfly bench issue");
     println!(
-        "POST /api/v2/signingCert over HTTP on 127.0.0.1, {} s per level, {} cores, ephemeral CA, SQLite (synchronous=FULL)",
-        options.seconds, floor.cores
+        "POST /api/v2/signingCert to {} ({}), {} s per level, {} cores",
+        server.url,
+        if server.is_local() {
+            "in this process: ephemeral CA, SQLite synchronous=FULL"
+        } else {
+            "a running Mayfly"
+        },
+        options.seconds,
+        floor.cores
     );
     println!();
     floor.print();
@@ -54,8 +65,7 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
         floor.cores
     );
     println!();
-    println!("| clients | issuances/s | p50 latency | p99 latency | ratio to floor |");
-    println!("|---:|---:|---:|---:|---:|");
+    print_header("issuances/s", "");
     let endpoint = format!("{}/api/v2/signingCert", server.url);
     for &clients in &options.concurrency {
         let client = server.client.clone();
@@ -74,13 +84,18 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
                     response.bytes().await?;
                     match status.as_u16() {
                         200 => Ok(()),
-                        _ => Err(BenchError::Check(format!("issuance failed with {status}"))),
+                        _ => Err(BenchError::Check(format!("issuance answered {status}"))),
                     }
                 }
             },
         )
         .await?;
-        print_row(clients, &level, floor_rate);
+        print_row(clients, &level, floor_rate, "");
+    }
+    if let (true, Some(start), Some(end)) = (server.is_local(), rss_start, rss_mib()) {
+        println!(
+            "\nresident memory (server and load generator): {start:.0} MiB at start, {end:.0} MiB at end"
+        );
     }
     server.stop().await
 }

@@ -11,7 +11,8 @@
 //! checkpoints are signed once per batch and are left out.
 
 use super::harness::{
-    BenchError, BenchServer, Floor, Level, p256_key, p256_spki_pem, print_row, run_level,
+    BenchError, BenchServer, Floor, Level, p256_key, p256_spki_pem, print_header, print_row,
+    rss_mib, run_level,
 };
 use super::issue::dev_token;
 use super::quantile;
@@ -28,6 +29,8 @@ use std::time::{Duration, Instant};
 pub struct Options {
     pub concurrency: Vec<usize>,
     pub seconds: f64,
+    /// A running Mayfly (started with `--dev-issuer`) to load instead of a fresh local one.
+    pub url: Option<String>,
 }
 
 const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -40,14 +43,25 @@ struct Signer {
 }
 
 pub async fn run(options: Options) -> Result<(), BenchError> {
-    let server = BenchServer::start().await?;
+    let server = BenchServer::start_or_connect(options.url.as_deref()).await?;
     let signer = Arc::new(certified_signer(&server).await?);
+    let rss_start = rss_mib();
+    // Statements are unique per run as well as per request, so a second run against the same
+    // server never collides with the first's entries.
+    let run_id: u64 = rand::rng().random();
     let floor = Floor::measure();
 
     println!("# mayfly bench rekor");
     println!(
-        "POST /api/v1/log/entries (dsse 0.0.1, ~1.5 KiB statements) over HTTP on 127.0.0.1, {} s per level, {} cores, SQLite (synchronous=FULL)",
-        options.seconds, floor.cores
+        "POST /api/v1/log/entries (dsse 0.0.1, ~1.5 KiB statements) to {} ({}), {} s per level, {} cores",
+        server.url,
+        if server.is_local() {
+            "in this process: SQLite synchronous=FULL"
+        } else {
+            "a running Mayfly"
+        },
+        options.seconds,
+        floor.cores
     );
     println!();
     floor.print();
@@ -58,10 +72,7 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
         floor.cores
     );
     println!();
-    println!(
-        "| clients | entries/s | p50 latency | p99 latency | ratio to floor | read p50 / p99 meanwhile |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|");
+    print_header("entries/s", " reads meanwhile, p50 / p99 |");
     let endpoint = format!("{}/api/v1/log/entries", server.url);
     for (round, &clients) in options.concurrency.iter().enumerate() {
         let reading = Arc::new(AtomicBool::new(true));
@@ -77,7 +88,7 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
             clients,
             Duration::from_secs_f64(options.seconds),
             move |worker, n| {
-                let body = signer.dsse_entry(round, worker, n);
+                let body = signer.dsse_entry(run_id, round, worker, n);
                 let request = body.map(|body| client.post(&endpoint).json(&body));
                 async move {
                     let response = request?.send().await?;
@@ -85,7 +96,7 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
                     response.bytes().await?;
                     match status.as_u16() {
                         201 => Ok(()),
-                        _ => Err(BenchError::Check(format!("append failed with {status}"))),
+                        _ => Err(BenchError::Check(format!("append answered {status}"))),
                     }
                 }
             },
@@ -96,12 +107,17 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
             .await
             .map_err(|e| BenchError::Check(e.to_string()))??;
         reads.sort_unstable();
-        print_row(clients, &level, floor_rate);
-        println!(
-            "|   |   |   |   |   | {:.2} ms / {:.2} ms ({} reads) |",
+        let reads_cell = format!(
+            " {:.2} ms / {:.2} ms ({} reads) |",
             quantile(&reads, 0.5) as f64 / 1000.0,
             quantile(&reads, 0.99) as f64 / 1000.0,
             reads.len()
+        );
+        print_row(clients, &level, floor_rate, &reads_cell);
+    }
+    if let (true, Some(start), Some(end)) = (server.is_local(), rss_start, rss_mib()) {
+        println!(
+            "\nresident memory (server and load generator): {start:.0} MiB at start, {end:.0} MiB at end"
         );
     }
     server.stop().await
@@ -109,11 +125,17 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
 
 impl Signer {
     /// A dsse proposed entry for statement number (`round`, `worker`, `n`), unique per call.
-    fn dsse_entry(&self, round: usize, worker: usize, n: usize) -> Result<Value, BenchError> {
+    fn dsse_entry(
+        &self,
+        run: u64,
+        round: usize,
+        worker: usize,
+        n: usize,
+    ) -> Result<Value, BenchError> {
         let digest = hex::encode(
             aws_lc_rs::digest::digest(
                 &aws_lc_rs::digest::SHA256,
-                format!("{round}/{worker}/{n}").as_bytes(),
+                format!("{run}/{round}/{worker}/{n}").as_bytes(),
             )
             .as_ref(),
         );
