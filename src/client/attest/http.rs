@@ -44,17 +44,58 @@ pub fn client() -> Result<reqwest::Client, AttestError> {
         .map_err(|e| AttestError::HttpSetup(e.to_string()))
 }
 
-/// Sends `request`; a 2xx answer is parsed as `T`, anything else becomes `Server` with the
-/// body's `message` (Fulcio and Rekor both answer `{"code", "message"}`).
-pub async fn send_json<T: DeserializeOwned>(
-    step: Step,
-    request: reqwest::RequestBuilder,
-) -> Result<T, AttestError> {
+/// Retries after a transport failure, 408, 429 or 5xx, as sigstore-js does (two retries), with
+/// these pauses; a server's `Retry-After` of up to five seconds replaces the pause.
+const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(2)];
+
+/// An answer read in full.
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Sends `request`, retrying what a retry can fix (see [`RETRY_PAUSES`]); returns the final
+/// answer, whatever its status. Every request here is safe to repeat: a certificate request
+/// only costs a certificate, and a repeated log entry is answered 409 (see
+/// [`create_dsse_entry`]).
+pub async fn send(step: Step, request: reqwest::RequestBuilder) -> Result<Answer, AttestError> {
+    let mut pauses = RETRY_PAUSES.iter();
+    loop {
+        let attempt = request
+            .try_clone()
+            .ok_or_else(|| AttestError::HttpSetup("request body cannot be resent".into()))?;
+        let outcome = receive(step, attempt).await;
+        let retryable = match &outcome {
+            Err(AttestError::Transport { .. }) => true,
+            Ok(answer) => {
+                let code = answer.status.as_u16();
+                code == 408 || code == 429 || answer.status.is_server_error()
+            }
+            Err(_) => false,
+        };
+        let Some(pause) = pauses.next().filter(|_| retryable) else {
+            return outcome;
+        };
+        let pause = outcome
+            .as_ref()
+            .ok()
+            .and_then(|answer| answer.headers.get(reqwest::header::RETRY_AFTER))
+            .and_then(|value| value.to_str().ok()?.trim().parse::<u64>().ok())
+            .filter(|seconds| *seconds <= 5)
+            .map_or(*pause, Duration::from_secs);
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// One attempt, with the body size-capped.
+async fn receive(step: Step, request: reqwest::RequestBuilder) -> Result<Answer, AttestError> {
     let mut response = request.send().await.map_err(|e| AttestError::Transport {
         step,
         reason: describe_reqwest(&e),
     })?;
     let status = response.status();
+    let headers = response.headers().clone();
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| AttestError::Transport {
         step,
@@ -68,14 +109,31 @@ pub async fn send_json<T: DeserializeOwned>(
         }
         body.extend_from_slice(&chunk);
     }
-    if !status.is_success() {
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Sends `request` (with retries); a 2xx answer is parsed as `T`, anything else becomes
+/// `Server` with the body's `message` (Fulcio and Rekor both answer `{"code", "message"}`).
+pub async fn send_json<T: DeserializeOwned>(
+    step: Step,
+    request: reqwest::RequestBuilder,
+) -> Result<T, AttestError> {
+    parse_json(step, send(step, request).await?)
+}
+
+fn parse_json<T: DeserializeOwned>(step: Step, answer: Answer) -> Result<T, AttestError> {
+    if !answer.status.is_success() {
         return Err(AttestError::Server {
             step,
-            status: status.as_u16(),
-            message: error_message(&body),
+            status: answer.status.as_u16(),
+            message: error_message(&answer.body),
         });
     }
-    serde_json::from_slice(&body).map_err(|e| AttestError::BadResponse {
+    serde_json::from_slice(&answer.body).map_err(|e| AttestError::BadResponse {
         step,
         reason: e.to_string(),
     })
@@ -183,7 +241,27 @@ pub async fn create_dsse_entry(
     let request = client
         .post(endpoint(server, "api/v1/log/entries")?)
         .json(&body);
-    let answer: HashMap<String, RekorEntry> = send_json(step, request).await?;
+    let mut answer = send(step, request).await?;
+    if answer.status == reqwest::StatusCode::CONFLICT {
+        // The same envelope is already logged: an earlier attempt of ours was committed but
+        // its answer was lost (the envelope carries a fresh signature by a key that never left
+        // this process, so nobody else can have logged it). Rekor points at it; fetch it. The
+        // bundle code still checks that the entry is ours.
+        let location = answer
+            .headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .filter(|path| path.starts_with("/api/v1/log/entries/"))
+            .ok_or_else(|| AttestError::Server {
+                step,
+                status: 409,
+                message: error_message(&answer.body),
+            })?
+            .to_owned();
+        let existing = client.get(endpoint(server, location.trim_start_matches('/'))?);
+        answer = send(step, existing).await?;
+    }
+    let answer: HashMap<String, RekorEntry> = parse_json(step, answer)?;
     // The answer is keyed by entry ID; exactly one entry was created.
     let mut entries = answer.into_values();
     match (entries.next(), entries.next()) {
