@@ -32,10 +32,11 @@ async fn forward(
     body: Bytes,
 ) -> Response {
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    if method == Method::POST && path == "/api/v2/signingCert" {
-        if proxy.certificate_requests.fetch_add(1, Ordering::SeqCst) == 0 {
-            return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
-        }
+    if method == Method::POST
+        && path == "/api/v2/signingCert"
+        && proxy.certificate_requests.fetch_add(1, Ordering::SeqCst) == 0
+    {
+        return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
     }
     let lose_answer = method == Method::POST
         && path == "/api/v1/log/entries"
