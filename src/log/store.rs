@@ -1,7 +1,8 @@
 //! The narrow storage contract the log engine is written against.
 //!
-//! A store holds, per log: the latest signed checkpoint, the hash tiles and entry bundles
-//! (one row per tile coordinate, replaced as a right-edge tile grows), and an index from each
+//! A store holds, per log: the latest signed checkpoint, the hash tiles (one row per tile
+//! coordinate, replaced as a right-edge tile grows), the entry bundles (the open one as the
+//! appends that built it, see [`BundleWrite`]), and an index from each
 //! entry's dedup key to its position and timestamp. The engine never asks for anything else, so
 //! SQLite and PostgreSQL can each be written the way that suits them.
 //!
@@ -55,9 +56,25 @@ pub struct Batch {
     pub checkpoint: Option<StoredCheckpoint>,
     /// Hash tiles at their new (latest) contents: 32-byte hashes concatenated.
     pub tiles: Vec<(TileId, Vec<u8>)>,
-    /// Entry bundles at their new contents, keyed by bundle index.
-    pub bundles: Vec<(u64, Vec<u8>)>,
+    /// Entry-bundle writes, in index order.
+    pub bundles: Vec<BundleWrite>,
     pub leaves: Vec<LeafRecord>,
+}
+
+/// New entry-bundle bytes. Bundles only ever grow until they hold 256 entries, so the open
+/// (right-edge) bundle is written as appends: rewriting it whole in every batch would write up
+/// to 256 entries per commit whatever the batch size (half a MiB for 2 KiB Rekor entries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BundleWrite {
+    /// `data` continues bundle `index` at byte `offset`; everything before it was written by
+    /// earlier batches (or by this one, in an earlier write of the list).
+    Append {
+        index: u64,
+        offset: u64,
+        data: Vec<u8>,
+    },
+    /// Bundle `index` is full: `data` is its final, whole contents.
+    Complete { index: u64, data: Vec<u8> },
 }
 
 #[derive(Debug, thiserror::Error)]

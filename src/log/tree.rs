@@ -7,7 +7,7 @@
 //! tiles completed in that batch (see [`Snapshot`]).
 
 use super::LogError;
-use super::store::{LogSlot, LogStore, StoreError};
+use super::store::{BundleWrite, LogSlot, LogStore, StoreError};
 use crate::tlog::proof::{self, Subtree};
 use crate::tlog::tile::{self, TILE_WIDTH, TileId, TileTree};
 use crate::tlog::{Hash, TlogError};
@@ -27,7 +27,7 @@ pub(crate) struct Tree {
 #[derive(Default)]
 pub(crate) struct Changes {
     pub tiles: Vec<(TileId, Vec<u8>)>,
-    pub bundles: Vec<(u64, Vec<u8>)>,
+    pub bundles: Vec<BundleWrite>,
     /// Tiles completed by this batch, kept for proof snapshots.
     completed: Vec<TileTree>,
 }
@@ -109,25 +109,28 @@ impl Tree {
     ) -> Result<Changes, TlogError> {
         let mut changes = Changes::default();
         let mut dirty = vec![false; self.edges.len()];
-        let mut bundle_dirty = false;
+        // Bytes of the open bundle that storage already holds: only what follows is new.
+        let mut stored = self.bundle.len();
         for (leaf, entry) in entries {
             tile::push_entry(&mut self.bundle, entry)?;
             self.bundle_len += 1;
-            bundle_dirty = true;
             if self.bundle_len == TILE_WIDTH {
-                changes
-                    .bundles
-                    .push((self.size / TILE_WIDTH, std::mem::take(&mut self.bundle)));
+                changes.bundles.push(BundleWrite::Complete {
+                    index: self.size / TILE_WIDTH,
+                    data: std::mem::take(&mut self.bundle),
+                });
                 self.bundle_len = 0;
-                bundle_dirty = false;
+                stored = 0;
             }
             self.push_hash(0, leaf, &mut changes, &mut dirty)?;
             self.size += 1;
         }
-        if bundle_dirty {
-            changes
-                .bundles
-                .push((self.size / TILE_WIDTH, self.bundle.clone()));
+        if self.bundle.len() > stored {
+            changes.bundles.push(BundleWrite::Append {
+                index: self.size / TILE_WIDTH,
+                offset: stored as u64,
+                data: self.bundle[stored..].to_vec(),
+            });
         }
         for (edge, _) in self
             .edges

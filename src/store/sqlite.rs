@@ -5,7 +5,9 @@
 //! SQLITE_BUSY_SNAPSHOT and bypasses the busy handler). Reads use a separate pool and never
 //! wait behind writes.
 
-use crate::log::store::{Batch, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
+use crate::log::store::{
+    Batch, BundleWrite, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint,
+};
 use crate::tlog::Hash;
 use crate::tlog::tile::TileId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -118,12 +120,39 @@ impl LogStore for SqliteStore {
     }
 
     async fn entry_bundle(&self, log: LogSlot, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        sqlx::query_scalar("SELECT data FROM entry_bundles WHERE log = ? AND idx = ?")
-            .bind(i64::from(log.0))
-            .bind(to_i64(index)?)
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(backend)
+        let full: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT data FROM entry_bundles WHERE log = ? AND idx = ?")
+                .bind(i64::from(log.0))
+                .bind(to_i64(index)?)
+                .fetch_optional(&self.readers)
+                .await
+                .map_err(backend)?;
+        if full.is_some() {
+            return Ok(full);
+        }
+        // The open bundle: its parts, in order, must tile it without gaps or overlaps.
+        let parts: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT offset, data FROM entry_bundle_parts WHERE log = ? AND idx = ? ORDER BY offset",
+        )
+        .bind(i64::from(log.0))
+        .bind(to_i64(index)?)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?;
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        let mut bundle = Vec::new();
+        for (offset, data) in parts {
+            if u64::try_from(offset).ok() != Some(bundle.len() as u64) {
+                return Err(StoreError::Corrupt(format!(
+                    "entry bundle {index}: part at byte {offset} does not follow byte {}",
+                    bundle.len()
+                )));
+            }
+            bundle.extend_from_slice(&data);
+        }
+        Ok(Some(bundle))
     }
 
     async fn lookup(
@@ -225,15 +254,156 @@ impl LogStore for SqliteStore {
             .await
             .map_err(backend)?;
         }
-        for (index, data) in &batch.bundles {
-            sqlx::query("INSERT OR REPLACE INTO entry_bundles (log, idx, data) VALUES (?, ?, ?)")
-                .bind(slot)
-                .bind(to_i64(*index)?)
-                .bind(data.as_slice())
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
+        for write in &batch.bundles {
+            match write {
+                BundleWrite::Complete { index, data } => {
+                    let index = to_i64(*index)?;
+                    sqlx::query(
+                        "INSERT OR REPLACE INTO entry_bundles (log, idx, data) VALUES (?, ?, ?)",
+                    )
+                    .bind(slot)
+                    .bind(index)
+                    .bind(data.as_slice())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    sqlx::query("DELETE FROM entry_bundle_parts WHERE log = ? AND idx = ?")
+                        .bind(slot)
+                        .bind(index)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                }
+                BundleWrite::Append {
+                    index,
+                    offset,
+                    data,
+                } => {
+                    // REPLACE: a batch retried after an in-doubt commit writes the same part.
+                    sqlx::query(
+                        "INSERT OR REPLACE INTO entry_bundle_parts (log, idx, offset, data) VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(slot)
+                    .bind(to_i64(*index)?)
+                    .bind(to_i64(*offset)?)
+                    .bind(data.as_slice())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                }
+            }
         }
         tx.commit().await.map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        (dir, store)
+    }
+
+    fn batch(previous: Option<(u64, Hash)>, size: u64, bundles: Vec<BundleWrite>) -> Batch {
+        Batch {
+            previous,
+            checkpoint: Some(StoredCheckpoint {
+                size,
+                root: Hash([size as u8; 32]),
+                note: format!("cp {size}\n"),
+            }),
+            tiles: vec![],
+            bundles,
+            leaves: vec![],
+        }
+    }
+
+    const LOG: LogSlot = LogSlot::ARTIFACTS;
+
+    #[tokio::test]
+    async fn appends_assemble_the_open_bundle_and_completion_replaces_them() {
+        let (_dir, store) = store().await;
+        let append = |offset: u64, data: &[u8]| BundleWrite::Append {
+            index: 3,
+            offset,
+            data: data.to_vec(),
+        };
+        store
+            .commit(LOG, &batch(None, 1, vec![append(0, b"ab")]))
+            .await
+            .unwrap();
+        store
+            .commit(
+                LOG,
+                &batch(Some((1, Hash([1; 32]))), 2, vec![append(2, b"cde")]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
+            Some(&b"abcde"[..])
+        );
+        assert_eq!(store.entry_bundle(LOG, 4).await.unwrap(), None);
+        assert_eq!(
+            store.entry_bundle(LogSlot::ISSUANCE, 3).await.unwrap(),
+            None
+        );
+
+        // The same part again (a batch retried after an in-doubt commit) changes nothing.
+        store
+            .commit(
+                LOG,
+                &batch(Some((2, Hash([2; 32]))), 3, vec![append(2, b"cde")]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
+            Some(&b"abcde"[..])
+        );
+
+        // Completion: the whole bundle in one row, the parts gone.
+        let complete = BundleWrite::Complete {
+            index: 3,
+            data: b"abcdefgh".to_vec(),
+        };
+        store
+            .commit(LOG, &batch(Some((3, Hash([3; 32]))), 4, vec![complete]))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
+            Some(&b"abcdefgh"[..])
+        );
+        let parts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entry_bundle_parts")
+            .fetch_one(&store.readers)
+            .await
+            .unwrap();
+        assert_eq!(parts, 0);
+    }
+
+    #[tokio::test]
+    async fn a_gap_between_parts_is_corruption() {
+        let (_dir, store) = store().await;
+        let parts = vec![
+            BundleWrite::Append {
+                index: 0,
+                offset: 0,
+                data: b"ab".to_vec(),
+            },
+            BundleWrite::Append {
+                index: 0,
+                offset: 5,
+                data: b"xy".to_vec(),
+            },
+        ];
+        store.commit(LOG, &batch(None, 1, parts)).await.unwrap();
+        assert!(matches!(
+            store.entry_bundle(LOG, 0).await,
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }
