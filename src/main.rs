@@ -10,7 +10,8 @@ use std::process::ExitCode;
 /// Mayfly: keyless code signing you can run yourself.
 ///
 /// A short-lived certificate authority for CI identities, an embedded Merkle log of every
-/// issuance, and a Rekor-compatible transparency log, in one binary.
+/// issuance, and a Rekor-compatible transparency log, in one binary, with the client that
+/// signs (npm provenance) and verifies with it. New here? Run `mayfly demo`.
 ///
 /// Every flag can also be set as MAYFLY_<FLAG> in the environment (e.g. MAYFLY_DATA_DIR) or as
 /// a key in the TOML file given by --config (e.g. data-dir = "/var/lib/mayfly").

@@ -81,10 +81,13 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
                 async move {
                     let response = request.send().await?;
                     let status = response.status();
-                    response.bytes().await?;
+                    let body = response.bytes().await?;
                     match status.as_u16() {
                         200 => Ok(()),
-                        _ => Err(BenchError::Check(format!("issuance answered {status}"))),
+                        _ => Err(BenchError::Check(format!(
+                            "issuance answered {status}: {}",
+                            String::from_utf8_lossy(&body[..body.len().min(300)])
+                        ))),
                     }
                 }
             },
@@ -142,10 +145,17 @@ async fn prepare_requests(server: &BenchServer) -> Result<Vec<Value>, BenchError
 }
 
 /// A dev-issuer token with audience `sigstore`.
+/// Valid for a day rather than the dev issuer's default five minutes, so one token lasts a
+/// long run (a ten-minute memory check outlived the default and turned into 400s).
 pub async fn dev_token(server: &BenchServer) -> Result<String, BenchError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
     let token: Value = server
         .client
-        .get(format!("{}/dev-oidc/token?audience=sigstore", server.url))
+        .post(format!("{}/dev-oidc/token", server.url))
+        .json(&json!({"aud": "sigstore", "iat": now, "nbf": now, "exp": now + 86_400}))
         .send()
         .await?
         .json()

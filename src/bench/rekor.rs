@@ -93,10 +93,13 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
                 async move {
                     let response = request?.send().await?;
                     let status = response.status();
-                    response.bytes().await?;
+                    let body = response.bytes().await?;
                     match status.as_u16() {
                         201 => Ok(()),
-                        _ => Err(BenchError::Check(format!("append answered {status}"))),
+                        _ => Err(BenchError::Check(format!(
+                            "append answered {status}: {}",
+                            String::from_utf8_lossy(&body[..body.len().min(300)])
+                        ))),
                     }
                 }
             },
