@@ -5,7 +5,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use support::Mayfly;
+use support::{Mayfly, github_actions_env};
 
 const VECTORS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -177,28 +177,7 @@ async fn attest_npm_in_a_github_job_then_verify_npm() {
             let mut command = mayfly();
             command.args(args);
             if github {
-                command
-                    .env("CI", "true")
-                    .env("GITHUB_ACTIONS", "true")
-                    .env(
-                        "ACTIONS_ID_TOKEN_REQUEST_URL",
-                        format!("{url}/dev-oidc/token?api-version=2.0"),
-                    )
-                    .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "x")
-                    .env("GITHUB_SERVER_URL", "https://github.com")
-                    .env("GITHUB_REPOSITORY", "octo-org/octo-repo")
-                    .env("GITHUB_REPOSITORY_ID", "123456789")
-                    .env("GITHUB_REPOSITORY_OWNER_ID", "987654")
-                    .env("GITHUB_REF", "refs/heads/main")
-                    .env("GITHUB_SHA", "a3c8e5f1b2d4c6e8f0a1b3c5d7e9f1a2b4c6d8e0")
-                    .env(
-                        "GITHUB_WORKFLOW_REF",
-                        "octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main",
-                    )
-                    .env("GITHUB_EVENT_NAME", "push")
-                    .env("GITHUB_RUN_ID", "4242424242")
-                    .env("GITHUB_RUN_ATTEMPT", "1")
-                    .env("RUNNER_ENVIRONMENT", "github-hosted");
+                command.envs(github_actions_env(&url));
             }
             output_of(&mut command)
         })

@@ -8,33 +8,15 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use std::process::Command;
-use support::{Mayfly, TestIdp, b64url, key_request, now, p256_key, p256_sign, pem_ders};
+use support::{
+    Mayfly, TestIdp, b64url, issuers_with_idp, key_request, now, p256_key, p256_sign, pem_ders,
+};
 
 const TOKEN: &str = "There was an error processing the identity token";
 const KEY_UNPARSEABLE: &str = "The public key supplied in the request could not be parsed";
 const KEY_INSECURE: &str = "The public key supplied in the request is insecure";
 const CSR_UNPARSEABLE: &str = "The certificate signing request could not be parsed";
 const BAD_SIGNATURE: &str = "The signature supplied in the request could not be verified";
-
-fn issuers_with_idp(idp: &TestIdp) -> String {
-    let shipped = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/ca-config/issuers.yaml"
-    ))
-    .unwrap();
-    let mut config: Value = serde_norway::from_str(&shipped).unwrap();
-    let issuers = config["oidc-issuers"].as_object_mut().unwrap();
-    issuers.insert(
-        idp.issuer("gha"),
-        json!({"issuer-url": idp.issuer("gha"), "client-id": "sigstore",
-               "type": "ci-provider", "ci-provider": "github-workflow"}),
-    );
-    issuers.insert(
-        idp.issuer("corp"),
-        json!({"issuer-url": idp.issuer("corp"), "client-id": "sigstore", "type": "email"}),
-    );
-    serde_norway::to_string(&config).unwrap()
-}
 
 fn email_claims(idp: &TestIdp) -> Value {
     let now = now();

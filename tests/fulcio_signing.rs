@@ -10,34 +10,12 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::process::Command;
-use support::{Mayfly, TestIdp, key_request, now, p256_key, p256_sign, pem_ders};
+use support::{Mayfly, TestIdp, issuers_with_idp, key_request, now, p256_key, p256_sign, pem_ders};
 use x509_parser::prelude::*;
 
 const FULCIO_PREFIX: &str = "1.3.6.1.4.1.57264.1.";
 const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
 const POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
-
-/// The shipped issuer config plus the test IdP's tenants: `gha` as a GitHub-Actions-shaped
-/// ci-provider issuer, `corp` as an email issuer.
-fn issuers_with_idp(idp: &TestIdp) -> String {
-    let shipped = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/ca-config/issuers.yaml"
-    ))
-    .unwrap();
-    let mut config: Value = serde_norway::from_str(&shipped).unwrap();
-    let issuers = config["oidc-issuers"].as_object_mut().unwrap();
-    issuers.insert(
-        idp.issuer("gha"),
-        json!({"issuer-url": idp.issuer("gha"), "client-id": "sigstore",
-               "type": "ci-provider", "ci-provider": "github-workflow"}),
-    );
-    issuers.insert(
-        idp.issuer("corp"),
-        json!({"issuer-url": idp.issuer("corp"), "client-id": "sigstore", "type": "email"}),
-    );
-    serde_norway::to_string(&config).unwrap()
-}
 
 struct Issued {
     leaf: Vec<u8>,

@@ -13,8 +13,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use support::Mayfly;
 use support::clients::{Clients, run, stdout_json};
+use support::{Mayfly, github_actions_env};
 
 const NAME: &str = "mayfly-provenance-probe";
 const VERSION: &str = "1.0.0";
@@ -75,29 +75,8 @@ async fn npm_publish_provenance_uses_a_private_mayfly() {
         .env("npm_config_cache", mayfly.dir.path().join("npm-cache"))
         .env("NODE_OPTIONS", format!("--require {preload}"))
         .env("MAYFLY_URL", &mayfly.url)
-        // GitHub Actions, as npm's provenance code reads it; the values match the claims the
-        // dev issuer puts in its tokens, as a real workflow's environment matches its token.
-        .env("CI", "true")
-        .env("GITHUB_ACTIONS", "true")
-        .env(
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            format!("{}/dev-oidc/token?api-version=2.0", mayfly.url),
-        )
-        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "unused-by-the-dev-issuer")
-        .env("GITHUB_SERVER_URL", "https://github.com")
-        .env("GITHUB_REPOSITORY", "octo-org/octo-repo")
-        .env("GITHUB_REPOSITORY_ID", "123456789")
-        .env("GITHUB_REPOSITORY_OWNER_ID", "987654")
-        .env("GITHUB_REF", "refs/heads/main")
-        .env("GITHUB_SHA", "a3c8e5f1b2d4c6e8f0a1b3c5d7e9f1a2b4c6d8e0")
-        .env(
-            "GITHUB_WORKFLOW_REF",
-            "octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main",
-        )
-        .env("GITHUB_EVENT_NAME", "push")
-        .env("GITHUB_RUN_ID", "4242424242")
-        .env("GITHUB_RUN_ATTEMPT", "1")
-        .env("RUNNER_ENVIRONMENT", "github-hosted")
+        // GitHub Actions, as npm's provenance code reads it.
+        .envs(github_actions_env(&mayfly.url))
         .args([
             "publish",
             "--provenance",

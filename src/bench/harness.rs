@@ -111,6 +111,33 @@ fn client() -> Result<reqwest::Client, BenchError> {
         .build()?)
 }
 
+/// Sends one timed request; anything but `expected` is an error quoting the server's answer.
+pub async fn send_expecting(
+    request: reqwest::RequestBuilder,
+    expected: u16,
+    what: &str,
+) -> Result<(), BenchError> {
+    let response = request.send().await?;
+    let status = response.status();
+    let body = response.bytes().await?;
+    if status.as_u16() == expected {
+        return Ok(());
+    }
+    Err(BenchError::Check(format!(
+        "{what} answered {status}: {}",
+        String::from_utf8_lossy(&body[..body.len().min(300)])
+    )))
+}
+
+/// Prints the memory line after a run with a local server.
+pub fn print_rss(server: &BenchServer, start: Option<f64>) {
+    if let (true, Some(start), Some(end)) = (server.is_local(), start, rss_mib()) {
+        println!(
+            "\nresident memory (server and load generator): {start:.0} MiB at start, {end:.0} MiB at end"
+        );
+    }
+}
+
 /// This process's resident memory in MiB (Linux), for the memory-over-time check.
 pub fn rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

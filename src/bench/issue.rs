@@ -11,8 +11,8 @@
 //! (precertificate, SCT, certificate).
 
 use super::harness::{
-    BenchError, BenchServer, Floor, p256_key, p256_spki_pem, print_header, print_row, rss_mib,
-    run_level,
+    BenchError, BenchServer, Floor, p256_key, p256_spki_pem, print_header, print_row, print_rss,
+    rss_mib, run_level, send_expecting,
 };
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::KeyPair;
@@ -78,28 +78,13 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
                 let request = client
                     .post(&endpoint)
                     .json(&requests[(worker + n * clients) % requests.len()]);
-                async move {
-                    let response = request.send().await?;
-                    let status = response.status();
-                    let body = response.bytes().await?;
-                    match status.as_u16() {
-                        200 => Ok(()),
-                        _ => Err(BenchError::Check(format!(
-                            "issuance answered {status}: {}",
-                            String::from_utf8_lossy(&body[..body.len().min(300)])
-                        ))),
-                    }
-                }
+                send_expecting(request, 200, "issuance")
             },
         )
         .await?;
         print_row(clients, &level, floor_rate, "");
     }
-    if let (true, Some(start), Some(end)) = (server.is_local(), rss_start, rss_mib()) {
-        println!(
-            "\nresident memory (server and load generator): {start:.0} MiB at start, {end:.0} MiB at end"
-        );
-    }
+    print_rss(&server, rss_start);
     server.stop().await
 }
 

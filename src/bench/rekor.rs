@@ -12,7 +12,7 @@
 
 use super::harness::{
     BenchError, BenchServer, Floor, Level, p256_key, p256_spki_pem, print_header, print_row,
-    rss_mib, run_level,
+    print_rss, rss_mib, run_level, send_expecting,
 };
 use super::issue::dev_token;
 use super::quantile;
@@ -90,18 +90,7 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
             move |worker, n| {
                 let body = signer.dsse_entry(run_id, round, worker, n);
                 let request = body.map(|body| client.post(&endpoint).json(&body));
-                async move {
-                    let response = request?.send().await?;
-                    let status = response.status();
-                    let body = response.bytes().await?;
-                    match status.as_u16() {
-                        201 => Ok(()),
-                        _ => Err(BenchError::Check(format!(
-                            "append answered {status}: {}",
-                            String::from_utf8_lossy(&body[..body.len().min(300)])
-                        ))),
-                    }
-                }
+                async move { send_expecting(request?, 201, "append").await }
             },
         )
         .await?;
@@ -118,11 +107,7 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
         );
         print_row(clients, &level, floor_rate, &reads_cell);
     }
-    if let (true, Some(start), Some(end)) = (server.is_local(), rss_start, rss_mib()) {
-        println!(
-            "\nresident memory (server and load generator): {start:.0} MiB at start, {end:.0} MiB at end"
-        );
-    }
+    print_rss(&server, rss_start);
     server.stop().await
 }
 

@@ -174,6 +174,28 @@ impl TestIdp {
     }
 }
 
+/// The shipped issuer config plus the test IdP's tenants: `gha` as a GitHub-Actions-shaped
+/// ci-provider issuer, `corp` as an email issuer.
+pub fn issuers_with_idp(idp: &TestIdp) -> String {
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/ca-config/issuers.yaml"
+    ))
+    .unwrap();
+    let mut config: Value = serde_norway::from_str(&shipped).unwrap();
+    let issuers = config["oidc-issuers"].as_object_mut().unwrap();
+    issuers.insert(
+        idp.issuer("gha"),
+        json!({"issuer-url": idp.issuer("gha"), "client-id": "sigstore",
+               "type": "ci-provider", "ci-provider": "github-workflow"}),
+    );
+    issuers.insert(
+        idp.issuer("corp"),
+        json!({"issuer-url": idp.issuer("corp"), "client-id": "sigstore", "type": "email"}),
+    );
+    serde_norway::to_string(&config).unwrap()
+}
+
 /// A running Mayfly (library `serve` in this process) with its own data dir.
 pub struct Mayfly {
     pub url: String,
@@ -371,4 +393,40 @@ impl Mayfly {
     pub fn dev_issuer_url(&self) -> String {
         format!("{}/dev-oidc", self.url)
     }
+}
+
+/// The environment of a GitHub Actions job whose token endpoint is `mayfly`'s dev issuer, as
+/// npm and `mayfly attest` read it. The values match the claims the dev issuer puts in its
+/// tokens, as a real job's environment matches its token.
+pub fn github_actions_env(mayfly: &str) -> Vec<(&'static str, String)> {
+    [
+        ("CI", "true".to_owned()),
+        ("GITHUB_ACTIONS", "true".to_owned()),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{mayfly}/dev-oidc/token?api-version=2.0"),
+        ),
+        (
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "unused-by-the-dev-issuer".to_owned(),
+        ),
+        ("GITHUB_SERVER_URL", "https://github.com".to_owned()),
+        ("GITHUB_REPOSITORY", "octo-org/octo-repo".to_owned()),
+        ("GITHUB_REPOSITORY_ID", "123456789".to_owned()),
+        ("GITHUB_REPOSITORY_OWNER_ID", "987654".to_owned()),
+        ("GITHUB_REF", "refs/heads/main".to_owned()),
+        (
+            "GITHUB_SHA",
+            "a3c8e5f1b2d4c6e8f0a1b3c5d7e9f1a2b4c6d8e0".to_owned(),
+        ),
+        (
+            "GITHUB_WORKFLOW_REF",
+            "octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main".to_owned(),
+        ),
+        ("GITHUB_EVENT_NAME", "push".to_owned()),
+        ("GITHUB_RUN_ID", "4242424242".to_owned()),
+        ("GITHUB_RUN_ATTEMPT", "1".to_owned()),
+        ("RUNNER_ENVIRONMENT", "github-hosted".to_owned()),
+    ]
+    .into()
 }
