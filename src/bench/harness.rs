@@ -61,6 +61,22 @@ impl BenchServer {
         self.owned.is_some()
     }
 
+    /// The report's first line: what is loaded, where, and how.
+    pub fn print_intro(&self, bench: &str, what: &str, seconds: f64, floor: &Floor) {
+        let server = if self.is_local() {
+            "in this process: ephemeral CA, SQLite synchronous=FULL"
+        } else {
+            "a running Mayfly"
+        };
+        println!("# mayfly bench {bench}");
+        println!(
+            "{what} to {} ({server}), {seconds} s per level, {} cores",
+            self.url, floor.cores
+        );
+        println!();
+        floor.print();
+    }
+
     pub async fn start() -> Result<Self, BenchError> {
         crate::install_crypto_provider();
         let scratch = tempfile::tempdir()?;

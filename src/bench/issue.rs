@@ -38,20 +38,7 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
     let rss_start = rss_mib();
     let floor = Floor::measure();
 
-    println!("# mayfly bench issue");
-    println!(
-        "POST /api/v2/signingCert to {} ({}), {} s per level, {} cores",
-        server.url,
-        if server.is_local() {
-            "in this process: ephemeral CA, SQLite synchronous=FULL"
-        } else {
-            "a running Mayfly"
-        },
-        options.seconds,
-        floor.cores
-    );
-    println!();
-    floor.print();
+    server.print_intro("issue", "POST /api/v2/signingCert", options.seconds, &floor);
     let es256 = 3.0 * floor.p256_sign_us + 2.0 * floor.p256_verify_us;
     let rs256 = 3.0 * floor.p256_sign_us + floor.p256_verify_us + floor.rsa2048_verify_us;
     let floor_rate = floor.rate(es256);

@@ -51,20 +51,12 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
     let run_id: u64 = rand::rng().random();
     let floor = Floor::measure();
 
-    println!("# mayfly bench rekor");
-    println!(
-        "POST /api/v1/log/entries (dsse 0.0.1, ~1.5 KiB statements) to {} ({}), {} s per level, {} cores",
-        server.url,
-        if server.is_local() {
-            "in this process: SQLite synchronous=FULL"
-        } else {
-            "a running Mayfly"
-        },
+    server.print_intro(
+        "rekor",
+        "POST /api/v1/log/entries (dsse 0.0.1, ~1.5 KiB statements)",
         options.seconds,
-        floor.cores
+        &floor,
     );
-    println!();
-    floor.print();
     let per_entry = floor.p256_verify_us + floor.p256_sign_us;
     let floor_rate = floor.rate(per_entry);
     println!(
