@@ -7,6 +7,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+// glibc malloc was a fifth of the server's CPU under load (issue 6, BENCHMARKS.md): every
+// request allocates and frees many small buffers across threads, which mimalloc handles in
+// thread-local free lists.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Mayfly: keyless code signing you can run yourself.
 ///
 /// A short-lived certificate authority for CI identities, an embedded Merkle log of every
@@ -274,6 +280,12 @@ struct HttpBenchArgs {
     /// a fresh one in this process.
     #[arg(long, env = "MAYFLY_BENCH_URL", value_name = "URL")]
     url: Option<String>,
+    /// Offer this many requests per second in total (open loop) instead of sending each
+    /// client's next request as soon as its last one answered (closed loop). Requests follow a
+    /// fixed schedule spread over the clients, and latency counts from the scheduled time, so
+    /// queueing in a saturated server shows up in the percentiles instead of slowing the load.
+    #[arg(long, env = "MAYFLY_RATE", value_name = "PER_SECOND")]
+    rate: Option<f64>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -420,6 +432,7 @@ fn main() -> ExitCode {
                     concurrency: args.concurrency,
                     seconds: args.seconds,
                     url: args.url,
+                    rate: args.rate,
                 };
                 Ok(mayfly::bench::issue::run(options).await?)
             }
@@ -428,6 +441,7 @@ fn main() -> ExitCode {
                     concurrency: args.concurrency,
                     seconds: args.seconds,
                     url: args.url,
+                    rate: args.rate,
                 };
                 Ok(mayfly::bench::rekor::run(options).await?)
             }

@@ -175,7 +175,12 @@ impl Instance {
             )));
         }
         let (issuance_origin, artifacts_origin) = origins(&config.public_url)?;
-        let issuance_config = LogConfig::new("issuance", LogSlot::ISSUANCE, issuance_origin);
+        // Issuance payloads hold a fresh random 159-bit serial, so they never repeat and the
+        // dedup index would only cost a random B-tree write per certificate.
+        let issuance_config = LogConfig {
+            dedup: false,
+            ..LogConfig::new("issuance", LogSlot::ISSUANCE, issuance_origin)
+        };
         let artifacts_config = LogConfig::new("artifacts", LogSlot::ARTIFACTS, artifacts_origin);
 
         let [issuance_key, artifacts_key] = if fresh {

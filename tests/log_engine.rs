@@ -244,6 +244,87 @@ async fn appends_are_durable_with_proofs_that_verify_against_signed_checkpoints(
     assert_eq!(*reopened.checkpoint(), *head);
 }
 
+/// Readers race the writer at the right edge, where a commit folds the open bundle's parts
+/// into a full bundle: every entry below the published size must be readable at every moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_below_the_published_size_are_always_readable() {
+    let fx = Fixture::new();
+    let (log, _) = fx.create().await;
+    let writer = {
+        let log = log.clone();
+        tokio::spawn(async move {
+            // Small concurrent batches, so commits (and folds, every 256 entries) are frequent.
+            for round in 0..40u64 {
+                append_many(&log, round * 20..(round + 1) * 20).await;
+            }
+        })
+    };
+    let mut reads = 0;
+    while !writer.is_finished() {
+        let size = log.checkpoint().size;
+        if size == 0 {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        let newest = log.entry(size - 1).await.unwrap();
+        assert!(
+            newest.is_some(),
+            "entry {} of a {size}-entry log is missing",
+            size - 1
+        );
+        reads += 1;
+    }
+    writer.await.unwrap();
+    assert_eq!(log.checkpoint().size, 800);
+    assert!(reads > 10, "only {reads} reads raced the writer");
+}
+
+/// The issuance log's mode: payloads that cannot repeat need no dedup index, so a repeat is
+/// appended again and no index row is written for any entry.
+#[tokio::test]
+async fn a_log_without_dedup_appends_repeats_and_keeps_no_index() {
+    let fx = Fixture::new();
+    let config = LogConfig {
+        dedup: false,
+        ..fx.config()
+    };
+    let store = fx.store().await;
+    let log = Log::create(store.clone(), fx.key.clone(), config, Arc::new(Verbatim))
+        .await
+        .unwrap();
+    let first = sequenced(log.append(entry(7)).await);
+    let second = sequenced(log.append(entry(7)).await);
+    assert_eq!((first.index, second.index), (0, 1));
+    // Fifty identical payloads at once, so some share a batch: each gets its own index.
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let log = log.clone();
+            tokio::spawn(async move { sequenced(log.append(entry(8)).await).index })
+        })
+        .collect();
+    let mut indices = std::collections::BTreeSet::new();
+    for t in tasks {
+        indices.insert(t.await.unwrap());
+    }
+    assert_eq!(indices, (2..52).collect());
+    assert_eq!(log.checkpoint().size, 52);
+    assert_eq!(log.lookup(&leaf_hash(&entry(7))).await.unwrap(), None);
+    log.close().await;
+    let rows = store
+        .lookup(
+            LogSlot::ARTIFACTS,
+            &[leaf_hash(&entry(7)), leaf_hash(&entry(8))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![None, None]);
+    // Tiles, bundles and checkpoint still verify; only the index check is skipped.
+    let report = check_log(&store, LogSlot::ARTIFACTS, ORIGIN, &fx.key, false)
+        .await
+        .unwrap();
+    assert_eq!(report.size, 52);
+}
+
 #[tokio::test]
 async fn a_duplicate_gets_the_existing_index_and_adds_nothing() {
     let fx = Fixture::new();

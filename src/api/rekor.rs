@@ -15,7 +15,7 @@
 use super::error::RekorApiError;
 use super::{ApiError, SharedState};
 use crate::log::{Appended, Log};
-use crate::rekor::{self, EntryRef, InclusionProof, Integrated};
+use crate::rekor::{self, EntryRef, InclusionProof, IntegratedBase64};
 use crate::store::Store;
 use crate::tlog::{Hash, leaf_hash};
 use axum::Router;
@@ -55,33 +55,37 @@ fn seconds(timestamp_ms: u64) -> i64 {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    json_bytes_response(status, body.to_string().into_bytes())
 }
 
-/// The LogEntry map for an entry, with a fresh SET.
+/// A response whose JSON is already written (the entries, by [`rekor::log_entry_json`]).
+fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The LogEntry JSON for an entry, with a fresh SET, and its entry ID.
+///
+/// The caller supplies the entry's UUID (its leaf hash) and base64 body rather than the body:
+/// it has them already, and each costs a pass over KiBs.
 fn log_entry(
     log: &Log<Store>,
-    body: &[u8],
+    uuid: &Hash,
+    body_base64: &str,
     index: u64,
     timestamp_ms: u64,
     proof: &InclusionProof,
-) -> Result<(String, Value), ApiError> {
-    let entry = Integrated {
-        body,
+) -> Result<(String, Vec<u8>), ApiError> {
+    let entry = IntegratedBase64 {
+        body_base64,
         integrated_time: seconds(timestamp_ms),
         log_id: log.key().log_id(),
         log_index: index,
     };
-    let payload = rekor::set_payload(&entry).map_err(RekorApiError::Invalid)?;
+    let payload = rekor::set_payload_base64(&entry).map_err(RekorApiError::Invalid)?;
     let set = log.key().sign(&payload);
-    let entry_id = rekor::entry_id(tree_id(log), &leaf_hash(body));
-    let value = rekor::log_entry_json(&entry_id, &entry, &set, proof);
-    Ok((entry_id, value))
+    let entry_id = rekor::entry_id(tree_id(log), uuid);
+    let json = rekor::log_entry_json(&entry_id, &entry, &set, proof);
+    Ok((entry_id, json))
 }
 
 async fn create(State(state): State<SharedState>, request: Bytes) -> Result<Response, ApiError> {
@@ -90,8 +94,13 @@ async fn create(State(state): State<SharedState>, request: Bytes) -> Result<Resp
         RekorApiError::Invalid(e)
     })?;
     let kind = canonical.kind.name();
+    // The UUID and the response's base64 body are taken before the body moves into the log, so
+    // it is never copied. The log hashes the body again for its dedup key (`Log::append` does
+    // not return it).
+    let uuid = canonical.uuid();
+    let body_base64 = rekor::encode_base64(&canonical.body);
     let log = &state.artifacts;
-    match log.append(canonical.body.clone()).await? {
+    match log.append(canonical.body).await? {
         Appended::New(sequenced) => {
             metrics::counter!("mayfly_rekor_entries_total", "kind" => kind, "result" => "created")
                 .increment(1);
@@ -101,14 +110,15 @@ async fn create(State(state): State<SharedState>, request: Bytes) -> Result<Resp
                 hashes: sequenced.inclusion_proof()?,
                 checkpoint: sequenced.checkpoint.note.clone(),
             };
-            let (entry_id, value) = log_entry(
+            let (entry_id, json) = log_entry(
                 log,
-                &canonical.body,
+                &uuid,
+                &body_base64,
                 sequenced.index,
                 sequenced.timestamp,
                 &proof,
             )?;
-            let mut response = json_response(StatusCode::CREATED, &value);
+            let mut response = json_bytes_response(StatusCode::CREATED, json);
             let headers = response.headers_mut();
             // Both values are ASCII hex and a fixed path, always valid header values.
             if let Ok(v) = HeaderValue::from_str(&entry_id) {
@@ -133,19 +143,22 @@ async fn create(State(state): State<SharedState>, request: Bytes) -> Result<Resp
 }
 
 /// The entry with this UUID, proved against the current checkpoint; `None` if not logged.
-async fn read_by_uuid(log: &Log<Store>, uuid: &Hash) -> Result<Option<Value>, ApiError> {
+async fn read_by_uuid(log: &Log<Store>, uuid: &Hash) -> Result<Option<Vec<u8>>, ApiError> {
     let Some(record) = log.lookup(uuid).await? else {
         return Ok(None);
     };
-    read_at(log, record.index, Some(record.timestamp)).await
+    // The dedup record is keyed by the leaf hash of the body at its index, so `uuid` is that
+    // body's UUID and need not be hashed again.
+    read_at(log, record.index, Some((*uuid, record.timestamp))).await
 }
 
 /// The entry at `index`, proved against the current checkpoint; `None` beyond the tree.
+/// `known` is the entry's UUID and timestamp when the caller has them.
 async fn read_at(
     log: &Log<Store>,
     index: u64,
-    timestamp_ms: Option<u64>,
-) -> Result<Option<Value>, ApiError> {
+    known: Option<(Hash, u64)>,
+) -> Result<Option<Vec<u8>>, ApiError> {
     let checkpoint = log.checkpoint();
     if index >= checkpoint.size {
         return Ok(None);
@@ -153,16 +166,19 @@ async fn read_at(
     let Some(body) = log.entry(index).await? else {
         return Ok(None);
     };
-    let timestamp_ms = match timestamp_ms {
-        Some(t) => t,
-        None => match log.lookup(&leaf_hash(&body)).await? {
-            Some(record) => record.timestamp,
-            None => {
-                return Err(ApiError::Log(crate::log::LogError::Storage(format!(
-                    "artifact entry {index} has no dedup record"
-                ))));
+    let (uuid, timestamp_ms) = match known {
+        Some(known) => known,
+        None => {
+            let uuid = leaf_hash(&body);
+            match log.lookup(&uuid).await? {
+                Some(record) => (uuid, record.timestamp),
+                None => {
+                    return Err(ApiError::Log(crate::log::LogError::Storage(format!(
+                        "artifact entry {index} has no dedup record"
+                    ))));
+                }
             }
-        },
+        }
     };
     let proof = InclusionProof {
         tree_size: checkpoint.size,
@@ -170,11 +186,12 @@ async fn read_at(
         hashes: log.inclusion_proof(index, checkpoint.size).await?,
         checkpoint: checkpoint.note.clone(),
     };
-    let (_, value) = log_entry(log, &body, index, timestamp_ms, &proof)?;
-    Ok(Some(value))
+    let body_base64 = rekor::encode_base64(&body);
+    let (_, json) = log_entry(log, &uuid, &body_base64, index, timestamp_ms, &proof)?;
+    Ok(Some(json))
 }
 
-async fn read_ref(log: &Log<Store>, text: &str) -> Result<Option<Value>, ApiError> {
+async fn read_ref(log: &Log<Store>, text: &str) -> Result<Option<Vec<u8>>, ApiError> {
     let reference = rekor::parse_entry_ref(text).map_err(RekorApiError::Invalid)?;
     if let EntryRef::EntryId { tree_id: t, .. } = reference
         && t != tree_id(log)
@@ -188,10 +205,10 @@ async fn get_by_ref(
     State(state): State<SharedState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let value = read_ref(&state.artifacts, &id)
+    let json = read_ref(&state.artifacts, &id)
         .await?
         .ok_or(RekorApiError::NotFound)?;
-    Ok(json_response(StatusCode::OK, &value))
+    Ok(json_bytes_response(StatusCode::OK, json))
 }
 
 fn parse_u64(name: &str, text: &str) -> Result<u64, RekorApiError> {
@@ -210,10 +227,10 @@ async fn get_by_index(
         .get("logIndex")
         .ok_or_else(|| RekorApiError::BadQuery("logIndex is required".into()))?;
     let index = parse_u64("logIndex", text)?;
-    let value = read_at(&state.artifacts, index, None)
+    let json = read_at(&state.artifacts, index, None)
         .await?
         .ok_or(RekorApiError::NotFound)?;
-    Ok(json_response(StatusCode::OK, &value))
+    Ok(json_bytes_response(StatusCode::OK, json))
 }
 
 async fn retrieve(State(state): State<SharedState>, request: Bytes) -> Result<Response, ApiError> {
@@ -258,7 +275,17 @@ async fn retrieve(State(state): State<SharedState>, request: Bytes) -> Result<Re
         let canonical = rekor::canonicalize_value(item).map_err(RekorApiError::Invalid)?;
         found.extend(read_by_uuid(log, &canonical.uuid()).await?);
     }
-    Ok(json_response(StatusCode::OK, &Value::Array(found)))
+    // A JSON array of the entries, as serde_json writes one: `[a,b]`.
+    let mut json = Vec::with_capacity(2 + found.iter().map(|e| e.len() + 1).sum::<usize>());
+    json.push(b'[');
+    for (i, entry) in found.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        json.extend_from_slice(entry);
+    }
+    json.push(b']');
+    Ok(json_bytes_response(StatusCode::OK, json))
 }
 
 async fn log_info(State(state): State<SharedState>) -> Response {

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Fulcio's request cap (`maxMsgSize`, 4 MiB). Real requests are a few KiB.
@@ -118,11 +118,34 @@ async fn signing_cert_v2(
             }
         }
     };
-    let chain = issue(&state, &token, proof).await?;
-    Ok(Json(json!({
-        "signedCertificateEmbeddedSct": { "chain": { "certificates": chain } }
-    }))
+    let leaf = issue(&state, &token, proof).await?;
+    let [intermediate, root] = state.ca.chain().pems();
+    Ok(Json(SigningCertResponse {
+        signed_certificate_embedded_sct: EmbeddedSct {
+            chain: Chain {
+                certificates: [&leaf, intermediate, root],
+            },
+        },
+    })
     .into_response())
+}
+
+/// The v2 answer, `{"signedCertificateEmbeddedSct":{"chain":{"certificates":[…]}}}`, leaf
+/// first. Borrowed, so the CA's PEMs are serialised straight from the chain, not copied.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SigningCertResponse<'a> {
+    signed_certificate_embedded_sct: EmbeddedSct<'a>,
+}
+
+#[derive(Serialize)]
+struct EmbeddedSct<'a> {
+    chain: Chain<'a>,
+}
+
+#[derive(Serialize)]
+struct Chain<'a> {
+    certificates: [&'a str; 3],
 }
 
 /// The legacy request: the key is base64 of PEM or DER bytes, the proof is
@@ -161,11 +184,12 @@ async fn signing_cert_v1(
         },
     };
     let token = bearer(&headers).unwrap_or_default();
-    let chain = issue(&state, &token, proof).await?;
+    let leaf = issue(&state, &token, proof).await?;
+    let [intermediate, root] = state.ca.chain().pems();
     Ok((
         StatusCode::CREATED,
         [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
-        chain.concat(),
+        [leaf.as_str(), intermediate, root].concat(),
     )
         .into_response())
 }
@@ -183,8 +207,8 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-/// Authenticates, checks the key and issues; returns the PEM chain, leaf first.
-async fn issue(state: &SharedState, token: &str, proof: KeyProof) -> Result<Vec<String>, ApiError> {
+/// Authenticates, checks the key and issues; returns the leaf's PEM.
+async fn issue(state: &SharedState, token: &str, proof: KeyProof) -> Result<String, ApiError> {
     let principal = authenticate(state, token).await?;
     let key = match proof {
         KeyProof::Signature { key, signature } => {
@@ -215,12 +239,7 @@ async fn issue(state: &SharedState, token: &str, proof: KeyProof) -> Result<Vec<
         subject = %principal.subject,
         "issued certificate"
     );
-    let [intermediate, root] = state.ca.chain().pems();
-    Ok(vec![
-        issued.leaf_pem,
-        intermediate.to_owned(),
-        root.to_owned(),
-    ])
+    Ok(issued.leaf_pem)
 }
 
 async fn authenticate(state: &SharedState, token: &str) -> Result<Principal, ApiError> {

@@ -62,15 +62,26 @@ impl BenchServer {
     }
 
     /// The report's first line: what is loaded, where, and how.
-    pub fn print_intro(&self, bench: &str, what: &str, seconds: f64, floor: &Floor) {
+    pub fn print_intro(
+        &self,
+        bench: &str,
+        what: &str,
+        seconds: f64,
+        rate: Option<f64>,
+        floor: &Floor,
+    ) {
         let server = if self.is_local() {
             "in this process: ephemeral CA, SQLite synchronous=FULL"
         } else {
             "a running Mayfly"
         };
+        let load = match rate {
+            Some(per_second) => format!("open loop at {per_second:.0} requests/s"),
+            None => "closed loop".to_owned(),
+        };
         println!("# mayfly bench {bench}");
         println!(
-            "{what} to {} ({server}), {seconds} s per level, {} cores",
+            "{what} to {} ({server}), {load}, {seconds} s per level, {} cores",
             self.url, floor.cores
         );
         println!();
@@ -180,12 +191,19 @@ pub struct Level {
     pub first_error: Option<String>,
 }
 
-/// Runs `clients` closed-loop workers for `duration`; each call of `request(worker, n)` is one
-/// timed operation. Failures are counted (and the first one kept), not fatal: a load test must
+/// Runs `clients` workers for `duration`; each call of `request(worker, n)` is one timed
+/// operation. Failures are counted (and the first one kept), not fatal: a load test must
 /// report errors, not stop at the first.
+///
+/// Closed loop when `rate` is `None`: a worker sends again as soon as it has an answer.
+/// Open loop with `Some(per_second)`: request k (counting over all workers) is due at
+/// `start + k / per_second`, worker w taking k ≡ w (mod clients). A worker that is still
+/// waiting when its next request falls due sends late, and the latency counts from when it
+/// was due, so queueing is measured rather than hidden (coordinated omission).
 pub async fn run_level<F, Fut>(
     clients: usize,
     duration: Duration,
+    rate: Option<f64>,
     request: F,
 ) -> Result<Level, BenchError>
 where
@@ -210,9 +228,20 @@ where
             let mut first_error = None;
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
-                let sent = Instant::now();
+                let due = match rate {
+                    Some(per_second) => {
+                        let k = (worker + n * clients) as f64;
+                        let due = start + Duration::from_secs_f64(k / per_second);
+                        tokio::time::sleep_until(due.into()).await;
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        due
+                    }
+                    None => Instant::now(),
+                };
                 match request(worker, n).await {
-                    Ok(()) => latencies.push(sent.elapsed().as_micros() as u64),
+                    Ok(()) => latencies.push(due.elapsed().as_micros() as u64),
                     Err(e) => {
                         errors += 1;
                         first_error.get_or_insert_with(|| e.to_string());

@@ -16,8 +16,10 @@ use super::harness::{
 };
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::KeyPair;
+use axum::body::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +29,8 @@ pub struct Options {
     pub seconds: f64,
     /// A running Mayfly (started with `--dev-issuer`) to load instead of a fresh local one.
     pub url: Option<String>,
+    /// Total requests per second, open loop; `None` for closed loop.
+    pub rate: Option<f64>,
 }
 
 /// Distinct client keys (with their proofs) cycled through by the clients.
@@ -38,7 +42,13 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
     let rss_start = rss_mib();
     let floor = Floor::measure();
 
-    server.print_intro("issue", "POST /api/v2/signingCert", options.seconds, &floor);
+    server.print_intro(
+        "issue",
+        "POST /api/v2/signingCert",
+        options.seconds,
+        options.rate,
+        &floor,
+    );
     let es256 = 3.0 * floor.p256_sign_us + 2.0 * floor.p256_verify_us;
     let rs256 = 3.0 * floor.p256_sign_us + floor.p256_verify_us + floor.rsa2048_verify_us;
     let floor_rate = floor.rate(es256);
@@ -61,10 +71,12 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
         let level = run_level(
             clients,
             Duration::from_secs_f64(options.seconds),
+            options.rate,
             move |worker, n| {
                 let request = client
                     .post(&endpoint)
-                    .json(&requests[(worker + n * clients) % requests.len()]);
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(requests[(worker + n * clients) % requests.len()].clone());
                 send_expecting(request, 200, "issuance")
             },
         )
@@ -75,8 +87,9 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
     server.stop().await
 }
 
-/// Request bodies with a valid dev-issuer token and distinct keys, checked once.
-async fn prepare_requests(server: &BenchServer) -> Result<Vec<Value>, BenchError> {
+/// Request bodies with a valid dev-issuer token and distinct keys, checked once. Serialised
+/// up front, so the clock times the server, not the generator's JSON encoding.
+async fn prepare_requests(server: &BenchServer) -> Result<Vec<Bytes>, BenchError> {
     let token = dev_token(server).await?;
     let claims = token
         .split('.')
@@ -92,18 +105,20 @@ async fn prepare_requests(server: &BenchServer) -> Result<Vec<Value>, BenchError
         let proof = key
             .sign(&rng, sub.as_bytes())
             .map_err(|_| BenchError::Check("signing failed".into()))?;
-        requests.push(json!({
+        let body = json!({
             "credentials": {"oidcIdentityToken": token},
             "publicKeyRequest": {
                 "publicKey": {"algorithm": "ECDSA", "content": p256_spki_pem(key.public_key().as_ref())},
                 "proofOfPossession": STANDARD.encode(proof.as_ref()),
             }
-        }));
+        });
+        requests.push(Bytes::from(body.to_string()));
     }
     let response = server
         .client
         .post(format!("{}/api/v2/signingCert", server.url))
-        .json(&requests[0])
+        .header(CONTENT_TYPE, "application/json")
+        .body(requests[0].clone())
         .send()
         .await?;
     if response.status() != 200 {

@@ -3,9 +3,11 @@
 //! reads take meanwhile.
 //!
 //! Each entry is a distinct in-toto statement of about 1.5 KiB, signed as a DSSE envelope by a
-//! key with a real certificate from this instance. The clients sign as they go (one P-256 sign
-//! per entry, on the same machine), so the ratio includes that load. A separate reader fetches
-//! random entries by index throughout, to show whether reads wait behind writes.
+//! key with a real certificate from this instance. Entries are built and signed on all cores
+//! before each level's clock starts (as many as `--rate` × seconds, or half the floor rate ×
+//! seconds in a closed loop, up to [`MAX_PREBUILT`]), so the clock times the server, not the
+//! generator's signing. A separate reader fetches random entries by index throughout, to show
+//! whether reads wait behind writes.
 //!
 //! The floor per entry: one P-256 verify (the envelope signature) and one P-256 sign (the SET);
 //! checkpoints are signed once per batch and are left out.
@@ -18,9 +20,11 @@ use super::issue::dev_token;
 use super::quantile;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair};
+use axum::body::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngExt;
+use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,9 +35,15 @@ pub struct Options {
     pub seconds: f64,
     /// A running Mayfly (started with `--dev-issuer`) to load instead of a fresh local one.
     pub url: Option<String>,
+    /// Total requests per second, open loop; `None` for closed loop.
+    pub rate: Option<f64>,
 }
 
 const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// Entries built before a level's clock starts, at most: about 3.7 KiB each, so this bounds
+/// the generator's memory near 370 MiB. A level that outruns them signs the rest as it goes.
+const MAX_PREBUILT: usize = 100_000;
 
 /// The signer every entry uses: a P-256 key and its certificate (base64 PEM, as clients send it).
 struct Signer {
@@ -55,6 +65,7 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
         "rekor",
         "POST /api/v1/log/entries (dsse 0.0.1, ~1.5 KiB statements)",
         options.seconds,
+        options.rate,
         &floor,
     );
     let per_entry = floor.p256_verify_us + floor.p256_sign_us;
@@ -76,12 +87,30 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
         let client = server.client.clone();
         let endpoint = endpoint.clone();
         let signer = signer.clone();
+        // Closed loop: enough for half the floor rate, the target, for the whole level.
+        let expected = options.rate.unwrap_or(floor_rate / 2.0) * options.seconds;
+        let prebuilt = Arc::new(signer.prebuild(
+            run_id,
+            round,
+            (expected as usize + clients).min(MAX_PREBUILT),
+            floor.cores,
+        ));
         let level: Level = run_level(
             clients,
             Duration::from_secs_f64(options.seconds),
+            options.rate,
             move |worker, n| {
-                let body = signer.dsse_entry(run_id, round, worker, n);
-                let request = body.map(|body| client.post(&endpoint).json(&body));
+                let k = worker + n * clients;
+                let body = match prebuilt.get(k) {
+                    Some(body) => Ok(body.clone()),
+                    None => signer.dsse_entry(run_id, round, k),
+                };
+                let request = body.map(|body| {
+                    client
+                        .post(&endpoint)
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(body)
+                });
                 async move { send_expecting(request?, 201, "append").await }
             },
         )
@@ -104,24 +133,19 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
 }
 
 impl Signer {
-    /// A dsse proposed entry for statement number (`round`, `worker`, `n`), unique per call.
-    fn dsse_entry(
-        &self,
-        run: u64,
-        round: usize,
-        worker: usize,
-        n: usize,
-    ) -> Result<Value, BenchError> {
+    /// The serialised dsse proposed entry for statement `k` of level `round` in run `run`,
+    /// unique per (run, round, k).
+    fn dsse_entry(&self, run: u64, round: usize, k: usize) -> Result<Bytes, BenchError> {
         let digest = hex::encode(
             aws_lc_rs::digest::digest(
                 &aws_lc_rs::digest::SHA256,
-                format!("{run}/{round}/{worker}/{n}").as_bytes(),
+                format!("{run}/{round}/{k}").as_bytes(),
             )
             .as_ref(),
         );
         let statement = json!({
             "_type": "https://in-toto.io/Statement/v1",
-            "subject": [{"name": format!("pkg:npm/bench-{worker}@1.0.{n}"), "digest": {"sha512": digest.repeat(2)}}],
+            "subject": [{"name": format!("pkg:npm/bench-{round}@1.0.{k}"), "digest": {"sha512": digest.repeat(2)}}],
             "predicateType": "https://slsa.dev/provenance/v1",
             "predicate": {"buildDefinition": {
                 "buildType": "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1",
@@ -129,7 +153,7 @@ impl Signer {
                 "internalParameters": {"github": {"event_name": "push", "repository_id": "123456789", "repository_owner_id": "987654"}},
                 "resolvedDependencies": [{"uri": "git+https://github.com/octo-org/octo-repo@refs/heads/main", "digest": {"gitCommit": "0123456789abcdef0123456789abcdef01234567"}}]},
               "runDetails": {"builder": {"id": "https://github.com/actions/runner/github-hosted"},
-                "metadata": {"invocationId": format!("https://github.com/octo-org/octo-repo/actions/runs/{n}/attempts/1")}}}
+                "metadata": {"invocationId": format!("https://github.com/octo-org/octo-repo/actions/runs/{k}/attempts/1")}}}
         })
         .to_string();
         let pae = format!(
@@ -147,10 +171,32 @@ impl Signer {
             "signatures": [{"keyid": "", "sig": STANDARD.encode(signature.as_ref())}],
         })
         .to_string();
-        Ok(
-            json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {"proposedContent": {
-            "envelope": envelope, "verifiers": [self.certificate_b64]}}}),
-        )
+        let entry = json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {"proposedContent": {
+            "envelope": envelope, "verifiers": [self.certificate_b64]}}});
+        // Copied out of the serialiser's buffer, which has up to twice the capacity it uses.
+        Ok(Bytes::copy_from_slice(entry.to_string().as_bytes()))
+    }
+
+    /// Entries 0..count of a level, built on all cores before its clock starts.
+    fn prebuild(&self, run: u64, round: usize, count: usize, cores: usize) -> Vec<Bytes> {
+        let per_thread = count.div_ceil(cores.max(1));
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = (0..cores.max(1))
+                .map(|t| {
+                    scope.spawn(move || {
+                        let range = (t * per_thread)..((t + 1) * per_thread).min(count);
+                        range
+                            .map(|k| self.dsse_entry(run, round, k))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .filter_map(|part| part.join().ok().and_then(Result::ok))
+                .flatten()
+                .collect()
+        })
     }
 }
 

@@ -1,6 +1,6 @@
-//! The few DER encodings the certificate profile writes itself (rcgen frames and signs the
-//! certificate; the extension values Fulcio's profile dictates are built here so that their
-//! bytes, and their order, are ours to control).
+//! The few DER encodings the CA writes itself: every byte of a leaf certificate is built from
+//! these (see `leaf`), so its bytes, and their order, are ours to control. Plus a strict reader
+//! for one TLV, enough to pick fields out of DER this process produced or already validated.
 
 /// DER universal tag of `OBJECT IDENTIFIER`.
 const OID_TAG: u8 = 0x06;
@@ -20,6 +20,59 @@ pub fn push_der_length(out: &mut Vec<u8>, len: usize) {
     // At most size_of::<usize>() (≤ 16) bytes, so this fits in the low seven bits.
     out.push(0x80 | significant.len() as u8);
     out.extend_from_slice(significant);
+}
+
+/// How many bytes [`push_der_length`] writes for `len`.
+pub fn der_length_len(len: usize) -> usize {
+    if len < 0x80 {
+        1
+    } else {
+        1 + (usize::BITS - len.leading_zeros()).div_ceil(8) as usize
+    }
+}
+
+/// One TLV read by [`read_tlv`], borrowing from the input.
+#[derive(Debug, Clone, Copy)]
+pub struct Tlv<'a> {
+    pub tag: u8,
+    /// The value octets.
+    pub content: &'a [u8],
+    /// The whole TLV (tag, length and value), for copying it unchanged.
+    pub encoded: &'a [u8],
+}
+
+/// Splits the first TLV off `input`: the TLV and the bytes after it. `None` for anything that
+/// is not DER with a low tag number (indefinite or non-minimal lengths included), so a field
+/// found this way has exactly one encoding and can be copied into a signed structure as is.
+pub fn read_tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
+    let (&tag, after_tag) = input.split_first()?;
+    if tag & 0x1F == 0x1F {
+        return None;
+    }
+    let (&first, after_first) = after_tag.split_first()?;
+    let (len, header_len) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        // Four length octets is already 4 GiB: far beyond anything the CA reads.
+        let count = usize::from(first & 0x7F);
+        let octets = after_first
+            .get(..count)
+            .filter(|o| (1..=4).contains(&o.len()))?;
+        let len = octets
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        if octets[0] == 0 || len < 0x80 {
+            return None;
+        }
+        (len, 2 + count)
+    };
+    let (encoded, rest) = input.split_at_checked(header_len.checked_add(len)?)?;
+    let tlv = Tlv {
+        tag,
+        content: &encoded[header_len..],
+        encoded,
+    };
+    Some((tlv, rest))
 }
 
 /// DER `OBJECT IDENTIFIER`: the first two arcs combined as `40·a + b`, each arc in base-128
@@ -73,4 +126,38 @@ pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 /// A DER `SEQUENCE` of already-encoded elements.
 pub fn sequence(elements: &[&[u8]]) -> Vec<u8> {
     tlv(0x30, &elements.concat())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_len_matches_the_written_length() {
+        for len in [
+            0, 1, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x1_0000, 0xFF_FFFF, 0x100_0000,
+        ] {
+            let mut out = Vec::new();
+            push_der_length(&mut out, len);
+            assert_eq!(der_length_len(len), out.len(), "{len:#x}");
+        }
+    }
+
+    #[test]
+    fn read_tlv_accepts_only_der_lengths() {
+        let (first, rest) = read_tlv(&[0x04, 0x01, 0xAA, 0xBB]).unwrap();
+        assert_eq!(
+            (first.tag, first.content, first.encoded),
+            (0x04, &[0xAA][..], &[0x04, 0x01, 0xAA][..])
+        );
+        assert_eq!(rest, [0xBB]);
+        let long = tlv(0x04, &[0; 200]);
+        assert_eq!(read_tlv(&long).unwrap().0.content.len(), 200);
+        // Indefinite, non-minimal (leading zero, or long form for < 128), truncated, high tag.
+        assert!(read_tlv(&[0x30, 0x80, 0x00, 0x00]).is_none());
+        assert!(read_tlv(&[0x04, 0x82, 0x00, 0x01, 0xAA]).is_none());
+        assert!(read_tlv(&[0x04, 0x81, 0x01, 0xAA]).is_none());
+        assert!(read_tlv(&[0x04, 0x02, 0xAA]).is_none());
+        assert!(read_tlv(&[0x1F, 0x01, 0xAA]).is_none());
+    }
 }

@@ -8,22 +8,26 @@
 
 use crate::ca::chain::CaChain;
 use crate::ca::extensions::fulcio_extensions_with_subject;
-use crate::ca::profile::{LeafProfile, extension};
-use crate::ca::signer::{CaSigner, RcgenSigner};
+use crate::ca::leaf::{self, POISON_EXTENSION};
+use crate::ca::profile::LeafProfile;
+use crate::ca::signer::{CaSigner, SignerError};
 use crate::ca::subject_key::SubjectKey;
 use crate::ct::{self, CtError, PrecertEntry, Sct};
 use crate::identity::principal::Principal;
 use crate::keys::pem_block;
 use crate::log::store::LogStore;
 use crate::log::{Appended, LeafCodec, Log, LogError};
-use rcgen::Issuer;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
-    #[error("cannot build the certificate: {0}")]
-    Build(#[from] rcgen::Error),
+    #[error(transparent)]
+    Sign(#[from] SignerError),
+    #[error(
+        "the CA signer must use ECDSA P-256 with SHA-256, the algorithm leaves are written for"
+    )]
+    UnsupportedSigner,
     #[error("certificate encoding: {0}")]
     Encoding(#[from] CtError),
     #[error(transparent)]
@@ -47,21 +51,29 @@ pub struct IssuedCertificate {
 /// The issuing CA: the chain and the intermediate's signer.
 pub struct CertificateAuthority {
     chain: CaChain,
-    issuer: Issuer<'static, RcgenSigner>,
-    backend: &'static str,
+    signer: Arc<dyn CaSigner>,
+    /// The intermediate's subject `Name` exactly as its certificate encodes it: every leaf's
+    /// issuer field. Copied rather than re-encoded, because verifiers chain by byte comparison.
+    issuer_name: Vec<u8>,
 }
 
 impl CertificateAuthority {
     pub fn new(chain: CaChain, signer: Arc<dyn CaSigner>) -> Result<Self, CaError> {
-        let backend = signer.backend();
-        let issuer = Issuer::from_ca_cert_der(
-            &chain.intermediate_der().to_vec().into(),
-            RcgenSigner(signer),
-        )?;
+        // Leaves name their signature algorithm with a fixed AlgorithmIdentifier; a signer
+        // with another algorithm would produce certificates that cannot verify.
+        if signer.algorithm() != &rcgen::PKCS_ECDSA_P256_SHA256 {
+            return Err(CaError::UnsupportedSigner);
+        }
+        // CaChain has parsed and checked the intermediate, so this finds its subject.
+        let issuer_name = leaf::subject_name(chain.intermediate_der())
+            .ok_or(CaError::Invariant(
+                "the intermediate certificate has no subject Name",
+            ))?
+            .to_vec();
         Ok(CertificateAuthority {
             chain,
-            issuer,
-            backend,
+            signer,
+            issuer_name,
         })
     }
 
@@ -71,7 +83,7 @@ impl CertificateAuthority {
 
     /// The signer backend's name, for startup logs.
     pub fn backend(&self) -> &'static str {
-        self.backend
+        self.signer.backend()
     }
 
     /// Issues a leaf for `principal`'s identity and the (already policy-checked, possession
@@ -82,21 +94,35 @@ impl CertificateAuthority {
         principal: &Principal,
         key: &SubjectKey,
     ) -> Result<IssuedCertificate, CaError> {
-        let subject = rcgen::SubjectPublicKeyInfo::from_der(key.spki_der())?;
+        let spki = key.spki_der();
+        // SubjectKey builds its SPKI itself, always with a whole-byte key.
+        let subject_key_raw = leaf::spki_public_key(spki)
+            .ok_or(CaError::Invariant("the subject key's SPKI is not DER"))?;
         let fulcio =
             fulcio_extensions_with_subject(&principal.issuer, &principal.subject, &principal.ci);
         let profile = LeafProfile::new(
             &principal.san,
             &fulcio,
-            rcgen::PublicKeyData::der_bytes(&subject),
+            subject_key_raw,
             self.chain.intermediate_ski(),
             OffsetDateTime::now_utc(),
         );
+        // Encoded once; the precertificate, the logged TBS and the final certificate below are
+        // this plus (at most) one extension, which is what makes the SCT valid for the final
+        // certificate (see `leaf`).
+        let leaf_tbs = profile.tbs(&self.issuer_name, spki);
 
-        // ASN.1 NULL, critical: a precertificate must never be usable as a certificate.
-        let poison = extension(ct::POISON_OID, true, vec![0x05, 0x00]);
-        let precert = profile.params(poison).signed_by(&subject, &self.issuer)?;
-        let tbs = ct::precert_signing_tbs(precert.der())?;
+        // The precertificate carries the critical poison, so it can never serve as a
+        // certificate; what the log records is its TBS without the poison (RFC 6962 §3.2).
+        // Only that TBS leaves this function: the signed precertificate itself is not stored.
+        let precert = self.sign(&leaf_tbs.with_last_extension(POISON_EXTENSION))?;
+        let tbs = leaf_tbs.with_last_extension(&[]);
+        // True by construction. Debug builds (every test) re-derive it on each issuance with
+        // `ct`'s DER walk, the verifier-side code that shares nothing with `leaf`.
+        debug_assert_eq!(
+            ct::precert_signing_tbs(&precert).ok().as_deref(),
+            Some(tbs.as_slice())
+        );
         let entry = PrecertEntry {
             issuer_key_hash: *self.chain.issuer_key_hash(),
             tbs: &tbs,
@@ -117,28 +143,36 @@ impl CertificateAuthority {
             extensions,
             signature,
         };
-        let sct_list = extension(
+        let sct_list = leaf::extension(
             ct::SCT_LIST_OID,
             false,
-            ct::sct_list_extension_value(std::slice::from_ref(&sct))?,
+            &ct::sct_list_extension_value(std::slice::from_ref(&sct))?,
         );
-        let leaf = profile.params(sct_list).signed_by(&subject, &self.issuer)?;
-        // The SCT is only valid if the final TBS minus the SCT list is the logged TBS. This is
-        // a byte comparison after a DER walk, cheap beside the signatures, and it turns a
-        // profile regression into a 500 instead of certificates that fail verification.
-        if ct::final_cert_signing_tbs(leaf.der())? != tbs {
-            return Err(CaError::Invariant(
-                "final certificate TBS differs from the logged precertificate TBS",
-            ));
-        }
+        let leaf_der = self.sign(&leaf_tbs.with_last_extension(&sct_list))?;
+        // The SCT is only valid if the final TBS minus the SCT list is the logged TBS. Both come
+        // from `leaf_tbs` and differ only in the appended extension and the enclosing lengths,
+        // so this holds by construction (a release-build compare would compare a buffer with
+        // its own copy); debug builds re-derive it independently, as above.
+        debug_assert_eq!(
+            ct::final_cert_signing_tbs(&leaf_der).ok().as_deref(),
+            Some(tbs.as_slice())
+        );
         metrics::counter!("mayfly_certificates_issued_total").increment(1);
-        let leaf_der = leaf.der().to_vec();
         Ok(IssuedCertificate {
             leaf_pem: pem_block("CERTIFICATE", &leaf_der),
             leaf_der,
             log_index: index,
             timestamp_ms,
         })
+    }
+
+    /// Signs `tbs` with the intermediate's key and frames the certificate.
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, CaError> {
+        let signature = self.signer.sign(tbs).inspect_err(|e| {
+            // The signer puts nothing secret in its errors; record which backend failed.
+            tracing::error!(error = %e, backend = self.signer.backend(), "CA signing failed");
+        })?;
+        Ok(leaf::certificate(tbs, &signature))
     }
 }
 

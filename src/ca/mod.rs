@@ -2,13 +2,14 @@
 //! signer backends, client-key policy, and the issuance pipeline that logs every
 //! precertificate before a certificate leaves (design.md §1, §5; reference/fulcio.md §2).
 //!
-//! Pure parts (`extensions`, `profile`, `der`) transform data; `signer` and `setup` hold keys
+//! Pure parts (`extensions`, `profile`, `leaf`, `der`) transform data; `signer` and `setup` hold keys
 //! and files; `issuance` ties the CA to the issuance log through `Log::append`.
 
 pub mod chain;
 pub mod der;
 pub mod extensions;
 pub mod issuance;
+pub mod leaf;
 pub mod profile;
 pub mod setup;
 pub mod signer;

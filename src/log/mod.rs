@@ -42,6 +42,11 @@ pub struct LogConfig {
     pub max_pending_bytes: usize,
     /// Entries per batch: keeps one transaction, and the latency of its waiters, bounded.
     pub max_batch: usize,
+    /// Whether appending a payload already in the log answers its existing index (and keeps
+    /// the index that makes that possible, one row per entry). A log whose payloads can never
+    /// repeat turns this off and saves that row: it is a random B-tree insert per entry, which
+    /// costs a page write per entry and grows slower as the log grows.
+    pub dedup: bool,
 }
 
 impl LogConfig {
@@ -53,6 +58,7 @@ impl LogConfig {
             max_pending: 16 * 1024,
             max_pending_bytes: 64 << 20,
             max_batch: 4096,
+            dedup: true,
         }
     }
 }
@@ -323,8 +329,12 @@ impl<S: LogStore> Log<S> {
             .map(|e| e.to_vec()))
     }
 
-    /// Where the payload with this dedup key (its RFC 6962 leaf hash) was logged.
+    /// Where the payload with this dedup key (its RFC 6962 leaf hash) was logged. Always `None`
+    /// for a log without dedup, which keeps no such index.
     pub async fn lookup(&self, key: &Hash) -> Result<Option<LeafRecord>, LogError> {
+        if !self.inner.config.dedup {
+            return Ok(None);
+        }
         let mut found = self
             .inner
             .store

@@ -41,7 +41,8 @@ type Reply = oneshot::Sender<Result<Appended, LogError>>;
 
 struct Pending {
     payload: Vec<u8>,
-    key: Hash,
+    /// The dedup key; `None` in a log without dedup.
+    key: Option<Hash>,
     reply: Reply,
 }
 
@@ -58,6 +59,7 @@ pub(super) struct Pool {
     max_pending: usize,
     max_pending_bytes: usize,
     max_batch: usize,
+    dedup: bool,
 }
 
 impl Pool {
@@ -73,6 +75,7 @@ impl Pool {
             max_pending: config.max_pending,
             max_pending_bytes: config.max_pending_bytes,
             max_batch: config.max_batch.max(1),
+            dedup: config.dedup,
         }
     }
 
@@ -88,7 +91,7 @@ impl Pool {
         payload: Vec<u8>,
     ) -> Result<oneshot::Receiver<Result<Appended, LogError>>, LogError> {
         // Hash outside the lock: it is the only per-entry work an appender does.
-        let key = leaf_hash(&payload);
+        let key = self.dedup.then(|| leaf_hash(&payload));
         let (tx, rx) = oneshot::channel();
         {
             let mut state = self.lock();
@@ -213,7 +216,11 @@ impl<S: LogStore> Sequencer<S> {
         &self,
         batch: Vec<Pending>,
     ) -> Result<Vec<(Pending, Vec<Pending>)>, (LogError, Vec<Pending>)> {
-        let keys: Vec<Hash> = batch.iter().map(|p| p.key).collect();
+        if !self.inner.config.dedup {
+            return Ok(batch.into_iter().map(|p| (p, Vec::new())).collect());
+        }
+        // Every pending entry has a key in a dedup log (`Pool::submit`).
+        let keys: Vec<Hash> = batch.iter().filter_map(|p| p.key).collect();
         let found = match self.inner.store.lookup(self.inner.config.slot, &keys).await {
             Ok(found) => found,
             Err(e) => return Err((e.into(), batch)),
@@ -223,10 +230,12 @@ impl<S: LogStore> Sequencer<S> {
         for (p, existing) in batch.into_iter().zip(found) {
             if let Some(record) = existing {
                 let _ = p.reply.send(Ok(Appended::Existing(record)));
-            } else if let Some(&i) = position.get(&p.key) {
+            } else if let Some(&i) = p.key.as_ref().and_then(|k| position.get(k)) {
                 fresh[i].1.push(p);
             } else {
-                position.insert(p.key, fresh.len());
+                if let Some(key) = p.key {
+                    position.insert(key, fresh.len());
+                }
                 fresh.push((p, Vec::new()));
             }
         }
@@ -280,10 +289,12 @@ impl<S: LogStore> Sequencer<S> {
         let leaves = fresh
             .iter()
             .enumerate()
-            .map(|(i, (p, _))| LeafRecord {
-                key: p.key,
-                index: first + i as u64,
-                timestamp,
+            .filter_map(|(i, (p, _))| {
+                Some(LeafRecord {
+                    key: p.key?,
+                    index: first + i as u64,
+                    timestamp,
+                })
             })
             .collect();
         let batch = Batch {
@@ -326,13 +337,16 @@ impl<S: LogStore> Sequencer<S> {
         metrics::gauge!("mayfly_log_tree_size", "log" => config.name).set(self.head.size as f64);
         for (i, (p, twins)) in fresh.into_iter().enumerate() {
             let index = first + i as u64;
-            let record = LeafRecord {
-                key: p.key,
-                index,
-                timestamp,
-            };
-            for twin in twins {
-                let _ = twin.reply.send(Ok(Appended::Existing(record)));
+            // Twins exist only in a dedup log, where every entry has a key.
+            if let Some(key) = p.key {
+                let record = LeafRecord {
+                    key,
+                    index,
+                    timestamp,
+                };
+                for twin in twins {
+                    let _ = twin.reply.send(Ok(Appended::Existing(record)));
+                }
             }
             let sequenced = Sequenced {
                 index,

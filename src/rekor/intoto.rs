@@ -11,12 +11,20 @@
 use super::envelope::{decode_dsse_base64, pae};
 use super::key::Verifier;
 use super::{
-    RekorError, array_field, as_object, check_hex, decode_base64, encode_base64,
-    nonempty_str_field, obj_field, sha256_hex, str_field,
+    Canonical, Kind, RekorError, array_field, as_object, check_hex, decode_base64, json,
+    nonempty_str_field, obj_field, sha256, str_field,
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-pub(crate) fn canonical_spec(spec: &Map<String, Value>) -> Result<Value, RekorError> {
+/// One verified signature as the body stores it.
+struct Signed<'a> {
+    keyid: &'a str,
+    verifier: Verifier,
+    /// The `sig` field as sent, which decoded strictly: its canonical base64.
+    sig: &'a str,
+}
+
+pub(crate) fn canonical(spec: &Map<String, Value>) -> Result<Canonical, RekorError> {
     let content = obj_field(spec, "spec", "content")?;
     let hash = obj_field(content, "spec.content", "hash")?;
     let algorithm = str_field(hash, "spec.content.hash", "algorithm")?;
@@ -48,8 +56,8 @@ pub(crate) fn canonical_spec(spec: &Map<String, Value>) -> Result<Value, RekorEr
         .map(|(i, item)| {
             let at = format!("{env_at}.signatures[{i}]");
             let obj = as_object(item, &at)?;
-            let sig_b64 =
-                decode_base64(&format!("{at}.sig"), nonempty_str_field(obj, &at, "sig")?)?;
+            let sig_field = nonempty_str_field(obj, &at, "sig")?;
+            let sig_b64 = decode_base64(&format!("{at}.sig"), sig_field)?;
             let inner_at = format!("{at}.sig (inner)");
             let sig_text = std::str::from_utf8(&sig_b64).map_err(|_| RekorError::Base64 {
                 field: inner_at.clone(),
@@ -73,24 +81,46 @@ pub(crate) fn canonical_spec(spec: &Map<String, Value>) -> Result<Value, RekorEr
                     return Err(RekorError::field(format!("{at}.keyid"), "must be a string"));
                 }
             };
-            let mut out = Map::new();
-            if !keyid.is_empty() {
-                out.insert("keyid".into(), Value::String(keyid.to_owned()));
-            }
-            out.insert(
-                "publicKey".into(),
-                Value::String(encode_base64(verifier.canonical_pem().as_bytes())),
-            );
-            out.insert("sig".into(), Value::String(encode_base64(&sig_b64)));
-            Ok(Value::Object(out))
+            Ok(Signed {
+                keyid,
+                verifier,
+                sig: sig_field,
+            })
         })
         .collect::<Result<Vec<_>, RekorError>>()?;
 
-    Ok(json!({
-        "content": {
-            "envelope": {"payloadType": payload_type, "signatures": signatures},
-            "hash": {"algorithm": "sha256", "value": hash_value},
-            "payloadHash": {"algorithm": "sha256", "value": sha256_hex(&payload)},
-        }
+    let payload_hash = sha256(&payload);
+    let capacity = 512
+        + payload_type.len()
+        + signatures
+            .iter()
+            .map(|s| s.keyid.len() + s.sig.len() + s.verifier.canonical_pem_base64().len() + 48)
+            .sum::<usize>();
+    Ok(Canonical::new(Kind::Intoto, capacity, |out| {
+        let mut spec = json::Object::open(out);
+        let mut content = json::Object::open(spec.key("content"));
+        let mut envelope = json::Object::open(content.key("envelope"));
+        json::str_member(&mut envelope, "payloadType", payload_type);
+        json::array(envelope.key("signatures"), &signatures, |out, signed| {
+            let mut item = json::Object::open(out);
+            if !signed.keyid.is_empty() {
+                json::str_member(&mut item, "keyid", signed.keyid);
+            }
+            json::str_member(
+                &mut item,
+                "publicKey",
+                signed.verifier.canonical_pem_base64(),
+            );
+            json::str_member(&mut item, "sig", signed.sig);
+            item.close();
+        });
+        envelope.close();
+        let mut hash = json::Object::open(content.key("hash"));
+        json::str_member(&mut hash, "algorithm", "sha256");
+        json::str_member(&mut hash, "value", hash_value);
+        hash.close();
+        json::sha256_object(content.key("payloadHash"), payload_hash.as_ref());
+        content.close();
+        spec.close();
     }))
 }

@@ -9,16 +9,20 @@
 //! exponent 65537, Ed25519. Every certificate this service issues passes it, so nothing a client
 //! of ours can produce is refused, and odd keys never reach the log.
 //!
-//! [`Verifier::canonical_pem`] is re-encoded from the parsed DER, never the client's text: Go's
-//! `pem.Encode` layout, which is what Rekor stores and what sigstore-python rebuilds and
-//! compares byte for byte (design.md §9).
+//! [`Verifier::canonical_pem_base64`] is the base64 of the PEM re-encoded from the parsed DER in
+//! Go's `pem.Encode` layout, which is what Rekor stores and what sigstore-python rebuilds and
+//! compares byte for byte (design.md §9). It is the client's text only when that text is
+//! already exactly this (see [`Verifier::from_base64_pem`]).
 
 use super::RekorError;
 use crate::ca::subject_key::{KeyKind, SubjectKey};
 use crate::keys::pem_block;
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
-use x509_parser::prelude::{FromDer, X509Certificate};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use x509_parser::certificate::X509CertificateParser;
+use x509_parser::nom::Parser;
 
 /// The digest algorithms a hashedrekord entry may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,67 +63,103 @@ impl DigestAlg {
     }
 }
 
-/// A parsed, policy-checked signer key with its canonical PEM.
+/// A parsed, policy-checked signer key with the base64 of its canonical PEM (the form every
+/// body stores).
 #[derive(Debug, Clone)]
 pub struct Verifier {
     key: SubjectKey,
-    canonical_pem: String,
+    canonical_pem_base64: String,
+}
+
+/// The PEM blocks a verifier may come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    Certificate,
+    PublicKey,
+}
+
+impl Block {
+    fn label(self) -> &'static str {
+        match self {
+            Block::Certificate => "CERTIFICATE",
+            Block::PublicKey => "PUBLIC KEY",
+        }
+    }
+
+    /// The block's header and footer lines in Go's `pem.Encode` layout.
+    fn armor(self) -> (&'static [u8], &'static [u8]) {
+        match self {
+            Block::Certificate => (
+                b"-----BEGIN CERTIFICATE-----\n",
+                b"-----END CERTIFICATE-----\n",
+            ),
+            Block::PublicKey => (
+                b"-----BEGIN PUBLIC KEY-----\n",
+                b"-----END PUBLIC KEY-----\n",
+            ),
+        }
+    }
 }
 
 impl Verifier {
     /// Parses the base64 of a PEM certificate or public key found at JSON path `field`.
+    ///
+    /// Clients send the PEM in Go's layout (sigstore-js and sigstore-python both write it so),
+    /// and then it is already the canonical PEM: `b64`, which decoded strictly, is the base64
+    /// the body stores, and re-encoding the DER twice (to PEM, then to base64) would only give
+    /// back the same text. For a certificate that holds whenever the layout is Go's, since the
+    /// canonical PEM wraps the DER as sent; for a public key only if the DER also was already
+    /// the canonical SPKI the key re-encodes to. Any other PEM takes [`Verifier::from_pem`],
+    /// which also gives the same errors for the same DER.
     pub fn from_base64_pem(field: &str, b64: &str) -> Result<Self, RekorError> {
         let pem = super::decode_base64(field, b64)?;
+        if let Some((block, der)) = go_layout_pem(&pem) {
+            let key = subject_key(field, block, &der)?;
+            if block == Block::Certificate || key.spki_der() == der {
+                return Ok(Verifier {
+                    key,
+                    canonical_pem_base64: b64.to_owned(),
+                });
+            }
+        }
         Self::from_pem(field, &pem)
     }
 
     pub fn from_pem(field: &str, pem: &[u8]) -> Result<Self, RekorError> {
-        let bad = |problem: &str| RekorError::PublicKey {
-            field: field.to_owned(),
-            problem: problem.to_owned(),
-        };
-        let (rest, block) = x509_parser::pem::parse_x509_pem(pem)
-            .map_err(|_| bad("not a PEM certificate or public key"))?;
+        let (rest, read) = x509_parser::pem::parse_x509_pem(pem)
+            .map_err(|_| bad_key(field, "not a PEM certificate or public key"))?;
         if !rest.iter().all(u8::is_ascii_whitespace) {
-            return Err(bad(
+            return Err(bad_key(
+                field,
                 "more than one PEM block; send only the signing (leaf) certificate",
             ));
         }
-        let key_error = |reason| RekorError::Key {
-            field: field.to_owned(),
-            reason,
+        let block = match read.label.as_str() {
+            "CERTIFICATE" => Block::Certificate,
+            "PUBLIC KEY" => Block::PublicKey,
+            other => {
+                return Err(bad_key(
+                    field,
+                    &format!("PEM block {other:?} is neither CERTIFICATE nor PUBLIC KEY"),
+                ));
+            }
         };
-        match block.label.as_str() {
-            "CERTIFICATE" => {
-                let cert = match X509Certificate::from_der(&block.contents) {
-                    Ok(([], cert)) => cert,
-                    _ => {
-                        return Err(bad(
-                            "the PEM CERTIFICATE is not a well-formed X.509 certificate",
-                        ));
-                    }
-                };
-                let key = SubjectKey::from_pem_or_der(cert.tbs_certificate.subject_pki.raw)
-                    .map_err(key_error)?;
-                Ok(Verifier {
-                    key,
-                    canonical_pem: pem_block("CERTIFICATE", &block.contents),
-                })
-            }
-            "PUBLIC KEY" => {
-                let key = SubjectKey::from_pem_or_der(&block.contents).map_err(key_error)?;
-                let canonical_pem = pem_block("PUBLIC KEY", key.spki_der());
-                Ok(Verifier { key, canonical_pem })
-            }
-            other => Err(bad(&format!(
-                "PEM block {other:?} is neither CERTIFICATE nor PUBLIC KEY"
-            ))),
-        }
+        let der = &read.contents;
+        let key = subject_key(field, block, der)?;
+        let canonical_der = match block {
+            Block::Certificate => der,
+            Block::PublicKey => key.spki_der(),
+        };
+        let canonical_pem = pem_block(block.label(), canonical_der);
+        Ok(Verifier {
+            key,
+            canonical_pem_base64: super::encode_base64(canonical_pem.as_bytes()),
+        })
     }
 
-    /// The PEM to store in the canonical body (Go `pem.Encode` layout).
-    pub fn canonical_pem(&self) -> &str {
-        &self.canonical_pem
+    /// The base64 of the canonical PEM (Go `pem.Encode` layout), as bodies store it.
+    pub fn canonical_pem_base64(&self) -> &str {
+        &self.canonical_pem_base64
     }
 
     pub fn kind(&self) -> KeyKind {
@@ -208,4 +248,64 @@ impl Verifier {
                 ))
             })
     }
+}
+
+fn bad_key(field: &str, problem: &str) -> RekorError {
+    RekorError::PublicKey {
+        field: field.to_owned(),
+        problem: problem.to_owned(),
+    }
+}
+
+/// The signer's key from the DER of a PEM block, under the CA's key policy.
+///
+/// Only the certificate's SPKI is used, so its extensions are not parsed deeply: x509-parser
+/// turns a malformed extension value into `ParsedExtension::ParseError` rather than failing the
+/// certificate, so deep parsing decides nothing here and costs a parse of every extension
+/// (Fulcio certificates carry a dozen).
+fn subject_key(field: &str, block: Block, der: &[u8]) -> Result<SubjectKey, RekorError> {
+    let key_error = |reason| RekorError::Key {
+        field: field.to_owned(),
+        reason,
+    };
+    match block {
+        Block::Certificate => {
+            let mut parser = X509CertificateParser::new().with_deep_parse_extensions(false);
+            let cert = match parser.parse(der) {
+                Ok(([], cert)) => cert,
+                _ => {
+                    return Err(bad_key(
+                        field,
+                        "the PEM CERTIFICATE is not a well-formed X.509 certificate",
+                    ));
+                }
+            };
+            SubjectKey::from_pem_or_der(cert.tbs_certificate.subject_pki.raw).map_err(key_error)
+        }
+        Block::PublicKey => SubjectKey::from_pem_or_der(der).map_err(key_error),
+    }
+}
+
+/// The block and DER of a PEM in exactly Go's `pem.Encode` layout (the header line, the
+/// base64 in 64-column lines, each ending in `\n`, the footer line, nothing else) whose base64
+/// is canonical; `None` for any other PEM. What x509-parser reads from such a PEM is the same
+/// block and DER.
+fn go_layout_pem(pem: &[u8]) -> Option<(Block, Vec<u8>)> {
+    [Block::Certificate, Block::PublicKey]
+        .into_iter()
+        .find_map(|block| {
+            let (header, footer) = block.armor();
+            let lines = pem.strip_prefix(header)?.strip_suffix(footer)?;
+            let mut text = Vec::with_capacity(lines.len());
+            // 64 characters and a newline per line; the last line may be shorter.
+            for line in lines.chunks(65) {
+                let (chars, newline) = line.split_at(line.len() - 1);
+                if newline != b"\n" || chars.is_empty() {
+                    return None;
+                }
+                text.extend_from_slice(chars);
+            }
+            let der = STANDARD.decode(&text).ok()?;
+            (!der.is_empty()).then_some((block, der))
+        })
 }

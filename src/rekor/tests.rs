@@ -509,3 +509,419 @@ fn production_intoto_set_verifies_with_our_payload() {
         check_production_set(&bundle, &body);
     }
 }
+
+// --- the typed reading and the hand-written JSON ----------------------------------------------
+
+/// `canonicalize` (typed reading first) and `canonicalize_value` (the `Value` walk) on the same
+/// bytes, which must agree.
+fn both_readings(request: &str) -> Result<Canonical, RekorError> {
+    let typed_first = canonicalize(request.as_bytes());
+    let value: Value = serde_json::from_str(request).unwrap();
+    assert_eq!(typed_first, canonicalize_value(&value), "{request}");
+    typed_first
+}
+
+/// Whether the typed reading settles the request (rather than handing it to the `Value` walk).
+fn typed_reading_settles(request: &str) -> bool {
+    serde_json::from_str::<Proposed<'_>>(request)
+        .ok()
+        .and_then(|proposed| proposed.canonicalize())
+        .is_some()
+}
+
+/// `request` with the value at `path` replaced (`None`: removed).
+fn edited(request: &Value, path: &[&str], new: Option<Value>) -> String {
+    let mut request = request.clone();
+    let (last, parents) = path.split_last().unwrap();
+    let mut at = &mut request;
+    for name in parents {
+        at = &mut at[*name];
+    }
+    let object = at.as_object_mut().unwrap();
+    match new {
+        Some(new) => object.insert((*last).to_owned(), new),
+        None => object.remove(*last),
+    };
+    request.to_string()
+}
+
+#[test]
+fn typed_reading_agrees_with_the_value_walk_on_dsse() {
+    let (client, other) = (Client::new(), Client::new());
+    let sig = B64.encode(client.sign(&pae_bytes()));
+    let envelope_with = |signatures: Value, payload: Value| {
+        json!({"payload": payload, "payloadType": PAYLOAD_TYPE, "signatures": signatures})
+            .to_string()
+    };
+    let envelope = envelope_with(
+        json!([{"keyid": "", "sig": sig}]),
+        json!(B64.encode(PAYLOAD)),
+    );
+    let request = dsse_request(&envelope, &[client.go_pem()]);
+    let text = request.to_string();
+    // What clients send takes the typed reading.
+    assert!(typed_reading_settles(&text));
+    let body = both_readings(&text).unwrap();
+
+    // Escaped solidi (`\/`, as some JSON encoders write base64) are the same strings.
+    assert_eq!(both_readings(&text.replace('/', "\\/")).unwrap(), body);
+    // A repeated key: the Value walk keeps the last, the typed reading refuses and defers.
+    let repeated = text.replace("\"verifiers\":[", "\"verifiers\":[1],\"verifiers\":[");
+    assert!(!typed_reading_settles(&repeated));
+    assert_eq!(both_readings(&repeated).unwrap(), body);
+    // Unknown fields and null server-side fields are ignored by both.
+    for (name, value) in [("unknown", json!({"x": 1})), ("envelopeHash", Value::Null)] {
+        let variant = edited(&request, &["spec", name], Some(value));
+        assert_eq!(both_readings(&variant).unwrap(), body);
+    }
+
+    let mut refused = vec![
+        edited(&request, &["spec", "signatures"], Some(json!([]))),
+        edited(&request, &["spec", "payloadHash"], Some(json!({}))),
+        edited(&request, &["spec", "proposedContent"], None),
+        edited(&request, &["spec", "proposedContent"], Some(json!("x"))),
+        edited(&request, &["spec", "proposedContent", "envelope"], None),
+        edited(
+            &request,
+            &["spec", "proposedContent", "envelope"],
+            Some(json!({})),
+        ),
+        edited(&request, &["spec", "proposedContent", "verifiers"], None),
+        edited(
+            &request,
+            &["spec", "proposedContent", "verifiers"],
+            Some(json!([])),
+        ),
+        edited(
+            &request,
+            &["spec", "proposedContent", "verifiers"],
+            Some(json!("x")),
+        ),
+        edited(
+            &request,
+            &["spec", "proposedContent", "verifiers"],
+            Some(json!([null])),
+        ),
+        edited(
+            &request,
+            &["spec", "proposedContent", "verifiers"],
+            Some(json!(["!"])),
+        ),
+        edited(&request, &["apiVersion"], Some(json!("0.0.2"))),
+        edited(&request, &["kind"], Some(json!("rekord"))),
+        edited(&request, &["kind"], Some(Value::Null)),
+        edited(&request, &["spec"], Some(json!([]))),
+        // Verifiers beside the envelope's key: wrong, extra, or a PEM of another kind.
+        dsse_request(&envelope, &[other.go_pem()]).to_string(),
+        dsse_request(&envelope, &[client.go_pem(), other.go_pem()]).to_string(),
+        dsse_request(
+            &envelope,
+            &["-----BEGIN X-----\nAA==\n-----END X-----\n".into()],
+        )
+        .to_string(),
+    ];
+    // Envelopes that are not what DSSE libraries write, or that do not verify.
+    for envelope in [
+        envelope_with(json!([]), json!(B64.encode(PAYLOAD))),
+        envelope_with(json!([{"sig": ""}]), json!(B64.encode(PAYLOAD))),
+        envelope_with(json!([{"sig": 1}]), json!(B64.encode(PAYLOAD))),
+        envelope_with(json!([{"sig": "%%%"}]), json!(B64.encode(PAYLOAD))),
+        envelope_with(json!([{"sig": sig}]), json!("%%%")),
+        envelope_with(json!([{"sig": sig}]), Value::Null),
+        envelope_with(json!([{"sig": sig}]), json!(B64.encode(b"other"))),
+        envelope_with(json!("x"), json!(B64.encode(PAYLOAD))),
+        "not json".into(),
+        "[]".into(),
+    ] {
+        refused.push(dsse_request(&envelope, &[client.go_pem()]).to_string());
+    }
+    for variant in &refused {
+        assert!(both_readings(variant).is_err(), "{variant}");
+    }
+
+    // Envelope variations DSSE allows are accepted alike: URL-safe or unpadded base64, other
+    // fields, two signatures (in either order) by two verifiers.
+    let sig_other = B64.encode(other.sign(&pae_bytes()));
+    let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    for (envelope, verifiers) in [
+        (
+            envelope_with(
+                json!([{"sig": url_safe.encode(client.sign(&pae_bytes())), "x": [1]}]),
+                json!(url_safe.encode(PAYLOAD)),
+            ),
+            vec![client.sloppy_pem()],
+        ),
+        (
+            envelope_with(
+                json!([{"sig": sig_other}, {"sig": sig}]),
+                json!(B64.encode(PAYLOAD)),
+            ),
+            vec![client.go_pem(), other.sloppy_pem()],
+        ),
+    ] {
+        let variant = dsse_request(&envelope, &verifiers).to_string();
+        assert!(typed_reading_settles(&variant));
+        assert!(both_readings(&variant).is_ok(), "{variant}");
+    }
+}
+
+#[test]
+fn typed_reading_agrees_with_the_value_walk_on_hashedrekord_and_intoto() {
+    let client = Client::new();
+    let (digest, sig) = (sha256_hex(b"hello"), client.sign(b"hello"));
+    let request = hashedrekord_request(&client.go_pem(), &digest, &sig);
+    let text = request.to_string();
+    assert!(typed_reading_settles(&text));
+    let body = both_readings(&text).unwrap();
+    assert_eq!(both_readings(&text.replace('/', "\\/")).unwrap(), body);
+    let sloppy = hashedrekord_request(&client.sloppy_pem(), &digest, &sig);
+    assert_eq!(both_readings(&sloppy.to_string()).unwrap().body, body.body);
+
+    let hash = ["spec", "data", "hash"];
+    for variant in [
+        // The first problem is reported, whichever reading finds it.
+        edited(&request, &hash, Some(json!({"algorithm": "md5"}))),
+        edited(&request, &hash, Some(json!({"algorithm": "sha256"}))),
+        edited(
+            &request,
+            &hash,
+            Some(json!({"algorithm": "sha256", "value": "AB"})),
+        ),
+        edited(
+            &request,
+            &hash,
+            Some(json!({"algorithm": "sha384", "value": digest})),
+        ),
+        edited(&request, &["spec", "data"], None),
+        edited(&request, &["spec", "signature", "content"], Some(json!(""))),
+        edited(
+            &request,
+            &["spec", "signature", "content"],
+            Some(json!("AAA")),
+        ),
+        edited(
+            &request,
+            &["spec", "signature", "content"],
+            Some(json!("AAAA")),
+        ),
+        edited(
+            &request,
+            &["spec", "signature", "publicKey"],
+            Some(json!({})),
+        ),
+        edited(
+            &request,
+            &["spec", "signature", "publicKey", "content"],
+            Some(json!("")),
+        ),
+        edited(&request, &["spec", "signature"], None),
+    ] {
+        assert!(both_readings(&variant).is_err(), "{variant}");
+    }
+
+    // intoto has no typed reading; it reaches the Value walk from `canonicalize` as before.
+    let intoto = intoto_request(&client.go_pem(), &client.sign(&pae_bytes()), None).to_string();
+    assert!(!typed_reading_settles(&intoto));
+    assert!(both_readings(&intoto).is_ok());
+}
+
+#[test]
+fn verifier_keeps_canonical_text_and_agrees_with_the_pem_parser() {
+    let client = Client::new();
+    let go_pem = client.go_pem();
+    let from_text = |pem: &str| Verifier::from_base64_pem("k", &B64.encode(pem));
+    let canonical = B64.encode(&go_pem);
+    for pem in [go_pem.clone(), client.sloppy_pem(), format!("\n{go_pem}\n")] {
+        assert_eq!(from_text(&pem).unwrap().canonical_pem_base64(), canonical);
+        let parsed = Verifier::from_pem("k", pem.as_bytes()).unwrap();
+        assert_eq!(parsed.canonical_pem_base64(), canonical);
+    }
+
+    // A public key: kept when its DER is the canonical SPKI, re-encoded when it is not (here a
+    // long-form length, which the SPKI reader accepts).
+    let cert = x509_parser::parse_x509_certificate(&client.cert_der)
+        .unwrap()
+        .1;
+    let spki = cert.tbs_certificate.subject_pki.raw.to_vec();
+    let key_pem = |der: &[u8]| crate::keys::pem_block("PUBLIC KEY", der);
+    let canonical_key = B64.encode(key_pem(&spki));
+    assert_eq!(
+        from_text(&key_pem(&spki)).unwrap().canonical_pem_base64(),
+        canonical_key
+    );
+    let mut long_form = vec![0x30, 0x81, spki[1]];
+    long_form.extend_from_slice(&spki[2..]);
+    assert_eq!(
+        from_text(&key_pem(&long_form))
+            .unwrap()
+            .canonical_pem_base64(),
+        canonical_key
+    );
+    assert_eq!(
+        Verifier::from_pem("k", key_pem(&long_form).as_bytes())
+            .unwrap()
+            .canonical_pem_base64(),
+        canonical_key
+    );
+
+    // Go-layout PEMs that fail do so with the PEM parser's error.
+    for pem in [
+        crate::keys::pem_block("CERTIFICATE", b"not a certificate"),
+        crate::keys::pem_block("CERTIFICATE", &[&client.cert_der[..], b"x"].concat()),
+        crate::keys::pem_block("PUBLIC KEY", b"not a key"),
+        crate::keys::pem_block("PRIVATE KEY", &spki),
+        format!("{go_pem}{go_pem}"),
+    ] {
+        assert_eq!(
+            from_text(&pem).unwrap_err(),
+            Verifier::from_pem("k", pem.as_bytes()).unwrap_err(),
+            "{pem}"
+        );
+    }
+}
+
+/// The response as it was built before the hand-written writer: a `serde_json::Value`.
+fn log_entry_value(
+    entry_id: &str,
+    entry: &Integrated<'_>,
+    set: &[u8],
+    proof: &InclusionProof,
+) -> String {
+    let hashes: Vec<String> = proof.hashes.iter().map(Hash::to_hex).collect();
+    let mut map = serde_json::Map::new();
+    map.insert(
+        entry_id.to_owned(),
+        json!({
+            "body": B64.encode(entry.body),
+            "integratedTime": entry.integrated_time,
+            "logID": entry.log_id.to_hex(),
+            "logIndex": entry.log_index,
+            "verification": {
+                "inclusionProof": {
+                    "checkpoint": proof.checkpoint,
+                    "hashes": hashes,
+                    "logIndex": entry.log_index,
+                    "rootHash": proof.root.to_hex(),
+                    "treeSize": proof.tree_size,
+                },
+                "signedEntryTimestamp": B64.encode(set),
+            },
+        }),
+    );
+    Value::Object(map).to_string()
+}
+
+#[test]
+fn log_entry_json_and_set_payload_match_serde() {
+    let body = br#"{"apiVersion":"0.0.1","kind":"dsse","spec":{}}"#;
+    for (integrated_time, log_index, hashes, checkpoint) in [
+        (
+            1_700_000_000,
+            0,
+            vec![],
+            "origin\n1\nAAAA\n\n\u{2014} origin sig\n",
+        ),
+        (
+            -5,
+            1 << 53,
+            vec![Hash([1; 32])],
+            "tab\there \"quoted\" \\ \u{1}",
+        ),
+        (i64::MAX, u64::MAX, vec![Hash([0xab; 32]); 17], ""),
+        (i64::MIN, (1 << 53) + 1, vec![Hash([7; 32]); 2], "x"),
+    ] {
+        let entry = Integrated {
+            body,
+            integrated_time,
+            log_id: Hash([0x5a; 32]),
+            log_index,
+        };
+        let body_base64 = B64.encode(body);
+        let encoded = IntegratedBase64 {
+            body_base64: &body_base64,
+            integrated_time,
+            log_id: entry.log_id,
+            log_index,
+        };
+        let proof = InclusionProof {
+            tree_size: log_index.saturating_add(1),
+            root: Hash([3; 32]),
+            hashes,
+            checkpoint: checkpoint.into(),
+        };
+        let id = entry_id(tree_id(&entry.log_id), &Hash([0xcd; 32]));
+        assert_eq!(
+            id,
+            format!("{:016x}{}", tree_id(&entry.log_id), "cd".repeat(32))
+        );
+        let set = [0x30, 0x45, 0xff];
+        assert_eq!(
+            String::from_utf8(log_entry_json(&id, &encoded, &set, &proof)).unwrap(),
+            log_entry_value(&id, &entry, &set, &proof)
+        );
+
+        let reference = serde_json_canonicalizer::to_vec(&json!({
+            "body": body_base64,
+            "integratedTime": integrated_time,
+            "logID": entry.log_id.to_hex(),
+            "logIndex": log_index,
+        }))
+        .unwrap();
+        assert_eq!(set_payload(&entry).unwrap(), reference);
+        assert_eq!(set_payload_base64(&encoded).unwrap(), reference);
+    }
+}
+
+mod json_writer {
+    use super::super::json;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Strings are escaped as serde_json and RFC 8785 escape them, whatever they hold.
+        #[test]
+        fn strings_match_serde_json_and_jcs(
+            text in prop_oneof![any::<String>(), "[\\x00-\\x7f\"\\\\]{0,40}", "[a-zA-Z0-9+/=]{0,80}"],
+        ) {
+            let mut ours = Vec::new();
+            json::string(&mut ours, &text);
+            prop_assert_eq!(&ours, &serde_json::to_vec(&text).unwrap());
+            prop_assert_eq!(&ours, &serde_json_canonicalizer::to_vec(&text).unwrap());
+        }
+
+        #[test]
+        fn integers_match_serde_json_and_jcs(signed in any::<i64>(), unsigned in any::<u64>(), small in -(1i64 << 54)..(1i64 << 54)) {
+            for value in [signed, small] {
+                let (mut plain, mut jcs) = (Vec::new(), Vec::new());
+                json::integer(&mut plain, value);
+                json::jcs_integer(&mut jcs, value).unwrap();
+                prop_assert_eq!(plain, serde_json::to_vec(&value).unwrap());
+                prop_assert_eq!(jcs, serde_json_canonicalizer::to_vec(&value).unwrap());
+            }
+            let (mut plain, mut jcs) = (Vec::new(), Vec::new());
+            json::integer(&mut plain, unsigned);
+            json::jcs_integer(&mut jcs, unsigned).unwrap();
+            prop_assert_eq!(plain, serde_json::to_vec(&unsigned).unwrap());
+            prop_assert_eq!(jcs, serde_json_canonicalizer::to_vec(&unsigned).unwrap());
+        }
+
+        #[test]
+        fn hex_matches_the_hex_crate(bytes in proptest::collection::vec(any::<u8>(), 0..70)) {
+            let mut ours = Vec::new();
+            json::hex(&mut ours, &bytes);
+            prop_assert_eq!(ours, format!("\"{}\"", hex::encode(&bytes)).into_bytes());
+        }
+
+        /// What the bodies store instead of re-encoding (see `decode_base64`): a text that
+        /// decodes is the canonical encoding of what it decodes to.
+        #[test]
+        fn strict_base64_round_trips(text in "[A-Za-z0-9+/=]{0,12}") {
+            if let Ok(bytes) = STANDARD.decode(&text) {
+                prop_assert_eq!(STANDARD.encode(bytes), text);
+            }
+        }
+    }
+}

@@ -120,19 +120,15 @@ impl LogStore for SqliteStore {
     }
 
     async fn entry_bundle(&self, log: LogSlot, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let full: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT data FROM entry_bundles WHERE log = ? AND idx = ?")
-                .bind(i64::from(log.0))
-                .bind(to_i64(index)?)
-                .fetch_optional(&self.readers)
-                .await
-                .map_err(backend)?;
-        if full.is_some() {
-            return Ok(full);
-        }
-        // The open bundle: its parts, in order, must tile it without gaps or overlaps.
+        // One statement, so one snapshot: a commit that folds the open bundle's parts into a
+        // full bundle between two separate reads would make the bundle vanish from both. A
+        // full bundle is the single row at offset 0; an open one is its parts, in order, which
+        // must tile it without gaps or overlaps. Both at once cannot pass the check below.
         let parts: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-            "SELECT offset, data FROM entry_bundle_parts WHERE log = ? AND idx = ? ORDER BY offset",
+            "SELECT 0 AS offset, data FROM entry_bundles WHERE log = ?1 AND idx = ?2 \
+             UNION ALL \
+             SELECT offset, data FROM entry_bundle_parts WHERE log = ?1 AND idx = ?2 \
+             ORDER BY offset",
         )
         .bind(i64::from(log.0))
         .bind(to_i64(index)?)
