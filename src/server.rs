@@ -357,6 +357,9 @@ pub async fn serve(
     Ok(())
 }
 
+/// How often unscraped histogram samples are folded into their summaries.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `mayfly serve`: open the instance, listen, serve until Ctrl-C or SIGTERM.
 pub async fn run(config: ServeConfig) -> Result<(), ServerError> {
     // Handlers first: a SIGTERM that arrives while the instance opens (a supervisor stopping a
@@ -365,6 +368,18 @@ pub async fn run(config: ServeConfig) -> Result<(), ServerError> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .ok();
+    if let Some(handle) = metrics.clone() {
+        // Histogram samples pile up in the recorder until something drains them. Scrapes do,
+        // but a server nobody scrapes would grow by every batch's samples, forever: drain on a
+        // timer, as the exporter's own upkeep task would.
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(METRICS_UPKEEP);
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
     let instance = Instance::open(&config, metrics).await?;
     let listener =
         TcpListener::bind(config.listen)
