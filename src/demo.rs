@@ -9,9 +9,9 @@
 //! 5. Print what happened: identity, certificate extensions, both log indexes, the checkpoint.
 
 use crate::ca::setup::CaBackend;
-use crate::client::attest::{AttestOptions, Subject, attest};
-use crate::client::verify::{IdentityMatcher, Policy, verify_npm};
 use crate::server::{Instance, ServeConfig, ServerError, serve};
+use mayfly_client::attest::{AttestOptions, Subject, attest};
+use mayfly_client::verify::{IdentityMatcher, Policy, verify_npm};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,9 +28,9 @@ pub enum DemoError {
     #[error("scratch directory: {0}")]
     Io(#[from] std::io::Error),
     #[error("attest: {0}")]
-    Attest(#[from] crate::client::attest::AttestError),
+    Attest(#[from] mayfly_client::attest::AttestError),
     #[error("verify: {0}")]
-    Verify(#[from] crate::client::verify::VerifyError),
+    Verify(#[from] mayfly_client::verify::VerifyError),
     #[error("{step}: {message}")]
     Step { step: &'static str, message: String },
 }
@@ -157,14 +157,9 @@ async fn demonstrate(dir: &Path, server: &url::Url) -> Result<(), DemoError> {
         out,
         "certificate extensions (Fulcio OIDs 1.3.6.1.4.1.57264.1.*)"
     )?;
-    for (oid, value) in &verified.extensions {
-        if let Some(arc) = oid.strip_prefix("1.3.6.1.4.1.57264.1.") {
-            writeln!(
-                out,
-                "  .{arc:<3} {:<36} {value}",
-                fulcio_extension_name(arc)
-            )?;
-        }
+    for (arc, value) in &verified.extensions {
+        let title = mayfly_spec::fulcio::arc_title(*arc).unwrap_or_default();
+        writeln!(out, "  .{arc:<3} {title:<36} {value}")?;
     }
     writeln!(out, "logs")?;
     match issuance_index {
@@ -191,43 +186,15 @@ async fn demonstrate(dir: &Path, server: &url::Url) -> Result<(), DemoError> {
 /// The issuance-log index a leaf's SCT carries (static-CT `leaf_index`).
 fn issuance_log_index(certificate_pem: &str) -> Option<u64> {
     use x509_parser::prelude::FromDer;
-    let (_, der) = pkcs8::der::pem::decode_vec(certificate_pem.as_bytes()).ok()?;
+    let der = mayfly_spec::pem::decode_label(certificate_pem.as_bytes(), "CERTIFICATE").ok()?;
     let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der).ok()?;
-    let ext = cert
-        .extensions()
-        .iter()
-        .find(|e| e.oid.to_id_string() == "1.3.6.1.4.1.11129.2.4.2")?;
-    let scts = crate::ct::parse_sct_list_extension_value(ext.value).ok()?;
-    crate::ct::leaf_index_from_extensions(&scts.first()?.extensions).ok()?
-}
-
-fn fulcio_extension_name(arc: &str) -> &'static str {
-    match arc {
-        "1" => "Issuer (deprecated)",
-        "2" => "GitHub Workflow Trigger (deprecated)",
-        "3" => "GitHub Workflow SHA (deprecated)",
-        "4" => "GitHub Workflow Name (deprecated)",
-        "5" => "GitHub Workflow Repository (deprecated)",
-        "6" => "GitHub Workflow Ref (deprecated)",
-        "8" => "Issuer",
-        "9" => "Build Signer URI",
-        "10" => "Build Signer Digest",
-        "11" => "Runner Environment",
-        "12" => "Source Repository URI",
-        "13" => "Source Repository Digest",
-        "14" => "Source Repository Ref",
-        "15" => "Source Repository Identifier",
-        "16" => "Source Repository Owner URI",
-        "17" => "Source Repository Owner Identifier",
-        "18" => "Build Config URI",
-        "19" => "Build Config Digest",
-        "20" => "Build Trigger",
-        "21" => "Run Invocation URI",
-        "22" => "Source Repository Visibility",
-        "23" => "Deployment Environment",
-        "24" => "Token Subject",
-        _ => "",
-    }
+    let ext = cert.extensions().iter().find(|e| {
+        e.oid
+            .iter()
+            .is_some_and(|arcs| arcs.eq(mayfly_spec::ct::SCT_LIST_OID.iter().copied()))
+    })?;
+    let scts = mayfly_spec::ct::parse_sct_list_extension_value(ext.value).ok()?;
+    mayfly_spec::ct::leaf_index_from_extensions(&scts.first()?.extensions).ok()?
 }
 
 /// A GitHub Actions job's environment whose token endpoint is the dev issuer; the values match

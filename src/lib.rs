@@ -16,20 +16,15 @@
 pub mod api;
 pub mod bench;
 pub mod ca;
-pub mod client;
-pub mod ct;
 pub mod demo;
 pub mod identity;
-pub mod keys;
 pub mod log;
-pub mod rekor;
 pub mod server;
-pub mod store;
-pub mod tlog;
+pub mod storage;
 pub mod trust;
 
 /// Makes aws-lc the process-wide rustls crypto provider, which every HTTP client (outbound OIDC
 /// discovery, the benchmarks' load generator) builds on. Idempotent; the first call wins.
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    mayfly_client::install_crypto_provider();
 }

@@ -177,8 +177,8 @@ impl VerifyTrust {
             .ok_or("--trusted-root is required")
     }
 
-    fn identity(&self) -> mayfly::client::commands::IdentityFlags {
-        mayfly::client::commands::IdentityFlags {
+    fn identity(&self) -> mayfly_client::commands::IdentityFlags {
+        mayfly_client::commands::IdentityFlags {
             cert_identity: self.cert_identity.clone(),
             cert_identity_regexp: self.cert_identity_regexp.clone(),
             cert_oidc_issuer: self.cert_oidc_issuer.clone(),
@@ -357,7 +357,7 @@ fn main() -> ExitCode {
                 Ok(mayfly::server::run(config).await?)
             }
             Command::Attest(args) => {
-                use mayfly::client::commands::{AttestSubject, attest};
+                use mayfly_client::commands::{AttestSubject, attest};
                 let (subject, common) = match args.npm {
                     Some(AttestNpm::Npm { tarball, common }) => {
                         (AttestSubject::Npm(tarball), common)
@@ -387,7 +387,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Verify(args) => {
-                use mayfly::client::commands::{describe, verify, verify_npm_tarball};
+                use mayfly_client::commands::{describe, verify, verify_npm_tarball};
                 let verified = match args.npm {
                     Some(VerifyNpm::Npm {
                         tarball,

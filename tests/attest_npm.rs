@@ -9,7 +9,7 @@ mod support;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mayfly::client::attest::{AttestError, AttestOptions, Attested, Step, Subject, attest};
+use mayfly_client::attest::{AttestError, AttestOptions, Attested, Step, Subject, attest};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 use std::collections::HashMap;

@@ -298,7 +298,7 @@ async fn every_bad_request_is_a_400_with_fulcios_message_and_writes_nothing() {
     cases.push(Case {
         name: "CSR with a bad self-signature",
         body: json!({"certificateSigningRequest": STANDARD.encode(
-            mayfly::keys::pem_block("CERTIFICATE REQUEST", &csr))}),
+            mayfly_spec::pem::encode("CERTIFICATE REQUEST", &csr))}),
         bearer: Some(idp.sign(&github)),
         message: BAD_SIGNATURE,
     });

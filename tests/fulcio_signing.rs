@@ -437,14 +437,11 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn extensions_match_a_real_fulcio_leaf_for_the_same_claims() {
     let bundle: Value = serde_json::from_str(
-        &std::fs::read_to_string("../shared/vectors/sigstore-public/github-signed.whl.sigstore")
-            .or_else(|_| {
-                std::fs::read_to_string(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../shared/vectors/sigstore-public/github-signed.whl.sigstore"
-                ))
-            })
-            .unwrap(),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/vectors/sigstore-public/github-signed.whl.sigstore"
+        ))
+        .unwrap(),
     )
     .unwrap();
     let real = STANDARD

@@ -2,14 +2,14 @@
 //! crash safety under injected storage faults, with the whole tree re-verified from storage
 //! after every step.
 
-use mayfly::keys::LogKey;
 use mayfly::log::audit::check_log;
-use mayfly::log::store::{Batch, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
+use mayfly::log::key::LogKey;
+use mayfly::log::storage::{Batch, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
 use mayfly::log::{Appended, Log, LogConfig, LogError, Verbatim};
-use mayfly::store::SqliteStore;
-use mayfly::tlog::checkpoint::open_checkpoint;
-use mayfly::tlog::tile::TileId;
-use mayfly::tlog::{Hash, leaf_hash, proof};
+use mayfly::storage::SqliteStore;
+use mayfly_spec::tlog::checkpoint::open_checkpoint;
+use mayfly_spec::tlog::tile::TileId;
+use mayfly_spec::tlog::{Hash, leaf_hash, proof};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 

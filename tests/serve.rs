@@ -6,16 +6,16 @@
 //! signatures against the served public key, tile hashes against the entry bundles, and the
 //! checkpoint root against the tiles, without the server's tile or proof code.
 
-use mayfly::keys::LogKey;
 use mayfly::log::audit::check_log;
-use mayfly::log::store::LogSlot;
+use mayfly::log::key::LogKey;
+use mayfly::log::storage::LogSlot;
 use mayfly::log::{Appended, Log, LogError};
 use mayfly::server::{Instance, ServeConfig, ServerError, serve};
-use mayfly::store::Store;
-use mayfly::tlog::checkpoint::{SignedCheckpoint, open_checkpoint};
-use mayfly::tlog::hash::{empty_root, root_of};
-use mayfly::tlog::note::EcdsaNoteVerifier;
-use mayfly::tlog::{Hash, leaf_hash};
+use mayfly::storage::Store;
+use mayfly_spec::tlog::checkpoint::{SignedCheckpoint, open_checkpoint};
+use mayfly_spec::tlog::hash::{empty_root, root_of};
+use mayfly_spec::tlog::note::EcdsaNoteVerifier;
+use mayfly_spec::tlog::{Hash, leaf_hash};
 use p256::ecdsa::VerifyingKey;
 use p256::pkcs8::DecodePublicKey;
 use std::collections::BTreeMap;

@@ -10,17 +10,17 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use mayfly::tlog::hash::{largest_power_of_two_below, root_of};
-use mayfly::tlog::proof::{
+use mayfly_spec::tlog::hash::{largest_power_of_two_below, root_of};
+use mayfly_spec::tlog::proof::{
     Subtree, consistency_proof, consistency_ranges, inclusion_proof, inclusion_ranges, range_hash,
     verify_consistency, verify_inclusion,
 };
-use mayfly::tlog::tile::{TileId, TileTree, locate, tile_width};
-use mayfly::tlog::{Hash, TlogError, leaf_hash, node_hash};
+use mayfly_spec::tlog::tile::{TileId, TileTree, locate, tile_width};
+use mayfly_spec::tlog::{Hash, TlogError, leaf_hash, node_hash};
 use proptest::prelude::*;
 use serde::Deserialize;
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors");
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors");
 
 // ---------------------------------------------------------------------------------------------
 // Hash sources

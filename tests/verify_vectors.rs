@@ -3,8 +3,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use mayfly::client::verify::{
-    Artifact, HashAlgorithm, IdentityMatcher, Policy, VerifyError, verify_bundle, verify_npm,
+use mayfly_client::verify::{
+    Artifact, ExtensionField, HashAlgorithm, IdentityMatcher, Policy, VerifyError, verify_bundle,
+    verify_npm,
 };
 use serde_json::Value;
 use std::path::PathBuf;
@@ -16,10 +17,9 @@ const NPM_SAN: &str =
 const GH_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 fn vector(name: &str) -> Vec<u8> {
-    let dir = std::env::var("MAYFLY_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let path = dir.join("vectors/sigstore-public").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/vectors/sigstore-public")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -76,7 +76,7 @@ fn flip_b64(v: &mut Value, pointer: &str, at: isize) {
     *field = Value::String(STANDARD.encode(bytes));
 }
 
-fn assert_rejected(result: Result<mayfly::client::verify::Verified, VerifyError>, prefix: &str) {
+fn assert_rejected(result: Result<mayfly_client::verify::Verified, VerifyError>, prefix: &str) {
     let err = result.expect_err("must be rejected").to_string();
     assert!(
         err.starts_with(prefix),
@@ -106,7 +106,7 @@ fn github_wheel_verifies() {
     assert_eq!(v.log_index, 79605083);
     assert_eq!(v.integrated_time, 1710888076);
     assert_eq!(
-        v.extension(12),
+        v.extension(ExtensionField::SourceRepositoryUri),
         Some("https://github.com/trailofbits/rfc8785.py")
     );
     assert!(v.statement.is_none());

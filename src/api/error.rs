@@ -5,12 +5,12 @@
 //! message: storage paths and backend errors never reach a client.
 
 use crate::ca::issuance::CaError;
-use crate::ca::subject_key::SubjectKeyError;
 use crate::log::LogError;
-use crate::tlog::TlogError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use mayfly_spec::subject_key::SubjectKeyError;
+use mayfly_spec::tlog::TlogError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -37,7 +37,7 @@ pub enum ApiError {
 pub enum RekorApiError {
     /// 400: the proposed entry is malformed or does not verify. Nothing was appended.
     #[error("error processing entry: {0}")]
-    Invalid(#[from] crate::rekor::RekorError),
+    Invalid(#[from] mayfly_spec::rekor::RekorError),
     /// 400: a malformed query parameter or search request.
     #[error("{0}")]
     BadQuery(String),

@@ -15,7 +15,7 @@ use crate::ca::issuance::CertificateAuthority;
 use crate::identity::dev_issuer::DevIssuer;
 use crate::identity::oidc::TokenVerifier;
 use crate::log::Log;
-use crate::store::Store;
+use crate::storage::Store;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

@@ -1,6 +1,6 @@
 //! Rekor v1 API on the artifact log (rekor-bundle-npm.md §1): create, get, search and proofs.
 //!
-//! Every entry is parsed, verified and canonicalized by [`crate::rekor`] before the log sees
+//! Every entry is parsed, verified and canonicalized by [`mayfly_spec::rekor`] before the log sees
 //! it, so bad input never appends. A created entry is answered only after its batch is durable,
 //! with an inclusion proof against the checkpoint that batch signed; reads prove against the
 //! current checkpoint. Either way the proof, `rootHash`, `treeSize` and checkpoint agree.
@@ -15,15 +15,15 @@
 use super::error::RekorApiError;
 use super::{ApiError, SharedState};
 use crate::log::{Appended, Log};
-use crate::rekor::{self, EntryRef, InclusionProof, IntegratedBase64};
-use crate::store::Store;
-use crate::tlog::{Hash, leaf_hash};
+use crate::storage::Store;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use mayfly_spec::rekor::{self, EntryRef, InclusionProof, IntegratedBase64};
+use mayfly_spec::tlog::{Hash, leaf_hash};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 

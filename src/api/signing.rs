@@ -7,7 +7,6 @@
 
 use super::SharedState;
 use super::error::{ApiError, FulcioError};
-use crate::ca::subject_key::SubjectKey;
 use crate::identity::principal::{Principal, principal};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -16,6 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use mayfly_spec::subject_key::SubjectKey;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

@@ -5,13 +5,13 @@
 
 use super::{ApiError, SharedState};
 use crate::log::Log;
-use crate::store::Store;
-use crate::tlog::tile::TilePath;
+use crate::storage::Store;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use mayfly_spec::tlog::tile::TilePath;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 

@@ -2,12 +2,12 @@
 //! `synchronous=FULL`, so every acknowledged append is durable exactly as in production.
 
 use super::quantile;
-use crate::keys::LogKey;
-use crate::log::store::LogSlot;
+use crate::log::key::LogKey;
+use crate::log::storage::LogSlot;
 use crate::log::{Appended, Log, LogConfig, LogError, Verbatim};
-use crate::store::SqliteStore;
-use crate::tlog::{leaf_hash, proof};
+use crate::storage::SqliteStore;
 use indicatif::{ProgressBar, ProgressStyle};
+use mayfly_spec::tlog::{leaf_hash, proof};
 use rand::RngExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub enum BenchError {
     #[error(transparent)]
     Log(#[from] LogError),
     #[error("storage: {0}")]
-    Store(#[from] crate::log::store::StoreError),
+    Store(#[from] crate::log::storage::StoreError),
     #[error("scratch directory: {0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]

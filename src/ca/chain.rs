@@ -11,7 +11,6 @@
 
 use crate::ca::profile::key_identifier;
 use crate::ca::signer::{CaSigner, RcgenSigner};
-use crate::keys::pem_block;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyIdMethod, KeyUsagePurpose, SerialNumber,
@@ -116,8 +115,8 @@ impl CaChain {
             intermediate_ski = key_identifier(intermediate_key.public_key_raw());
         }
         Ok(CaChain {
-            root_pem: pem_block("CERTIFICATE", &root_der),
-            intermediate_pem: pem_block("CERTIFICATE", &intermediate_der),
+            root_pem: mayfly_spec::pem::encode("CERTIFICATE", &root_der),
+            intermediate_pem: mayfly_spec::pem::encode("CERTIFICATE", &intermediate_der),
             root_der,
             intermediate_der,
             intermediate_ski,

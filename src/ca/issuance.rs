@@ -7,16 +7,15 @@
 //! the log over-reports, never under-reports.
 
 use crate::ca::chain::CaChain;
-use crate::ca::extensions::fulcio_extensions_with_subject;
 use crate::ca::leaf::{self, POISON_EXTENSION};
 use crate::ca::profile::LeafProfile;
 use crate::ca::signer::{CaSigner, SignerError};
-use crate::ca::subject_key::SubjectKey;
-use crate::ct::{self, CtError, PrecertEntry, Sct};
 use crate::identity::principal::Principal;
-use crate::keys::pem_block;
-use crate::log::store::LogStore;
+use crate::log::storage::LogStore;
 use crate::log::{Appended, LeafCodec, Log, LogError};
+use mayfly_spec::ct::{self, CtError, PrecertEntry, Sct};
+use mayfly_spec::fulcio::fulcio_extensions_with_subject;
+use mayfly_spec::subject_key::SubjectKey;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -106,7 +105,8 @@ impl CertificateAuthority {
             subject_key_raw,
             self.chain.intermediate_ski(),
             OffsetDateTime::now_utc(),
-        );
+        )
+        .map_err(CtError::from)?;
         // Encoded once; the precertificate, the logged TBS and the final certificate below are
         // this plus (at most) one extension, which is what makes the SCT valid for the final
         // certificate (see `leaf`).
@@ -147,7 +147,8 @@ impl CertificateAuthority {
             ct::SCT_LIST_OID,
             false,
             &ct::sct_list_extension_value(std::slice::from_ref(&sct))?,
-        );
+        )
+        .map_err(CtError::from)?;
         let leaf_der = self.sign(&leaf_tbs.with_last_extension(&sct_list))?;
         // The SCT is only valid if the final TBS minus the SCT list is the logged TBS. Both come
         // from `leaf_tbs` and differ only in the appended extension and the enclosing lengths,
@@ -159,7 +160,7 @@ impl CertificateAuthority {
         );
         metrics::counter!("mayfly_certificates_issued_total").increment(1);
         Ok(IssuedCertificate {
-            leaf_pem: pem_block("CERTIFICATE", &leaf_der),
+            leaf_pem: mayfly_spec::pem::encode("CERTIFICATE", &leaf_der),
             leaf_der,
             log_index: index,
             timestamp_ms,

@@ -12,7 +12,9 @@
 //! The encoding is the one rcgen produced when it built these leaves (the tests in `profile`
 //! compare the two byte for byte), so certificates do not change shape with this code.
 
-use crate::ca::der::{der_length_len, encode_oid, push_der_length, read_tlv};
+use mayfly_spec::der::{
+    self, DerError, length_len as der_length_len, push_length as push_der_length,
+};
 use time::{OffsetDateTime, UtcOffset};
 
 /// `AlgorithmIdentifier { ecdsa-with-SHA256 }`, no parameters (RFC 5758 §3.2): the CA's
@@ -138,8 +140,13 @@ pub fn certificate(tbs: &[u8], signature: &[u8]) -> Vec<u8> {
 
 /// Appends one `Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }`.
 /// DER omits a FALSE `critical`, as it is the default.
-pub fn push_extension(out: &mut Vec<u8>, oid: &[u64], critical: bool, value: &[u8]) {
-    let oid = encode_oid(oid);
+pub fn push_extension(
+    out: &mut Vec<u8>,
+    oid: &[u64],
+    critical: bool,
+    value: &[u8],
+) -> Result<(), DerError> {
+    let oid = der::oid(oid)?;
     let critical_len = if critical { 3 } else { 0 };
     let len = oid.len() + critical_len + 1 + der_length_len(value.len()) + value.len();
     out.reserve(1 + der_length_len(len) + len);
@@ -150,41 +157,48 @@ pub fn push_extension(out: &mut Vec<u8>, oid: &[u64], critical: bool, value: &[u
         out.extend_from_slice(&[0x01, 0x01, 0xFF]);
     }
     push_tlv(out, TAG_OCTET_STRING, value);
+    Ok(())
 }
 
 /// One complete `Extension` (see [`push_extension`]).
-pub fn extension(oid: &[u64], critical: bool, value: &[u8]) -> Vec<u8> {
+pub fn extension(oid: &[u64], critical: bool, value: &[u8]) -> Result<Vec<u8>, DerError> {
     let mut out = Vec::new();
-    push_extension(&mut out, oid, critical, value);
-    out
+    push_extension(&mut out, oid, critical, value)?;
+    Ok(out)
 }
 
 /// The subject `Name` of a DER certificate, as encoded there (tag and length included).
 pub fn subject_name(cert_der: &[u8]) -> Option<&[u8]> {
-    let (cert, _) =
-        read_tlv(cert_der).filter(|(c, rest)| c.tag == TAG_SEQUENCE && rest.is_empty())?;
-    let (tbs, _) = read_tlv(cert.content).filter(|(t, _)| t.tag == TAG_SEQUENCE)?;
+    let (cert, _) = der::read_tlv(cert_der)
+        .ok()
+        .filter(|(c, rest)| c.tag == TAG_SEQUENCE && rest.is_empty())?;
+    let (tbs, _) = der::read_tlv(cert.content)
+        .ok()
+        .filter(|(t, _)| t.tag == TAG_SEQUENCE)?;
     let mut fields = tbs.content;
     // version is optional (absent means v1); the subject follows serialNumber, signature,
     // issuer and validity.
-    let (first, rest) = read_tlv(fields)?;
+    let (first, rest) = der::read_tlv(fields).ok()?;
     if first.tag == TAG_VERSION {
         fields = rest;
     }
     for _ in 0..4 {
-        fields = read_tlv(fields)?.1;
+        fields = der::read_tlv(fields).ok()?.1;
     }
-    let (subject, _) = read_tlv(fields).filter(|(s, _)| s.tag == TAG_SEQUENCE)?;
+    let (subject, _) = der::read_tlv(fields)
+        .ok()
+        .filter(|(s, _)| s.tag == TAG_SEQUENCE)?;
     Some(subject.encoded)
 }
 
 /// The `subjectPublicKey` BIT STRING contents of a DER `SubjectPublicKeyInfo` (what RFC 5280's
 /// key identifier hashes), if the key is a whole number of bytes.
 pub fn spki_public_key(spki_der: &[u8]) -> Option<&[u8]> {
-    let (spki, _) =
-        read_tlv(spki_der).filter(|(s, rest)| s.tag == TAG_SEQUENCE && rest.is_empty())?;
-    let (algorithm, rest) = read_tlv(spki.content)?;
-    let (bits, rest) = read_tlv(rest)?;
+    let (spki, _) = der::read_tlv(spki_der)
+        .ok()
+        .filter(|(s, rest)| s.tag == TAG_SEQUENCE && rest.is_empty())?;
+    let (algorithm, rest) = der::read_tlv(spki.content).ok()?;
+    let (bits, rest) = der::read_tlv(rest).ok()?;
     if algorithm.tag != TAG_SEQUENCE || bits.tag != TAG_BIT_STRING || !rest.is_empty() {
         return None;
     }
@@ -257,7 +271,7 @@ fn push_two_digits(out: &mut Vec<u8>, value: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ct::POISON_OID;
+    use mayfly_spec::ct::POISON_OID;
     use time::macros::datetime;
 
     fn integer(magnitude: &[u8]) -> Vec<u8> {
@@ -311,9 +325,12 @@ mod tests {
 
     #[test]
     fn poison_constant_is_the_critical_null_extension() {
-        assert_eq!(POISON_EXTENSION, extension(POISON_OID, true, &[0x05, 0x00]));
+        assert_eq!(
+            POISON_EXTENSION,
+            extension(POISON_OID, true, &[0x05, 0x00]).unwrap()
+        );
         let mut algorithm = vec![TAG_SEQUENCE, 0x0A];
-        algorithm.extend_from_slice(&encode_oid(&[1, 2, 840, 10045, 4, 3, 2]));
+        algorithm.extend_from_slice(&der::oid(&[1, 2, 840, 10045, 4, 3, 2]).unwrap());
         assert_eq!(ECDSA_WITH_SHA256, algorithm);
     }
 
@@ -326,28 +343,28 @@ mod tests {
             not_before: datetime!(2026-01-01 00:00:00 UTC),
             not_after: datetime!(2026-01-01 00:10:00 UTC),
             spki: &[0x30, 0x00],
-            extensions: &extension(&[1, 2, 3], false, &[0xAB; 100]),
+            extensions: &extension(&[1, 2, 3], false, &[0xAB; 100]).unwrap(),
         };
         let tbs = LeafTbs::new(&fields);
         for last in [
             Vec::new(),
-            extension(&[1, 2, 4], true, &[0xCD; 10]),
-            extension(&[1, 2, 4], false, &[0xCD; 300]),
+            extension(&[1, 2, 4], true, &[0xCD; 10]).unwrap(),
+            extension(&[1, 2, 4], false, &[0xCD; 300]).unwrap(),
         ] {
             let der = tbs.with_last_extension(&last);
-            let (whole, rest) = read_tlv(&der).unwrap();
+            let (whole, rest) = der::read_tlv(&der).unwrap();
             assert!(rest.is_empty() && whole.tag == TAG_SEQUENCE);
             // The extensions field is the last TLV in the TBS; walk to it.
             let mut fields = whole.content;
             let mut extensions = None;
-            while let Some((field, rest)) = read_tlv(fields) {
+            while let Ok((field, rest)) = der::read_tlv(fields) {
                 extensions = Some(field);
                 fields = rest;
             }
             assert!(fields.is_empty());
             let extensions = extensions.unwrap();
             assert_eq!(extensions.tag, TAG_EXTENSIONS);
-            let (list, rest) = read_tlv(extensions.content).unwrap();
+            let (list, rest) = der::read_tlv(extensions.content).unwrap();
             assert!(rest.is_empty());
             assert!(list.content.ends_with(&last));
             assert_eq!(list.content.len(), fields_len(&tbs) + last.len());

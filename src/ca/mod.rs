@@ -6,11 +6,8 @@
 //! and files; `issuance` ties the CA to the issuance log through `Log::append`.
 
 pub mod chain;
-pub mod der;
-pub mod extensions;
 pub mod issuance;
 pub mod leaf;
 pub mod profile;
 pub mod setup;
 pub mod signer;
-pub mod subject_key;

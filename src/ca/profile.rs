@@ -10,10 +10,10 @@
 //! are all [`LeafTbs::with_last_extension`] of the one [`LeafTbs`] it makes, so removing the
 //! last extension from any of them gives byte-identical TBS certificates.
 
-use crate::ca::der::{encode_oid, sequence, tlv};
-use crate::ca::extensions::FulcioExtension;
 use crate::ca::leaf::{LeafTbs, TbsFields, push_extension};
 use crate::identity::principal::SubjectAltName;
+use mayfly_spec::der::{self, DerError, sequence, tlv};
+use mayfly_spec::fulcio::{FulcioExtension, OTHER_NAME_OID};
 use time::OffsetDateTime;
 
 /// How long a leaf is valid: Fulcio's ten minutes, with no backdating.
@@ -26,8 +26,6 @@ const AUTHORITY_KEY_IDENTIFIER: &[u64] = &[2, 5, 29, 35];
 const SUBJECT_ALT_NAME: &[u64] = &[2, 5, 29, 17];
 /// id-kp-codeSigning.
 pub const CODE_SIGNING: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 3, 3];
-/// The otherName type of a `username` identity's SAN.
-const USERNAME_OTHER_NAME: &[u64] = &[1, 3, 6, 1, 4, 1, 57264, 1, 7];
 
 /// Everything that goes into one leaf except the issuer, the subject key and the extension that
 /// differs between precertificate and final certificate.
@@ -48,7 +46,7 @@ impl LeafProfile {
         subject_key_raw: &[u8],
         issuer_ski: &[u8],
         now: OffsetDateTime,
-    ) -> Self {
+    ) -> Result<Self, DerError> {
         Self::with_serial(
             random_serial(),
             san,
@@ -67,51 +65,51 @@ impl LeafProfile {
         subject_key_raw: &[u8],
         issuer_ski: &[u8],
         now: OffsetDateTime,
-    ) -> Self {
+    ) -> Result<Self, DerError> {
         let mut extensions = Vec::with_capacity(512);
         // digitalSignature only: BIT STRING, 7 unused bits, 0x80.
-        push_extension(&mut extensions, KEY_USAGE, true, &[0x03, 0x02, 0x07, 0x80]);
+        push_extension(&mut extensions, KEY_USAGE, true, &[0x03, 0x02, 0x07, 0x80])?;
         push_extension(
             &mut extensions,
             EXTENDED_KEY_USAGE,
             false,
-            &sequence(&[&encode_oid(CODE_SIGNING)]),
-        );
+            &sequence(&[&der::oid(CODE_SIGNING)?]),
+        )?;
         push_extension(
             &mut extensions,
             SUBJECT_KEY_IDENTIFIER,
             false,
             &tlv(0x04, &key_identifier(subject_key_raw)),
-        );
+        )?;
         // keyIdentifier [0] IMPLICIT OCTET STRING, nothing else.
         push_extension(
             &mut extensions,
             AUTHORITY_KEY_IDENTIFIER,
             false,
             &sequence(&[&tlv(0x80, issuer_ski)]),
-        );
+        )?;
         // Critical because the subject is empty (RFC 5280 §4.2.1.6).
         push_extension(
             &mut extensions,
             SUBJECT_ALT_NAME,
             true,
-            &sequence(&[&general_name(san)]),
-        );
+            &sequence(&[&general_name(san)?]),
+        )?;
         for ext in fulcio {
             push_extension(
                 &mut extensions,
                 &ext.oid,
                 FulcioExtension::CRITICAL,
                 &ext.value,
-            );
+            )?;
         }
-        LeafProfile {
+        Ok(LeafProfile {
             serial,
             // X.509 times have whole seconds; truncating here states it rather than leaving it
             // to the encoder.
             not_before: now.replace_nanosecond(0).unwrap_or(now),
             extensions,
-        }
+        })
     }
 
     /// The leaf's TBS fields for `issuer_name` (the issuing certificate's subject `Name` DER)
@@ -155,31 +153,31 @@ fn random_serial() -> [u8; 20] {
     }
 }
 
-fn general_name(san: &SubjectAltName) -> Vec<u8> {
-    match san {
+fn general_name(san: &SubjectAltName) -> Result<Vec<u8>, DerError> {
+    Ok(match san {
         SubjectAltName::Email(email) => tlv(0x81, email.as_bytes()),
         SubjectAltName::Uri(uri) => tlv(0x86, uri.as_bytes()),
         // otherName [0] { type-id, [0] EXPLICIT UTF8String }
         SubjectAltName::Username(name) => tlv(
             0xA0,
             &[
-                encode_oid(USERNAME_OTHER_NAME),
+                der::oid(&OTHER_NAME_OID)?,
                 tlv(0xA0, &tlv(0x0C, name.as_bytes())),
             ]
             .concat(),
         ),
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ca::chain::CaChain;
-    use crate::ca::extensions::fulcio_extensions_with_subject;
     use crate::ca::leaf::{self, POISON_EXTENSION};
     use crate::ca::signer::{CaSigner, RcgenSigner, SoftwareKey};
-    use crate::ca::subject_key::SubjectKey;
-    use crate::ct::{self, Sct};
+    use mayfly_spec::ct::{self, Sct};
+    use mayfly_spec::fulcio::fulcio_extensions_with_subject;
+    use mayfly_spec::subject_key::SubjectKey;
     use rcgen::{
         CertificateParams, CustomExtension, DistinguishedName, IsCa, Issuer, KeyPair,
         PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519, PKCS_RSA_SHA256, RsaKeySize,
@@ -211,7 +209,7 @@ mod tests {
             extension(
                 EXTENDED_KEY_USAGE,
                 false,
-                sequence(&[&encode_oid(CODE_SIGNING)]),
+                sequence(&[&der::oid(CODE_SIGNING).unwrap()]),
             ),
             extension(
                 SUBJECT_KEY_IDENTIFIER,
@@ -223,7 +221,11 @@ mod tests {
                 false,
                 sequence(&[&tlv(0x80, issuer_ski)]),
             ),
-            extension(SUBJECT_ALT_NAME, true, sequence(&[&general_name(san)])),
+            extension(
+                SUBJECT_ALT_NAME,
+                true,
+                sequence(&[&general_name(san).unwrap()]),
+            ),
         ];
         extensions.extend(
             fulcio
@@ -323,7 +325,7 @@ mod tests {
                 ct::SCT_LIST_OID,
                 false,
                 sct_value.clone(),
-                leaf::extension(ct::SCT_LIST_OID, false, &sct_value),
+                leaf::extension(ct::SCT_LIST_OID, false, &sct_value).unwrap(),
             ),
         ];
 
@@ -352,7 +354,8 @@ mod tests {
                     subject_key_raw,
                     chain.intermediate_ski(),
                     *now,
-                );
+                )
+                .unwrap();
                 let ours = profile.tbs(issuer_name, spki);
                 let logged = ours.with_last_extension(&[]);
                 for (oid, critical, value, our_last) in &lasts {
@@ -410,16 +413,16 @@ mod tests {
     #[test]
     fn general_names_use_the_rfc5280_tags() {
         assert_eq!(
-            general_name(&SubjectAltName::Email("a@b.c".into())),
+            general_name(&SubjectAltName::Email("a@b.c".into())).unwrap(),
             b"\x81\x05a@b.c"
         );
         assert_eq!(
-            general_name(&SubjectAltName::Uri("https://x".into())),
+            general_name(&SubjectAltName::Uri("https://x".into())).unwrap(),
             b"\x86\x09https://x"
         );
-        let other = general_name(&SubjectAltName::Username("me!example.com".into()));
+        let other = general_name(&SubjectAltName::Username("me!example.com".into())).unwrap();
         assert_eq!(other[0], 0xA0);
-        assert_eq!(&other[2..14], &encode_oid(USERNAME_OTHER_NAME)[..]);
+        assert_eq!(&other[2..14], &der::oid(&OTHER_NAME_OID).unwrap()[..]);
         assert!(other.ends_with(b"\xA0\x10\x0C\x0Eme!example.com"));
     }
 

@@ -12,7 +12,7 @@
 //! client verifies, and the cheapest of the allowed signatures (two of them per issuance).
 //! Private key material never reaches `Debug`, `Display` or an error message.
 
-use crate::keys::{KeyError, pem_block, write_private_file};
+use crate::log::key::{KeyError, write_private_file};
 use pkcs8::der::Decode;
 use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, PublicKeyData, SignatureAlgorithm, SigningKey};
 use std::fmt;
@@ -96,14 +96,17 @@ impl SoftwareKey {
         let key = generate()?;
         let pkcs8 = Zeroizing::new(key.serialize_der());
         let pem = match passphrase {
-            None => Zeroizing::new(pem_block(PLAIN_LABEL, &pkcs8)),
+            None => Zeroizing::new(mayfly_spec::pem::encode(PLAIN_LABEL, &pkcs8)),
             Some(passphrase) => {
                 let info = pkcs8::PrivateKeyInfoRef::from_der(&pkcs8)
                     .map_err(|e| SignerError::Encrypt(e.to_string()))?;
                 let encrypted = info
                     .encrypt(passphrase.bytes())
                     .map_err(|e| SignerError::Encrypt(e.to_string()))?;
-                Zeroizing::new(pem_block(ENCRYPTED_LABEL, encrypted.as_bytes()))
+                Zeroizing::new(mayfly_spec::pem::encode(
+                    ENCRYPTED_LABEL,
+                    encrypted.as_bytes(),
+                ))
             }
         };
         write_private_file(path, pem.as_bytes())?;

@@ -21,6 +21,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use mayfly_spec::fulcio::ExtensionField;
 use serde_json::{Map, Value};
 
 use super::template::{Template, TemplateData, TemplateError};
@@ -166,138 +167,6 @@ impl IssuerEntry {
             None if self.issuer_type == IssuerType::Email => "email",
             None => "sub",
         }
-    }
-}
-
-/// Fields of Fulcio's `certificate.Extensions` that `ExtensionTemplates` may set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ExtensionField {
-    /// .2
-    GithubWorkflowTrigger,
-    /// .3
-    GithubWorkflowSha,
-    /// .4
-    GithubWorkflowName,
-    /// .5
-    GithubWorkflowRepository,
-    /// .6
-    GithubWorkflowRef,
-    /// .9
-    BuildSignerUri,
-    /// .10
-    BuildSignerDigest,
-    /// .11
-    RunnerEnvironment,
-    /// .12
-    SourceRepositoryUri,
-    /// .13
-    SourceRepositoryDigest,
-    /// .14
-    SourceRepositoryRef,
-    /// .15
-    SourceRepositoryIdentifier,
-    /// .16
-    SourceRepositoryOwnerUri,
-    /// .17
-    SourceRepositoryOwnerIdentifier,
-    /// .18
-    BuildConfigUri,
-    /// .19
-    BuildConfigDigest,
-    /// .20
-    BuildTrigger,
-    /// .21
-    RunInvocationUri,
-    /// .22
-    SourceRepositoryVisibilityAtSigning,
-    /// .23
-    DeploymentEnvironment,
-}
-
-impl ExtensionField {
-    /// All fields, in OID order (the order the variants are declared and sort in).
-    pub const ALL: [ExtensionField; 20] = [
-        ExtensionField::GithubWorkflowTrigger,
-        ExtensionField::GithubWorkflowSha,
-        ExtensionField::GithubWorkflowName,
-        ExtensionField::GithubWorkflowRepository,
-        ExtensionField::GithubWorkflowRef,
-        ExtensionField::BuildSignerUri,
-        ExtensionField::BuildSignerDigest,
-        ExtensionField::RunnerEnvironment,
-        ExtensionField::SourceRepositoryUri,
-        ExtensionField::SourceRepositoryDigest,
-        ExtensionField::SourceRepositoryRef,
-        ExtensionField::SourceRepositoryIdentifier,
-        ExtensionField::SourceRepositoryOwnerUri,
-        ExtensionField::SourceRepositoryOwnerIdentifier,
-        ExtensionField::BuildConfigUri,
-        ExtensionField::BuildConfigDigest,
-        ExtensionField::BuildTrigger,
-        ExtensionField::RunInvocationUri,
-        ExtensionField::SourceRepositoryVisibilityAtSigning,
-        ExtensionField::DeploymentEnvironment,
-    ];
-
-    /// Fulcio's JSON field name.
-    pub fn json_name(self) -> &'static str {
-        match self {
-            ExtensionField::GithubWorkflowTrigger => "GithubWorkflowTrigger",
-            ExtensionField::GithubWorkflowSha => "GithubWorkflowSHA",
-            ExtensionField::GithubWorkflowName => "GithubWorkflowName",
-            ExtensionField::GithubWorkflowRepository => "GithubWorkflowRepository",
-            ExtensionField::GithubWorkflowRef => "GithubWorkflowRef",
-            ExtensionField::BuildSignerUri => "BuildSignerURI",
-            ExtensionField::BuildSignerDigest => "BuildSignerDigest",
-            ExtensionField::RunnerEnvironment => "RunnerEnvironment",
-            ExtensionField::SourceRepositoryUri => "SourceRepositoryURI",
-            ExtensionField::SourceRepositoryDigest => "SourceRepositoryDigest",
-            ExtensionField::SourceRepositoryRef => "SourceRepositoryRef",
-            ExtensionField::SourceRepositoryIdentifier => "SourceRepositoryIdentifier",
-            ExtensionField::SourceRepositoryOwnerUri => "SourceRepositoryOwnerURI",
-            ExtensionField::SourceRepositoryOwnerIdentifier => "SourceRepositoryOwnerIdentifier",
-            ExtensionField::BuildConfigUri => "BuildConfigURI",
-            ExtensionField::BuildConfigDigest => "BuildConfigDigest",
-            ExtensionField::BuildTrigger => "BuildTrigger",
-            ExtensionField::RunInvocationUri => "RunInvocationURI",
-            ExtensionField::SourceRepositoryVisibilityAtSigning => {
-                "SourceRepositoryVisibilityAtSigning"
-            }
-            ExtensionField::DeploymentEnvironment => "DeploymentEnvironment",
-        }
-    }
-
-    /// The last arc of the OID `1.3.6.1.4.1.57264.1.x`.
-    pub fn oid_arc(self) -> u32 {
-        match self {
-            ExtensionField::GithubWorkflowTrigger => 2,
-            ExtensionField::GithubWorkflowSha => 3,
-            ExtensionField::GithubWorkflowName => 4,
-            ExtensionField::GithubWorkflowRepository => 5,
-            ExtensionField::GithubWorkflowRef => 6,
-            ExtensionField::BuildSignerUri => 9,
-            ExtensionField::BuildSignerDigest => 10,
-            ExtensionField::RunnerEnvironment => 11,
-            ExtensionField::SourceRepositoryUri => 12,
-            ExtensionField::SourceRepositoryDigest => 13,
-            ExtensionField::SourceRepositoryRef => 14,
-            ExtensionField::SourceRepositoryIdentifier => 15,
-            ExtensionField::SourceRepositoryOwnerUri => 16,
-            ExtensionField::SourceRepositoryOwnerIdentifier => 17,
-            ExtensionField::BuildConfigUri => 18,
-            ExtensionField::BuildConfigDigest => 19,
-            ExtensionField::BuildTrigger => 20,
-            ExtensionField::RunInvocationUri => 21,
-            ExtensionField::SourceRepositoryVisibilityAtSigning => 22,
-            ExtensionField::DeploymentEnvironment => 23,
-        }
-    }
-
-    fn from_key(key: &str) -> Option<Self> {
-        let k = normalize(key);
-        Self::ALL
-            .into_iter()
-            .find(|f| normalize(f.json_name()) == k)
     }
 }
 
@@ -611,6 +480,14 @@ impl IssuerConfig {
 // ---- generic value helpers ------------------------------------------------------------------
 
 /// Key normalisation shared by the JSON and YAML spellings (see module docs).
+/// The extension field a `ExtensionTemplates` key names, however Fulcio's loader would spell it.
+fn extension_field(key: &str) -> Option<ExtensionField> {
+    let k = normalize(key);
+    ExtensionField::ALL
+        .into_iter()
+        .find(|f| normalize(f.json_name()) == k)
+}
+
 fn normalize(key: &str) -> String {
     key.chars()
         .filter(|c| *c != '-' && *c != '_')
@@ -685,7 +562,7 @@ fn parse_provider(name: &str, value: &Value) -> Result<CiProvider, IssuerConfigE
             }
             "extensiontemplates" => {
                 for (k, v) in map_entries(Some(v), &format!("{what} ExtensionTemplates"))? {
-                    let field = match ExtensionField::from_key(k) {
+                    let field = match extension_field(k) {
                         Some(f) => f,
                         None if normalize(k) == "issuer" => {
                             return Err(invalid(

@@ -12,7 +12,7 @@ pub mod principal;
 pub mod template;
 
 pub use config::{
-    CiProvider, ExtensionField, IssuerConfig, IssuerConfigError, IssuerEntry, IssuerType,
-    RenderedCi, ResolvedIssuer,
+    CiProvider, IssuerConfig, IssuerConfigError, IssuerEntry, IssuerType, RenderedCi,
+    ResolvedIssuer,
 };
 pub use template::{Template, TemplateData, TemplateError, TemplateParseError};

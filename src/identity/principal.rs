@@ -16,9 +16,10 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
-use super::config::{CiProvider, ExtensionField, IssuerConfig, IssuerEntry, IssuerType};
+use super::config::{CiProvider, IssuerConfig, IssuerEntry, IssuerType};
 use super::oidc::VerifiedToken;
 use super::template::{TemplateError, stringify_claim};
+use mayfly_spec::fulcio::ExtensionField;
 
 /// The certificate's one subject alternative name.
 #[derive(Debug, Clone, PartialEq, Eq)]

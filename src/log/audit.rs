@@ -4,12 +4,12 @@
 //! want to prove that what is stored is one consistent, signed tree.
 
 use super::LogError;
-use super::store::{LogSlot, LogStore};
-use crate::keys::LogKey;
-use crate::tlog::checkpoint::open_checkpoint;
-use crate::tlog::hash::root_of;
-use crate::tlog::tile::{self, TILE_WIDTH, TileId, TileTree};
-use crate::tlog::{Hash, leaf_hash};
+use super::storage::{LogSlot, LogStore};
+use crate::log::key::LogKey;
+use mayfly_spec::tlog::checkpoint::open_checkpoint;
+use mayfly_spec::tlog::hash::root_of;
+use mayfly_spec::tlog::tile::{self, TILE_WIDTH, TileId, TileTree};
+use mayfly_spec::tlog::{Hash, leaf_hash};
 
 /// What a successful audit covered.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,19 +8,20 @@
 //! starts as soon as the previous one committed, so batches grow with load and an idle log
 //! answers in about one commit.
 //!
-//! The engine knows nothing of SQL or HTTP: storage is the [`store::LogStore`] trait.
+//! The engine knows nothing of SQL or HTTP: storage is the [`storage::LogStore`] trait.
 
 pub mod audit;
+pub mod key;
 mod sequencer;
-pub mod store;
+pub mod storage;
 mod tree;
 
-use crate::keys::LogKey;
-use crate::tlog::checkpoint::{Checkpoint, open_checkpoint};
-use crate::tlog::tile::{self, TileId};
-use crate::tlog::{Hash, TlogError};
+use crate::log::key::LogKey;
+use mayfly_spec::tlog::checkpoint::{Checkpoint, open_checkpoint};
+use mayfly_spec::tlog::tile::{self, TileId};
+use mayfly_spec::tlog::{Hash, TlogError};
 use std::sync::Arc;
-use store::{LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
+use storage::{LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
 use tokio::sync::{oneshot, watch};
 
 pub use sequencer::Sequenced;
@@ -166,9 +167,9 @@ impl<S: LogStore> Log<S> {
         config: LogConfig,
         codec: Arc<dyn LeafCodec>,
     ) -> Result<Self, LogError> {
-        let root = crate::tlog::hash::empty_root();
+        let root = mayfly_spec::tlog::hash::empty_root();
         let note = sign(&key, &config.origin, 0, root)?;
-        let batch = store::Batch {
+        let batch = storage::Batch {
             previous: None,
             checkpoint: Some(StoredCheckpoint {
                 size: 0,
@@ -382,7 +383,7 @@ fn sign(key: &LogKey, origin: &str, size: u64, root: Hash) -> Result<String, Log
         root,
         extensions: vec![],
     };
-    Ok(crate::tlog::checkpoint::sign_checkpoint(&cp, &signer)?.note)
+    Ok(mayfly_spec::tlog::checkpoint::sign_checkpoint(&cp, &signer)?.note)
 }
 
 /// Refuses a stored checkpoint that this key did not sign for this origin.

@@ -10,10 +10,10 @@
 //! 4. A compare-and-swap conflict means another writer advanced the log: this sequencer stops
 //!    for good rather than risk a fork.
 
-use super::store::{Batch, LeafRecord, LogStore, StoredCheckpoint};
+use super::storage::{Batch, LeafRecord, LogStore, StoredCheckpoint};
 use super::tree::{Snapshot, Tree};
 use super::{Appended, Inner, LogConfig, LogError, sign, verify_head};
-use crate::tlog::{Hash, leaf_hash};
+use mayfly_spec::tlog::{Hash, leaf_hash};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

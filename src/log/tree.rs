@@ -7,10 +7,10 @@
 //! tiles completed in that batch (see [`Snapshot`]).
 
 use super::LogError;
-use super::store::{BundleWrite, LogSlot, LogStore, StoreError};
-use crate::tlog::proof::{self, Subtree};
-use crate::tlog::tile::{self, TILE_WIDTH, TileId, TileTree};
-use crate::tlog::{Hash, TlogError};
+use super::storage::{BundleWrite, LogSlot, LogStore, StoreError};
+use mayfly_spec::tlog::proof::{self, Subtree};
+use mayfly_spec::tlog::tile::{self, TILE_WIDTH, TileId, TileTree};
+use mayfly_spec::tlog::{Hash, TlogError};
 use std::collections::HashMap;
 
 #[derive(Clone, Debug)]
@@ -215,7 +215,7 @@ impl TileMap {
 
     pub fn root(&self, size: u64) -> Result<Hash, LogError> {
         if size == 0 {
-            return Ok(crate::tlog::hash::empty_root());
+            return Ok(mayfly_spec::tlog::hash::empty_root());
         }
         proof::range_hash(0..size, |s| self.node(s))
     }
@@ -328,8 +328,8 @@ pub(crate) async fn read_root<S: LogStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tlog::hash::root_of;
-    use crate::tlog::leaf_hash;
+    use mayfly_spec::tlog::hash::root_of;
+    use mayfly_spec::tlog::leaf_hash;
     use proptest::prelude::*;
 
     proptest! {

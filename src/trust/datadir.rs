@@ -6,7 +6,7 @@
 
 use super::{TrustDocuments, TrustError, TrustInputs, dev_issuer_url};
 use crate::ca::setup::{INTERMEDIATE_CERT, ROOT_CERT};
-use crate::keys::LogKey;
+use crate::log::key::LogKey;
 use crate::server::{ARTIFACTS_KEY, ISSUANCE_KEY};
 use std::path::{Path, PathBuf};
 

@@ -21,7 +21,7 @@
 //! start, is new on every start; such a CA cannot be trusted across restarts anyway.
 
 pub mod datadir;
-pub mod model;
+pub use mayfly_spec::sigstore::documents as model;
 
 #[cfg(test)]
 mod tests;
@@ -32,7 +32,7 @@ use model::{
     CLIENT_TRUST_CONFIG_MEDIA_TYPE, CertChain, CertificateAuthority, ClientTrustConfig,
     DistinguishedName, LogId, PublicKey, RawBytes, SIGNING_CONFIG_MEDIA_TYPE, Service,
     ServiceConfiguration, SigningConfig, TRUSTED_ROOT_MEDIA_TYPE, TransparencyLogInstance,
-    TrustedRoot, ValidFor,
+    TrustedRootDocument as TrustedRoot, ValidFor,
 };
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;

@@ -4,7 +4,7 @@
 use super::*;
 use crate::ca::chain::CaChain;
 use crate::ca::signer::{CaSigner, SoftwareKey};
-use crate::keys::LogKey;
+use crate::log::key::LogKey;
 use serde_json::{Value, json};
 use std::sync::Arc;
 

@@ -115,7 +115,7 @@ impl TestIdp {
     pub fn public_key_pem(&self) -> String {
         use aws_lc_rs::encoding::AsDer;
         let der = self.key.public_key().as_der().unwrap();
-        mayfly::keys::pem_block("PUBLIC KEY", der.as_ref())
+        mayfly_spec::pem::encode("PUBLIC KEY", der.as_ref())
     }
 
     /// An RS256 token with this IdP's key and `kid`.

@@ -1,0 +1,15 @@
+//! The companion client: `mayfly attest` (npm provenance and general in-toto attestations,
+//! signed keylessly against a Mayfly) and `mayfly verify` (Sigstore bundles, offline, against a
+//! trusted root). It talks to servers over HTTP only, and builds on `mayfly-spec` alone: the
+//! compiler keeps it from reaching into the server.
+#![forbid(unsafe_code)]
+
+pub mod attest;
+pub mod commands;
+pub mod verify;
+
+/// Makes aws-lc the process-wide rustls crypto provider, which every HTTPS client here builds
+/// on. Idempotent; the first call wins.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

@@ -1,0 +1,201 @@
+//! `mayfly verify`: offline verification of a Sigstore bundle against a trusted root.
+//!
+//! [`verify_bundle`] runs every check that sigstore-js `@sigstore/verify` and sigstore-python
+//! run on a keyless bundle (rekor-bundle-npm.md §7), failing closed at the first failure, in
+//! this order (each step only relies on facts established by the steps before it):
+//!
+//! 1. [`bundle`]: media type v0.1/v0.2/v0.3, certificate form, exactly one tlog entry of kind
+//!    hashedrekord 0.0.1, dsse 0.0.1 or intoto 0.0.2, promise/proof per version.
+//! 2. [`tlog`]: the log (by `logId`, key valid at `integratedTime`), the SET over the JCS
+//!    payload, the checkpoint signature and the inclusion proof; at least one of SET and proof.
+//! 3. The signing time: `integratedTime`, trusted only because the SET signed it (sigstore-js
+//!    counts it only with a promise; RFC 3161 timestamps are not supported, so a bundle without
+//!    a SET has no trusted time and is refused).
+//! 4. [`chain`]: the path to a trusted CA valid at that time, every certificate valid at it,
+//!    leaf KU/EKU.
+//! 5. [`sct`]: exactly one embedded SCT, verified under a trusted CT log.
+//! 6. [`body`]: the logged body describes this bundle's signature, digest or payload, and key.
+//! 7. [`signature`]: the artifact matches and the signature verifies with the leaf key.
+//! 8. [`identity`]: the SAN and issuer satisfy the policy.
+//!
+//! [`verify_npm`] adds what `npm audit signatures` and the npm registry check ([`npm`]).
+//!
+//! No I/O: callers pass bytes. Bundle bytes are attacker-controlled; nothing here panics on
+//! them.
+
+mod body;
+mod chain;
+mod error;
+mod identity;
+mod keys;
+mod npm;
+mod sct;
+mod signature;
+mod tlog;
+
+pub use error::VerifyError;
+
+pub use mayfly_spec::fulcio::ExtensionField;
+use mayfly_spec::sigstore::bundle::{self, Content};
+use mayfly_spec::sigstore::trusted_root::TrustedRoot;
+
+/// How the certificate's SAN must look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityMatcher {
+    /// The SAN, exactly.
+    Exact(String),
+    /// A regular expression (`regex` crate syntax) that must match the whole SAN.
+    Regex(String),
+}
+
+/// Whose signature is acceptable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub identity: IdentityMatcher,
+    /// The OIDC issuer, exactly (certificate extension 1.3.6.1.4.1.57264.1.8, else .1.1).
+    pub issuer: String,
+}
+
+/// Digest algorithms an artifact may be given by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlgorithm {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+/// What was signed. Required for message signatures; for DSSE bundles optional, and if given
+/// an in-toto statement subject must carry its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Artifact {
+    Bytes(Vec<u8>),
+    Digest {
+        algorithm: HashAlgorithm,
+        digest: Vec<u8>,
+    },
+}
+
+/// The facts of a verified bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// `hashedrekord`, `dsse` or `intoto`.
+    pub kind: String,
+    pub san: String,
+    pub issuer: String,
+    /// Every Fulcio extension (OID 1.3.6.1.4.1.57264.1.x) of the leaf as (last arc, value),
+    /// decoded, in certificate order.
+    pub extensions: Vec<(u32, String)>,
+    pub log_index: u64,
+    /// The verified signing time, Unix seconds.
+    pub integrated_time: i64,
+    /// The in-toto statement of a DSSE bundle.
+    pub statement: Option<serde_json::Value>,
+}
+
+impl Verified {
+    /// The value of a Fulcio CI extension, if present.
+    pub fn extension(&self, field: ExtensionField) -> Option<&str> {
+        self.extensions
+            .iter()
+            .find(|(arc, _)| *arc == field.oid_arc())
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Verifies a bundle for `policy`; see the module docs for the checks and their order.
+pub fn verify_bundle(
+    bundle_json: &[u8],
+    artifact: Option<&Artifact>,
+    trusted_root_json: &[u8],
+    policy: &Policy,
+) -> Result<Verified, VerifyError> {
+    verify(bundle_json, artifact, trusted_root_json, Some(policy))
+}
+
+/// `mayfly verify npm <tarball> <bundle>`: an npm provenance bundle for this tarball. The
+/// identity policy is optional, as in `npm audit signatures` (the registry's publisher checks
+/// run regardless; see [`npm`]).
+pub fn verify_npm(
+    tarball: &[u8],
+    bundle_json: &[u8],
+    trusted_root_json: &[u8],
+    policy: Option<&Policy>,
+) -> Result<Verified, VerifyError> {
+    let package = npm::read_package(tarball)?;
+    // The statement subject is checked after the signatures: before that it is unauthenticated.
+    let verified = verify(bundle_json, None, trusted_root_json, policy)?;
+    npm::check_provenance(&package, tarball, &verified)?;
+    Ok(verified)
+}
+
+fn verify(
+    bundle_json: &[u8],
+    artifact: Option<&Artifact>,
+    trusted_root_json: &[u8],
+    policy: Option<&Policy>,
+) -> Result<Verified, VerifyError> {
+    let bundle = bundle::parse(bundle_json)?;
+    let root = TrustedRoot::parse(trusted_root_json)?;
+    let entry = &bundle.entry;
+
+    let log = tlog::select_log(&root.tlogs, entry)?;
+    if entry.set.is_none() && entry.proof.is_none() {
+        return Err(VerifyError::Bundle(
+            "the tlog entry has neither an inclusion promise nor an inclusion proof".into(),
+        ));
+    }
+    if let Some(set) = &entry.set {
+        tlog::verify_set(log, entry, set)?;
+    }
+    if let Some(proof) = &entry.proof {
+        tlog::verify_proof(log, entry, proof)?;
+    }
+    let time = match entry.set {
+        Some(_) => entry.integrated_time,
+        None => {
+            return Err(VerifyError::Time(
+                "no signed entry timestamp, so integratedTime is unauthenticated (RFC 3161 \
+                 timestamps are not supported)"
+                    .into(),
+            ));
+        }
+    };
+
+    let leaf = chain::parse_cert(&bundle.leaf)?;
+    let issuer_der = chain::verify_path(&leaf, &root.authorities, time)?;
+    chain::check_leaf_time(&leaf, time)?;
+    chain::check_leaf_usage(&leaf)?;
+    let issuer = chain::parse_cert(issuer_der)?;
+    sct::verify_embedded_sct(&bundle.leaf, &leaf, issuer.public_key().raw, &root.ctlogs)?;
+
+    let logged_digest = body::check_body(entry, &bundle.content, &bundle.leaf)?;
+    let statement = match (&bundle.content, logged_digest) {
+        (Content::Message { signature, .. }, Some(digest)) => {
+            signature::verify_message(&bundle.leaf, &digest, signature, artifact)?;
+            None
+        }
+        (
+            Content::Dsse {
+                payload_type,
+                payload,
+                signature,
+            },
+            None,
+        ) => signature::verify_dsse(&bundle.leaf, payload_type, payload, signature, artifact)?,
+        _ => return Err(VerifyError::Body("content and entry kind disagree".into())),
+    };
+
+    let who = identity::read_identity(&bundle.leaf)?;
+    if let Some(policy) = policy {
+        identity::check_policy(&who, policy)?;
+    }
+    Ok(Verified {
+        kind: entry.kind.clone(),
+        san: who.san,
+        issuer: who.issuer,
+        extensions: who.extensions,
+        log_index: entry.log_index,
+        integrated_time: time,
+        statement,
+    })
+}

@@ -1,0 +1,106 @@
+//! Transparency-log evidence for the bundle's entry: the signed entry timestamp (SET) and the
+//! inclusion proof with its checkpoint (rekor-bundle-npm.md §1.4, §3; §7.1 step 4, §7.2 step 4).
+//!
+//! The log is chosen by the entry's `logId` among the trusted root's `tlogs`, with a key valid at
+//! `integratedTime` (sigstore-js `tlog/set.ts`). The checkpoint is checked as both clients do:
+//! its signature line must carry key hint `logId[0..4]` (sigstore-python) and a key name that
+//! the log's `baseUrl` contains (sigstore-js), its root must equal the proof's `rootHash`
+//! (sigstore-python) and its size the proof's `treeSize` (sigstore-js proves against the
+//! checkpoint's size, so the two must agree).
+
+use super::error::VerifyError;
+use super::keys::verify_log_signature;
+use mayfly_spec::rekor::{Integrated, set_payload};
+use mayfly_spec::sigstore::bundle::{Proof, TlogEntry};
+use mayfly_spec::sigstore::trusted_root::{Log, find_log};
+use mayfly_spec::tlog::checkpoint::Checkpoint;
+use mayfly_spec::tlog::note::{EcdsaNoteVerifier, Note, open_note};
+use mayfly_spec::tlog::proof::verify_inclusion;
+use mayfly_spec::tlog::{Hash, leaf_hash};
+
+/// The trusted log that holds `entry`, with a key valid at its integrated time.
+pub(crate) fn select_log<'a>(tlogs: &'a [Log], entry: &TlogEntry) -> Result<&'a Log, VerifyError> {
+    find_log(tlogs, &entry.log_id, entry.integrated_time).ok_or_else(|| {
+        VerifyError::UnknownTlog(format!(
+            "log {} is not in the trusted root (or its key was not valid at integrated time {})",
+            hex::encode(entry.log_id),
+            entry.integrated_time
+        ))
+    })
+}
+
+/// Verifies the SET over the JCS payload rebuilt from the entry's own fields.
+pub(crate) fn verify_set(log: &Log, entry: &TlogEntry, set: &[u8]) -> Result<(), VerifyError> {
+    let payload = set_payload(&Integrated {
+        body: &entry.body,
+        integrated_time: entry.integrated_time,
+        log_id: Hash(entry.log_id),
+        log_index: entry.log_index,
+    })
+    .map_err(|e| VerifyError::Set(format!("cannot rebuild the payload: {e}")))?;
+    verify_log_signature(&log.key_details, &log.spki, &payload, set)
+        .map_err(|why| VerifyError::Set(format!("{why} under tlog {}", hex::encode(log.log_id))))
+}
+
+/// Verifies the checkpoint's signature under `log`, then the inclusion of the body's leaf
+/// hash at `proof.log_index` in the checkpointed tree.
+pub(crate) fn verify_proof(log: &Log, entry: &TlogEntry, proof: &Proof) -> Result<(), VerifyError> {
+    let checkpoint = open_checkpoint(log, &entry.log_id, &proof.checkpoint)?;
+    let proof_err = |m: String| VerifyError::InclusionProof(m);
+    if checkpoint.root.0 != proof.root_hash {
+        return Err(proof_err("root does not match checkpoint".into()));
+    }
+    if checkpoint.size != proof.tree_size {
+        return Err(proof_err(format!(
+            "tree size {} does not match checkpoint size {}",
+            proof.tree_size, checkpoint.size
+        )));
+    }
+    let hashes: Vec<Hash> = proof.hashes.iter().copied().map(Hash).collect();
+    verify_inclusion(
+        &leaf_hash(&entry.body),
+        proof.log_index,
+        proof.tree_size,
+        &hashes,
+        &Hash(proof.root_hash),
+    )
+    .map_err(|e| {
+        proof_err(format!(
+            "leaf does not verify at index {}: {e}",
+            proof.log_index
+        ))
+    })
+}
+
+fn open_checkpoint(log: &Log, log_id: &[u8; 32], text: &str) -> Result<Checkpoint, VerifyError> {
+    let err = |m: String| VerifyError::Checkpoint(m);
+    if log.key_details != "PKIX_ECDSA_P256_SHA_256" {
+        return Err(err(format!("unsupported log key type {}", log.key_details)));
+    }
+    let note = Note::parse(text.as_bytes()).map_err(|e| err(e.to_string()))?;
+    let hint = u32::from_be_bytes([log_id[0], log_id[1], log_id[2], log_id[3]]);
+    let name = note
+        .signatures()
+        .iter()
+        .find(|s| s.key_id == hint && log.base_url.contains(s.name.as_str()))
+        .map(|s| s.name.clone())
+        .ok_or_else(|| {
+            err(format!(
+                "no signature with key hint {hint:08x} and a key name within {}",
+                log.base_url
+            ))
+        })?;
+    let verifier = EcdsaNoteVerifier::from_spki_der(name, &log.spki)
+        .map_err(|e| err(format!("tlog key: {e}")))?;
+    // open_note rejects a note whose matching signature fails, and one with none verified.
+    let opened = open_note(text.as_bytes(), &[&verifier]).map_err(|e| {
+        err(format!(
+            "signature does not verify under tlog {}: {e}",
+            hex::encode(log.log_id)
+        ))
+    })?;
+    Checkpoint::parse(opened.text()).map_err(|e| err(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,237 @@
+//! Log signing keys: ECDSA P-256, stored as PKCS#8 PEM files readable by the owner only.
+//!
+//! Both logs sign with P-256 because that is what the Sigstore clients verify for Rekor v1
+//! checkpoints and SETs, and for RFC 6962 SCTs: the log ID is SHA-256 of the DER
+//! SubjectPublicKeyInfo and the checkpoint key hint is its first four bytes.
+//!
+//! Private key material never reaches `Debug`, `Display` or an error message.
+
+use mayfly_spec::tlog::note::{EcdsaNoteSigner, EcdsaNoteVerifier};
+use mayfly_spec::tlog::{Hash, TlogError};
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
+use p256::elliptic_curve::Generate;
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read or write key file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key file {path} is not a PKCS#8 PEM P-256 private key")]
+    Malformed { path: PathBuf },
+    #[error("refusing to overwrite existing key file {path}")]
+    Exists { path: PathBuf },
+    #[error("cannot encode key: {0}")]
+    Encode(String),
+}
+
+/// A P-256 signing key with its public identity precomputed.
+///
+/// The same key is held twice: as a RustCrypto `p256` key, which the signed-note code and the
+/// PEM files use, and as an aws-lc key for the per-entry signatures (SCTs and SETs), because
+/// aws-lc signs several times faster (`mayfly bench` prints both backends' timings each run).
+#[derive(Clone)]
+pub struct LogKey {
+    signing: SigningKey,
+    fast: Arc<aws_lc_rs::signature::EcdsaKeyPair>,
+    spki_der: Vec<u8>,
+    log_id: Hash,
+}
+
+impl LogKey {
+    /// A fresh key from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        // A freshly generated P-256 key always encodes and re-imports; if that ever failed,
+        // generating again is the only sensible answer.
+        loop {
+            if let Some(key) = Self::from_signing_key(SigningKey::generate()) {
+                return key;
+            }
+        }
+    }
+
+    fn from_signing_key(signing: SigningKey) -> Option<Self> {
+        let pkcs8 = signing.to_pkcs8_der().ok()?;
+        let fast = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            pkcs8.as_bytes(),
+        )
+        .ok()?;
+        let spki_der = public_spki_der(signing.verifying_key());
+        let log_id = Hash(Sha256::digest(&spki_der).into());
+        Some(LogKey {
+            signing,
+            fast: Arc::new(fast),
+            spki_der,
+            log_id,
+        })
+    }
+
+    /// Parse a PKCS#8 PEM private key.
+    pub fn from_pkcs8_pem(pem: &str) -> Option<Self> {
+        SigningKey::from_pkcs8_pem(pem)
+            .ok()
+            .and_then(Self::from_signing_key)
+    }
+
+    /// The private key as PKCS#8 PEM. Handle with care: write only to owner-only files.
+    fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
+        self.signing
+            .to_pkcs8_pem(LineEnding::LF)
+            .map(|pem| pem.to_string())
+            .map_err(|e| KeyError::Encode(e.to_string()))
+    }
+
+    /// DER SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+
+    /// SHA-256(DER SPKI): the RFC 6962 / Rekor log ID, whose first 4 bytes are the note key hint.
+    pub fn log_id(&self) -> Hash {
+        self.log_id
+    }
+
+    /// The public key as a PEM "PUBLIC KEY" block.
+    pub fn public_pem(&self) -> String {
+        mayfly_spec::pem::encode("PUBLIC KEY", &self.spki_der)
+    }
+
+    pub fn verifying_key(&self) -> &VerifyingKey {
+        self.signing.verifying_key()
+    }
+
+    /// ECDSA-P256-SHA256 over `msg`, ASN.1 DER encoded.
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        match self.fast.sign(&aws_lc_rs::rand::SystemRandom::new(), msg) {
+            Ok(signature) => signature.as_ref().to_vec(),
+            // aws-lc fails only if its RNG does; the RustCrypto key signs deterministically
+            // (RFC 6979) and needs none.
+            Err(_) => {
+                let sig: DerSignature = self.signing.sign(msg);
+                sig.to_bytes().to_vec()
+            }
+        }
+    }
+
+    /// Checks a DER ECDSA-P256-SHA256 signature made by this key.
+    pub fn verify(&self, msg: &[u8], der_sig: &[u8]) -> bool {
+        Signature::from_der(der_sig)
+            .is_ok_and(|sig| self.signing.verifying_key().verify(msg, &sig).is_ok())
+    }
+
+    /// A signed-note signer under key name `name` (the log's origin).
+    pub fn note_signer(&self, name: &str) -> Result<EcdsaNoteSigner, TlogError> {
+        EcdsaNoteSigner::new(name, self.signing.clone())
+    }
+
+    /// The matching signed-note verifier.
+    pub fn note_verifier(&self, name: &str) -> Result<EcdsaNoteVerifier, TlogError> {
+        EcdsaNoteVerifier::new(name, *self.signing.verifying_key())
+    }
+
+    /// Write the key to a new file that only the owner can read. Never overwrites.
+    pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
+        write_private_file(path, self.to_pkcs8_pem()?.as_bytes())
+    }
+
+    /// Read a key written by [`LogKey::write_new`] (or any PKCS#8 PEM P-256 key).
+    pub fn read(path: &Path) -> Result<Self, KeyError> {
+        let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_pkcs8_pem(&pem).ok_or_else(|| KeyError::Malformed {
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl fmt::Debug for LogKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogKey")
+            .field("log_id", &self.log_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates `path` readable by the owner only, writes `contents` and syncs it. Never overwrites:
+/// a key file that exists belongs to an instance and replacing it would orphan its logs.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => KeyError::Exists {
+            path: path.to_owned(),
+        },
+        _ => io(e),
+    })?;
+    file.write_all(contents).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+fn public_spki_der(key: &VerifyingKey) -> Vec<u8> {
+    // Encoding a valid P-256 point as SPKI cannot fail; an empty result would make every
+    // later signature check fail closed rather than succeed.
+    key.to_public_key_der()
+        .map(|doc| doc.as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_key_reads_back_with_owner_only_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.key.pem");
+        let key = LogKey::generate();
+        key.write_new(&path).unwrap();
+        let back = LogKey::read(&path).unwrap();
+        assert_eq!(back.log_id(), key.log_id());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(matches!(key.write_new(&path), Err(KeyError::Exists { .. })));
+    }
+
+    #[test]
+    fn signatures_verify_and_bind_the_message() {
+        let key = LogKey::generate();
+        let sig = key.sign(b"checkpoint");
+        assert!(key.verify(b"checkpoint", &sig));
+        assert!(!key.verify(b"checkpoinT", &sig));
+        assert!(!LogKey::generate().verify(b"checkpoint", &sig));
+    }
+
+    #[test]
+    fn log_id_is_sha256_of_spki_and_debug_hides_the_secret() {
+        let key = LogKey::generate();
+        assert_eq!(
+            key.log_id().0,
+            <[u8; 32]>::from(Sha256::digest(key.spki_der()))
+        );
+        assert_eq!(key.spki_der().len(), 91, "P-256 SPKI is 91 bytes");
+        let shown = format!("{key:?}");
+        assert!(!shown.contains("PRIVATE"), "{shown}");
+        assert!(key.public_pem().starts_with("-----BEGIN PUBLIC KEY-----\n"));
+    }
+}

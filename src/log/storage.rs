@@ -1,0 +1,129 @@
+//! The narrow storage contract the log engine is written against.
+//!
+//! A store holds, per log: the latest signed checkpoint, the hash tiles (one row per tile
+//! coordinate, replaced as a right-edge tile grows), the entry bundles (the open one as the
+//! appends that built it, see [`BundleWrite`]), and an index from each
+//! entry's dedup key to its position and timestamp. The engine never asks for anything else, so
+//! SQLite and PostgreSQL can each be written the way that suits them.
+//!
+//! Contracts every implementation must keep:
+//! - [`LogStore::commit`] is atomic and durable: when it returns `Ok`, everything in the batch
+//!   survives a crash; when it returns `Err`, either nothing of the batch is visible or all of
+//!   it is (a failure reported after the data became durable). The engine copes with both by
+//!   reloading.
+//! - The checkpoint is replaced only by compare-and-swap on `(size, root)`: a batch whose
+//!   `previous` does not match what is stored fails with [`StoreError::Conflict`] and writes
+//!   nothing. This is what stops two writers from forking a log.
+//! - Tiles and bundles only ever grow: a stored tile is always a prefix-extension of every
+//!   earlier version. Readers rely on this to serve old partial tiles from newer rows.
+
+use mayfly_spec::tlog::Hash;
+use mayfly_spec::tlog::tile::TileId;
+use std::future::Future;
+
+/// Which log in a shared database. Stable on disk: never renumber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LogSlot(pub u8);
+
+impl LogSlot {
+    pub const ISSUANCE: LogSlot = LogSlot(1);
+    pub const ARTIFACTS: LogSlot = LogSlot(2);
+}
+
+/// The latest signed tree head as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    /// The signed note, byte for byte as served.
+    pub note: String,
+}
+
+/// Where an entry landed. `key` is the entry's dedup key (the RFC 6962 leaf hash of the
+/// submitted payload), `timestamp` the batch's integration time in Unix milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeafRecord {
+    pub key: Hash,
+    pub index: u64,
+    pub timestamp: u64,
+}
+
+/// Everything one sequencing round writes, committed in one transaction.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// The checkpoint this batch extends, `None` when it creates the log.
+    pub previous: Option<(u64, Hash)>,
+    pub checkpoint: Option<StoredCheckpoint>,
+    /// Hash tiles at their new (latest) contents: 32-byte hashes concatenated.
+    pub tiles: Vec<(TileId, Vec<u8>)>,
+    /// Entry-bundle writes, in index order.
+    pub bundles: Vec<BundleWrite>,
+    pub leaves: Vec<LeafRecord>,
+}
+
+/// New entry-bundle bytes. Bundles only ever grow until they hold 256 entries, so the open
+/// (right-edge) bundle is written as appends: rewriting it whole in every batch would write up
+/// to 256 entries per commit whatever the batch size (half a MiB for 2 KiB Rekor entries).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BundleWrite {
+    /// `data` continues bundle `index` at byte `offset`; everything before it was written by
+    /// earlier batches (or by this one, in an earlier write of the list).
+    Append {
+        index: u64,
+        offset: u64,
+        data: Vec<u8>,
+    },
+    /// Bundle `index` is full: `data` is its final, whole contents.
+    Complete { index: u64, data: Vec<u8> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The stored checkpoint is not the one the batch extends, or a leaf row already exists:
+    /// another writer got there first. Nothing was written.
+    #[error("another writer advanced the log")]
+    Conflict,
+    /// The backend failed (I/O, connection, constraint). The batch may or may not be durable.
+    #[error("storage backend: {0}")]
+    Backend(String),
+    /// Stored data does not have the shape the engine wrote.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Storage for one or more logs. Cloning is cheap (a handle).
+pub trait LogStore: Clone + Send + Sync + 'static {
+    /// The latest checkpoint, or `None` if the log was never created.
+    fn checkpoint(
+        &self,
+        log: LogSlot,
+    ) -> impl Future<Output = Result<Option<StoredCheckpoint>, StoreError>> + Send;
+
+    /// The latest stored version of a hash tile (its width is `len / 32`).
+    fn hash_tile(
+        &self,
+        log: LogSlot,
+        id: TileId,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// The latest stored version of an entry bundle.
+    fn entry_bundle(
+        &self,
+        log: LogSlot,
+        index: u64,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// Looks up dedup keys; the result has one slot per key, in order.
+    fn lookup(
+        &self,
+        log: LogSlot,
+        keys: &[Hash],
+    ) -> impl Future<Output = Result<Vec<Option<LeafRecord>>, StoreError>> + Send;
+
+    /// Atomically and durably applies a batch, with compare-and-swap on the checkpoint.
+    fn commit(
+        &self,
+        log: LogSlot,
+        batch: &Batch,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

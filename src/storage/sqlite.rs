@@ -1,0 +1,405 @@
+//! The log store on one SQLite file (WAL, `synchronous=FULL`).
+//!
+//! Writes go through a single connection and `BEGIN IMMEDIATE`, so a batch takes the write
+//! lock up front instead of upgrading a read snapshot (which in WAL mode fails with
+//! SQLITE_BUSY_SNAPSHOT and bypasses the busy handler). Reads use a separate pool and never
+//! wait behind writes.
+
+use crate::log::storage::{
+    Batch, BundleWrite, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint,
+};
+use mayfly_spec::tlog::Hash;
+use mayfly_spec::tlog::tile::TileId;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use std::path::Path;
+use std::time::Duration;
+
+/// Rows per multi-row INSERT or IN (...) lookup: 4 parameters per leaf row stays well under
+/// SQLite's 32766-parameter limit while amortising the per-statement round trip.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(backend)?;
+        sqlx::migrate!("src/storage/migrations/sqlite")
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(backend)?;
+        Ok(SqliteStore { writer, readers })
+    }
+
+    /// Opens a store at a `sqlite://PATH` URL (or a bare path).
+    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        Self::open(Path::new(path)).await
+    }
+
+    /// Copies the WAL into the main file and truncates it, so file sizes reflect the data.
+    pub async fn checkpoint_wal(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Backend(format!("{n} does not fit a SQLite integer")))
+}
+
+fn to_u64(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative stored integer {n}")))
+}
+
+fn to_hash(bytes: &[u8]) -> Result<Hash, StoreError> {
+    Hash::from_slice(bytes)
+        .ok_or_else(|| StoreError::Corrupt(format!("stored hash of {} bytes", bytes.len())))
+}
+
+impl LogStore for SqliteStore {
+    async fn checkpoint(&self, log: LogSlot) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query("SELECT size, root, note FROM checkpoints WHERE log = ?")
+            .bind(i64::from(log.0))
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(backend)?;
+        row.map(|r| {
+            Ok(StoredCheckpoint {
+                size: to_u64(r.try_get("size").map_err(backend)?)?,
+                root: to_hash(r.try_get::<&[u8], _>("root").map_err(backend)?)?,
+                note: r.try_get("note").map_err(backend)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn hash_tile(&self, log: LogSlot, id: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT data FROM hash_tiles WHERE log = ? AND level = ? AND idx = ?")
+            .bind(i64::from(log.0))
+            .bind(i64::from(id.level))
+            .bind(to_i64(id.index)?)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(backend)
+    }
+
+    async fn entry_bundle(&self, log: LogSlot, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        // One statement, so one snapshot: a commit that folds the open bundle's parts into a
+        // full bundle between two separate reads would make the bundle vanish from both. A
+        // full bundle is the single row at offset 0; an open one is its parts, in order, which
+        // must tile it without gaps or overlaps. Both at once cannot pass the check below.
+        let parts: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT 0 AS offset, data FROM entry_bundles WHERE log = ?1 AND idx = ?2 \
+             UNION ALL \
+             SELECT offset, data FROM entry_bundle_parts WHERE log = ?1 AND idx = ?2 \
+             ORDER BY offset",
+        )
+        .bind(i64::from(log.0))
+        .bind(to_i64(index)?)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?;
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        let mut bundle = Vec::new();
+        for (offset, data) in parts {
+            if u64::try_from(offset).ok() != Some(bundle.len() as u64) {
+                return Err(StoreError::Corrupt(format!(
+                    "entry bundle {index}: part at byte {offset} does not follow byte {}",
+                    bundle.len()
+                )));
+            }
+            bundle.extend_from_slice(&data);
+        }
+        Ok(Some(bundle))
+    }
+
+    async fn lookup(
+        &self,
+        log: LogSlot,
+        keys: &[Hash],
+    ) -> Result<Vec<Option<LeafRecord>>, StoreError> {
+        let mut found = std::collections::HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT key, idx, ts FROM leaves WHERE log = ");
+            q.push_bind(i64::from(log.0)).push(" AND key IN (");
+            let mut list = q.separated(", ");
+            for key in chunk {
+                list.push_bind(key.0.to_vec());
+            }
+            q.push(")");
+            for row in q.build().fetch_all(&self.readers).await.map_err(backend)? {
+                let key = to_hash(row.try_get::<&[u8], _>("key").map_err(backend)?)?;
+                let index = to_u64(row.try_get("idx").map_err(backend)?)?;
+                let timestamp = to_u64(row.try_get("ts").map_err(backend)?)?;
+                found.insert(
+                    key,
+                    LeafRecord {
+                        key,
+                        index,
+                        timestamp,
+                    },
+                );
+            }
+        }
+        Ok(keys.iter().map(|k| found.get(k).copied()).collect())
+    }
+
+    async fn commit(&self, log: LogSlot, batch: &Batch) -> Result<(), StoreError> {
+        let slot = i64::from(log.0);
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+
+        // The compare-and-swap comes first so a losing writer touches nothing else.
+        if let Some(cp) = &batch.checkpoint {
+            let swapped = match batch.previous {
+                None => sqlx::query("INSERT INTO checkpoints (log, size, root, note) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+                    .bind(slot)
+                    .bind(to_i64(cp.size)?)
+                    .bind(cp.root.0.to_vec())
+                    .bind(&cp.note)
+                    .execute(&mut *tx)
+                    .await,
+                Some((size, root)) => sqlx::query("UPDATE checkpoints SET size = ?, root = ?, note = ? WHERE log = ? AND size = ? AND root = ?")
+                    .bind(to_i64(cp.size)?)
+                    .bind(cp.root.0.to_vec())
+                    .bind(&cp.note)
+                    .bind(slot)
+                    .bind(to_i64(size)?)
+                    .bind(root.0.to_vec())
+                    .execute(&mut *tx)
+                    .await,
+            }
+            .map_err(backend)?;
+            if swapped.rows_affected() != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+
+        for chunk in batch.leaves.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO leaves (log, key, idx, ts) ");
+            let mut rows = Vec::with_capacity(chunk.len());
+            for leaf in chunk {
+                rows.push((
+                    leaf.key.0.to_vec(),
+                    to_i64(leaf.index)?,
+                    to_i64(leaf.timestamp)?,
+                ));
+            }
+            q.push_values(rows, |mut b, (key, idx, ts)| {
+                b.push_bind(slot)
+                    .push_bind(key)
+                    .push_bind(idx)
+                    .push_bind(ts);
+            });
+            q.build().execute(&mut *tx).await.map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+                _ => backend(e),
+            })?;
+        }
+
+        for (id, data) in &batch.tiles {
+            sqlx::query(
+                "INSERT OR REPLACE INTO hash_tiles (log, level, idx, data) VALUES (?, ?, ?, ?)",
+            )
+            .bind(slot)
+            .bind(i64::from(id.level))
+            .bind(to_i64(id.index)?)
+            .bind(data.as_slice())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        for write in &batch.bundles {
+            match write {
+                BundleWrite::Complete { index, data } => {
+                    let index = to_i64(*index)?;
+                    sqlx::query(
+                        "INSERT OR REPLACE INTO entry_bundles (log, idx, data) VALUES (?, ?, ?)",
+                    )
+                    .bind(slot)
+                    .bind(index)
+                    .bind(data.as_slice())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                    sqlx::query("DELETE FROM entry_bundle_parts WHERE log = ? AND idx = ?")
+                        .bind(slot)
+                        .bind(index)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                }
+                BundleWrite::Append {
+                    index,
+                    offset,
+                    data,
+                } => {
+                    // REPLACE: a batch retried after an in-doubt commit writes the same part.
+                    sqlx::query(
+                        "INSERT OR REPLACE INTO entry_bundle_parts (log, idx, offset, data) VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(slot)
+                    .bind(to_i64(*index)?)
+                    .bind(to_i64(*offset)?)
+                    .bind(data.as_slice())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                }
+            }
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        (dir, store)
+    }
+
+    fn batch(previous: Option<(u64, Hash)>, size: u64, bundles: Vec<BundleWrite>) -> Batch {
+        Batch {
+            previous,
+            checkpoint: Some(StoredCheckpoint {
+                size,
+                root: Hash([size as u8; 32]),
+                note: format!("cp {size}\n"),
+            }),
+            tiles: vec![],
+            bundles,
+            leaves: vec![],
+        }
+    }
+
+    const LOG: LogSlot = LogSlot::ARTIFACTS;
+
+    #[tokio::test]
+    async fn appends_assemble_the_open_bundle_and_completion_replaces_them() {
+        let (_dir, store) = store().await;
+        let append = |offset: u64, data: &[u8]| BundleWrite::Append {
+            index: 3,
+            offset,
+            data: data.to_vec(),
+        };
+        store
+            .commit(LOG, &batch(None, 1, vec![append(0, b"ab")]))
+            .await
+            .unwrap();
+        store
+            .commit(
+                LOG,
+                &batch(Some((1, Hash([1; 32]))), 2, vec![append(2, b"cde")]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
+            Some(&b"abcde"[..])
+        );
+        assert_eq!(store.entry_bundle(LOG, 4).await.unwrap(), None);
+        assert_eq!(
+            store.entry_bundle(LogSlot::ISSUANCE, 3).await.unwrap(),
+            None
+        );
+
+        // The same part again (a batch retried after an in-doubt commit) changes nothing.
+        store
+            .commit(
+                LOG,
+                &batch(Some((2, Hash([2; 32]))), 3, vec![append(2, b"cde")]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
+            Some(&b"abcde"[..])
+        );
+
+        // Completion: the whole bundle in one row, the parts gone.
+        let complete = BundleWrite::Complete {
+            index: 3,
+            data: b"abcdefgh".to_vec(),
+        };
+        store
+            .commit(LOG, &batch(Some((3, Hash([3; 32]))), 4, vec![complete]))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
+            Some(&b"abcdefgh"[..])
+        );
+        let parts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entry_bundle_parts")
+            .fetch_one(&store.readers)
+            .await
+            .unwrap();
+        assert_eq!(parts, 0);
+    }
+
+    #[tokio::test]
+    async fn a_gap_between_parts_is_corruption() {
+        let (_dir, store) = store().await;
+        let parts = vec![
+            BundleWrite::Append {
+                index: 0,
+                offset: 0,
+                data: b"ab".to_vec(),
+            },
+            BundleWrite::Append {
+                index: 0,
+                offset: 5,
+                data: b"xy".to_vec(),
+            },
+        ];
+        store.commit(LOG, &batch(None, 1, parts)).await.unwrap();
+        assert!(matches!(
+            store.entry_bundle(LOG, 0).await,
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}
