@@ -18,9 +18,12 @@ pub mod bench;
 pub mod ca;
 pub mod demo;
 pub mod identity;
+pub mod instance;
 pub mod log;
 pub mod server;
 pub mod storage;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod trust;
 
 /// Makes aws-lc the process-wide rustls crypto provider, which every HTTP client (outbound OIDC

@@ -418,8 +418,8 @@ fn main() -> ExitCode {
             }
             Command::Trust(args) => {
                 let documents = mayfly::trust::datadir::from_data_dir(
-                    &args.data_dir,
-                    &args.public_url,
+                    &mayfly::instance::DataDir::new(&args.data_dir),
+                    &mayfly::instance::PublicUrl::new(args.public_url)?,
                     args.dev_issuer,
                 )?;
                 for path in mayfly::trust::datadir::write_files(&documents, &args.out)? {

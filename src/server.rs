@@ -6,16 +6,18 @@
 
 use crate::api::{self, AppState};
 use crate::ca::issuance::PrecertCodec;
+use crate::ca::pipeline::Issuer;
 use crate::ca::setup::{self as ca_setup, CaBackend, SetupError};
-use crate::ca::signer::Passphrase;
+use crate::ca::signer::{CaSigner, Passphrase};
 use crate::identity::dev_issuer::DevIssuer;
 use crate::identity::oidc::{TokenError, TokenVerifier};
 use crate::identity::{IssuerConfig, IssuerConfigError};
+use crate::instance::{DataDir, PublicUrl, PublicUrlError};
 use crate::log::key::{KeyError, LogKey};
 use crate::log::storage::LogSlot;
 use crate::log::storage::StoreError;
 use crate::log::{LeafCodec, Log, LogConfig, LogError, Verbatim};
-use crate::storage::{SqliteStore, Store};
+use crate::storage::{DatabaseUrl, DatabaseUrlError, Store};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -47,6 +49,10 @@ pub struct ServeConfig {
 pub enum ServerError {
     #[error("{0}")]
     Config(String),
+    #[error(transparent)]
+    PublicUrl(#[from] PublicUrlError),
+    #[error(transparent)]
+    DatabaseUrl(#[from] DatabaseUrlError),
     #[error("data dir {path}: {source}")]
     DataDir {
         path: PathBuf,
@@ -80,30 +86,25 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-pub const ISSUANCE_KEY: &str = "keys/issuance-log.key.pem";
-pub const ARTIFACTS_KEY: &str = "keys/artifact-log.key.pem";
-const DATABASE_FILE: &str = "mayfly.db";
-
-/// Checkpoint origins (and note key names) for both logs. The artifact log's origin is the
-/// scheme-less public URL because sigstore-js matches the checkpoint key name against the
-/// trusted root's tlog `baseUrl`, which is the Rekor API base, i.e. the public URL itself.
-pub fn origins(public_url: &url::Url) -> Result<(String, String), ServerError> {
-    let host = public_url
-        .host_str()
-        .ok_or_else(|| ServerError::Config(format!("--public-url {public_url} has no host")))?;
-    let mut base = match public_url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    };
-    base.push_str(public_url.path().trim_end_matches('/'));
-    Ok((format!("{base}/logs/issuance"), base))
-}
-
 /// The running service's parts, ready to serve.
 pub struct Instance {
     pub state: api::SharedState,
     pub store: Store,
 }
+
+/// Wrappers applied while an instance opens, so tests can inject faults into the real store
+/// and signer (see [`crate::testing`]).
+#[cfg(feature = "test-util")]
+#[derive(Default)]
+pub struct Hooks {
+    /// Wraps the store before the logs open on it.
+    pub store: Option<Box<dyn FnOnce(Store) -> Store + Send>>,
+    /// Wraps the CA intermediate's signer.
+    pub ca_signer: Option<Box<dyn FnOnce(Arc<dyn CaSigner>) -> Arc<dyn CaSigner> + Send>>,
+}
+
+type StoreWrap = Box<dyn FnOnce(Store) -> Store + Send>;
+type SignerWrap = Box<dyn FnOnce(Arc<dyn CaSigner>) -> Arc<dyn CaSigner> + Send>;
 
 impl Instance {
     /// Opens or creates the instance in `config.data_dir`.
@@ -111,21 +112,34 @@ impl Instance {
         config: &ServeConfig,
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Result<Self, ServerError> {
+        Self::open_wrapped(config, metrics, Box::new(|s| s), Box::new(|s| s)).await
+    }
+
+    /// [`Instance::open`] with the store and CA signer wrapped by `hooks`.
+    #[cfg(feature = "test-util")]
+    pub async fn open_with(
+        config: &ServeConfig,
+        metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+        hooks: Hooks,
+    ) -> Result<Self, ServerError> {
+        let store = hooks.store.unwrap_or_else(|| Box::new(|s| s));
+        let signer = hooks.ca_signer.unwrap_or_else(|| Box::new(|s| s));
+        Self::open_wrapped(config, metrics, store, signer).await
+    }
+
+    async fn open_wrapped(
+        config: &ServeConfig,
+        metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+        wrap_store: StoreWrap,
+        wrap_signer: SignerWrap,
+    ) -> Result<Self, ServerError> {
         crate::install_crypto_provider();
-        if !matches!(config.public_url.scheme(), "http" | "https") {
-            return Err(ServerError::Config(format!(
-                "--public-url must be http:// or https://, not {}",
-                config.public_url
-            )));
-        }
-        // The issuer config is checked before anything is created: a typo must not leave a
-        // half-initialised data dir behind.
+        let public_url = PublicUrl::new(config.public_url.clone())?;
+        // Everything that can be checked is checked before anything is created: a typo must
+        // not leave a half-initialised data dir behind.
         let mut issuers = load_issuers(config.issuers.as_deref())?;
         let dev_issuer = match config.dev_issuer {
-            true => Some(Arc::new(enable_dev_issuer(
-                &config.public_url,
-                &mut issuers,
-            )?)),
+            true => Some(Arc::new(enable_dev_issuer(&public_url, &mut issuers)?)),
             false => None,
         };
         let issuers = Arc::new(issuers);
@@ -134,39 +148,34 @@ impl Instance {
             tokens = tokens.with_static_keys(dev.issuer_url(), dev.jwks());
         }
         let passphrase = ca_passphrase(config.ca_passphrase_file.as_deref())?;
-        let dir = &config.data_dir;
-        create_private_dir(dir)?;
-        create_private_dir(&dir.join("keys"))?;
-        let db_path = match &config.database_url {
-            Some(url) => PathBuf::from(
-                url.strip_prefix("sqlite://")
-                    .or_else(|| url.strip_prefix("sqlite:"))
-                    .ok_or_else(|| {
-                        ServerError::Config(format!(
-                            "--database-url {url}: only sqlite:// URLs are supported by this build"
-                        ))
-                    })?,
-            ),
-            None => dir.join(DATABASE_FILE),
+        let dir = DataDir::new(&config.data_dir);
+        let database = match &config.database_url {
+            Some(url) => DatabaseUrl::parse(url)?,
+            None => DatabaseUrl::sqlite(&dir.database()),
         };
-        let key_paths = [dir.join(ISSUANCE_KEY), dir.join(ARTIFACTS_KEY)];
+        dir.create().map_err(|source| ServerError::DataDir {
+            path: dir.root().to_owned(),
+            source,
+        })?;
+        let key_paths = dir.log_keys();
         let ca_paths: Vec<PathBuf> = match config.ca {
-            CaBackend::File => ca_setup::FILES.iter().map(|f| dir.join(f)).collect(),
+            CaBackend::File => dir.ca_files().into(),
             CaBackend::Ephemeral => Vec::new(),
         };
-        let expected = key_paths.len() + ca_paths.len() + 1;
+        let db_file: Vec<&Path> = database.local_file().into_iter().collect();
+        let expected = key_paths.len() + ca_paths.len() + db_file.len();
         let present: Vec<&Path> = key_paths
             .iter()
             .chain(&ca_paths)
             .map(PathBuf::as_path)
-            .chain([db_path.as_path()])
+            .chain(db_file)
             .filter(|p| p.exists())
             .collect();
         let fresh = present.is_empty();
         if !fresh && present.len() != expected {
             return Err(ServerError::Inconsistent(format!(
                 "{} holds only part of a Mayfly instance ({}); restore the missing files or start from an empty data dir",
-                dir.display(),
+                dir.root().display(),
                 present
                     .iter()
                     .map(|p| p.display().to_string())
@@ -174,17 +183,20 @@ impl Instance {
                     .join(", ")
             )));
         }
-        let (issuance_origin, artifacts_origin) = origins(&config.public_url)?;
         // Issuance payloads hold a fresh random 159-bit serial, so they never repeat and the
         // dedup index would only cost a random B-tree write per certificate.
         let issuance_config = LogConfig {
             dedup: false,
-            ..LogConfig::new("issuance", LogSlot::ISSUANCE, issuance_origin)
+            ..LogConfig::new("issuance", LogSlot::ISSUANCE, public_url.issuance_origin())
         };
-        let artifacts_config = LogConfig::new("artifacts", LogSlot::ARTIFACTS, artifacts_origin);
+        let artifacts_config = LogConfig::new(
+            "artifacts",
+            LogSlot::ARTIFACTS,
+            public_url.artifacts_origin(),
+        );
 
         let [issuance_key, artifacts_key] = if fresh {
-            let keys = [LogKey::generate(), LogKey::generate()];
+            let keys = [LogKey::generate()?, LogKey::generate()?];
             for (key, path) in keys.iter().zip(&key_paths) {
                 key.write_new(path)?;
             }
@@ -192,10 +204,14 @@ impl Instance {
         } else {
             [LogKey::read(&key_paths[0])?, LogKey::read(&key_paths[1])?]
         };
-        let organization = config.public_url.host_str().unwrap_or("mayfly").to_owned();
+        let organization = match public_url.host() {
+            "" => "mayfly",
+            host => host,
+        };
         let ca =
-            ca_setup::open_or_create(dir, config.ca, passphrase.as_ref(), &organization, fresh)?;
-        let store = SqliteStore::open(&db_path).await?;
+            ca_setup::open_or_create(&dir, config.ca, passphrase.as_ref(), organization, fresh)?;
+        let ca = ca.map_signer(wrap_signer);
+        let store = wrap_store(Store::open(&database).await?);
         let issuance = start_log(
             &store,
             issuance_key,
@@ -224,8 +240,8 @@ impl Instance {
         }
         if fresh {
             tracing::info!(
-                data_dir = %dir.display(),
-                database = %db_path.display(),
+                data_dir = %dir.root().display(),
+                database = %database,
                 issuance_log_id = %issuance.key().log_id(),
                 artifact_log_id = %artifacts.key().log_id(),
                 ca_backend = ca.backend(),
@@ -233,7 +249,7 @@ impl Instance {
             );
         } else {
             tracing::info!(
-                data_dir = %dir.display(),
+                data_dir = %dir.root().display(),
                 issuance_size = issuance.checkpoint().size,
                 artifacts_size = artifacts.checkpoint().size,
                 "opened existing Mayfly instance"
@@ -241,12 +257,11 @@ impl Instance {
         }
         Ok(Instance {
             state: Arc::new(AppState {
+                issuer: Issuer::new(tokens, ca, issuance.clone()),
                 issuance,
                 artifacts,
                 issuers,
-                ca,
-                tokens,
-                public_url: config.public_url.clone(),
+                public_url,
                 dev_issuer,
                 metrics,
             }),
@@ -322,10 +337,10 @@ fn ca_passphrase(file: Option<&Path>) -> Result<Option<Passphrase>, ServerError>
 
 /// Creates the built-in issuer and makes it an accepted GitHub-Actions-shaped issuer.
 fn enable_dev_issuer(
-    public_url: &url::Url,
+    public_url: &PublicUrl,
     issuers: &mut IssuerConfig,
 ) -> Result<DevIssuer, ServerError> {
-    let url = format!("{}/dev-oidc", public_url.as_str().trim_end_matches('/'));
+    let url = public_url.dev_issuer_url();
     let dev =
         DevIssuer::generate(&url).map_err(|e| ServerError::Config(format!("--dev-issuer: {e}")))?;
     issuers
@@ -413,39 +428,4 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>, ServerError> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutdown requested; finishing in-flight work");
     })
-}
-
-/// Creates `dir` (and parents) if missing, owner-only, since it will hold private keys.
-fn create_private_dir(dir: &Path) -> Result<(), ServerError> {
-    let err = |source| ServerError::DataDir {
-        path: dir.to_owned(),
-        source,
-    };
-    if dir.exists() {
-        return Ok(());
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(err)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins_are_scheme_less_and_distinct() {
-        let url = url::Url::parse("https://mayfly.example.com/").unwrap();
-        assert_eq!(
-            origins(&url).unwrap(),
-            (
-                "mayfly.example.com/logs/issuance".into(),
-                "mayfly.example.com".into()
-            )
-        );
-        let url = url::Url::parse("http://127.0.0.1:8700/sigstore/").unwrap();
-        assert_eq!(origins(&url).unwrap().1, "127.0.0.1:8700/sigstore");
-    }
 }

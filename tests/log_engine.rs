@@ -114,7 +114,7 @@ impl Fixture {
         Fixture {
             _dir: dir,
             db,
-            key: LogKey::generate(),
+            key: LogKey::generate().unwrap(),
         }
     }
 
@@ -559,7 +559,7 @@ async fn a_different_key_cannot_open_the_log() {
     log.close().await;
     let err = Log::open(
         fx.store().await,
-        LogKey::generate(),
+        LogKey::generate().unwrap(),
         fx.config(),
         Arc::new(Verbatim),
     )

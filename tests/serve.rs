@@ -493,7 +493,9 @@ async fn graceful_shutdown_keeps_every_acknowledged_append() {
     let base = opened.base();
     let artifacts = opened.instance.state.artifacts.clone();
     let data_dir = opened.config.data_dir.clone();
-    let (_, origin) = mayfly::server::origins(&opened.config.public_url).expect("origins");
+    let origin = mayfly::instance::PublicUrl::new(opened.config.public_url.clone())
+        .expect("public url")
+        .artifacts_origin();
     let mut serving = opened.serve();
 
     // A live keep-alive connection must not hold shutdown up.
@@ -873,6 +875,7 @@ fn binary_creates_reopens_and_refuses_mismatched_or_partial_data() {
     let key_path = data.join("keys/artifact-log.key.pem");
     std::fs::remove_file(&key_path).expect("remove key");
     LogKey::generate()
+        .unwrap()
         .write_new(&key_path)
         .expect("write other key");
     let (status, stderr) = Mayfly::run_to_exit(start());

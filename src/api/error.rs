@@ -1,16 +1,32 @@
-//! The one place errors become HTTP responses.
+//! The one place errors become HTTP responses, and the only place that knows Fulcio's and
+//! Rekor's wire messages.
 //!
-//! Clients get a status and a `{"code": <status>, "message": "..."}` body (the shape both
-//! Fulcio and Rekor use). Internal failures are logged in full and answered with a generic
-//! message: storage paths and backend errors never reach a client.
+//! Every failure is one of three kinds, and clients can tell them apart:
+//! - **rejected input**: 4xx with a message a user can act on (the request wrote nothing);
+//! - **overload**: 503 with `Retry-After` (nothing was logged; retrying is safe);
+//! - **internal fault**: 500 with a generic message and an error id. The id is logged with the
+//!   full cause, so an operator can find what a user saw; the cause never reaches the client.
+//!
+//! Bodies are `{"code", "message"}`: Fulcio's `google.rpc.Status` (gRPC code, plus `details`)
+//! for the Fulcio API, the HTTP status for everything else, as Rekor does.
 
 use crate::ca::issuance::CaError;
-use crate::log::LogError;
+use crate::ca::pipeline::IssueError;
+use crate::log::{Fault, LogError};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mayfly_spec::subject_key::SubjectKeyError;
 use mayfly_spec::tlog::TlogError;
+
+/// Fulcio's fixed client messages (its `pkg/server/error.go`).
+const TOKEN_INVALID: &str = "There was an error processing the identity token";
+const KEY_UNPARSEABLE: &str = "The public key supplied in the request could not be parsed";
+const KEY_INSECURE: &str = "The public key supplied in the request is insecure";
+const CSR_UNPARSEABLE: &str = "The certificate signing request could not be parsed";
+const SIGNATURE_INVALID: &str = "The signature supplied in the request could not be verified";
+const CT_LOG_FAILED: &str = "Error entering certificate in CTL";
+const CA_FAILED: &str = "error communicating with CA backend";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -18,9 +34,7 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    Unavailable(String),
-    /// A server-side failure; the cause is logged, the client gets a generic message.
+    /// A server-side failure; the cause is logged with an error id, the client gets the id.
     #[error("{0}")]
     Internal(String),
     #[error(transparent)]
@@ -57,84 +71,111 @@ pub enum RekorApiError {
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct FulcioError {
-    kind: FulcioKind,
+    kind: Fault,
     /// What the client sees.
     message: String,
-    /// What only the server log sees (the backend error behind a fixed 500 message).
+    /// What only the server log sees (the cause behind a fixed 500 message).
     cause: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FulcioKind {
-    InvalidArgument,
-    Internal,
-    Unavailable,
 }
 
 impl FulcioError {
     /// A 400 (`InvalidArgument`): the client's request is wrong and can be fixed.
     pub fn invalid(message: impl Into<String>) -> Self {
         FulcioError {
-            kind: FulcioKind::InvalidArgument,
+            kind: Fault::Rejected,
             message: message.into(),
             cause: None,
         }
     }
 
     /// A 500 (`Internal`) with one of Fulcio's fixed messages; `cause` is logged only.
-    pub fn internal(message: &str, cause: impl ToString) -> Self {
+    fn internal(message: &str, cause: impl ToString) -> Self {
         FulcioError {
-            kind: FulcioKind::Internal,
+            kind: Fault::Internal,
             message: message.to_owned(),
             cause: Some(cause.to_string()),
         }
     }
 
-    /// Key parsing, policy and proof-of-possession failures: their `Display` is Fulcio's text.
-    pub fn from_key(e: SubjectKeyError) -> Self {
-        Self::invalid(e.to_string())
+    pub fn from_issue(e: IssueError) -> Self {
+        match e {
+            IssueError::Token(e) => Self::invalid(format!("{TOKEN_INVALID}: {e}")),
+            IssueError::Principal(e) => Self::invalid(format!("{TOKEN_INVALID}: {e}")),
+            IssueError::KeyEncoding => Self::invalid(KEY_UNPARSEABLE),
+            IssueError::ProofEncoding => Self::invalid(SIGNATURE_INVALID),
+            IssueError::CsrEncoding => Self::invalid(CSR_UNPARSEABLE),
+            IssueError::Key(e) => Self::invalid(key_message(&e)),
+            IssueError::Ca(e) => Self::from_ca(e),
+        }
     }
 
-    pub fn from_ca(e: CaError) -> Self {
+    fn from_ca(e: CaError) -> Self {
         match e {
-            CaError::Log(
-                log @ (LogError::PoolFull { .. } | LogError::ShuttingDown | LogError::NotCommitted),
-            ) => FulcioError {
-                kind: FulcioKind::Unavailable,
+            CaError::Log(log) if log.fault() == Fault::Unavailable => FulcioError {
+                kind: Fault::Unavailable,
                 message: log.to_string(),
                 cause: None,
             },
-            CaError::Log(log) => Self::internal("Error entering certificate in CTL", log),
-            other => Self::internal("error communicating with CA backend", other),
+            CaError::Log(log) => Self::internal(CT_LOG_FAILED, log),
+            other => Self::internal(CA_FAILED, other),
         }
     }
 
     fn status_and_code(&self) -> (StatusCode, u16) {
         match self.kind {
-            FulcioKind::InvalidArgument => (StatusCode::BAD_REQUEST, 3),
-            FulcioKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 13),
-            FulcioKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, 14),
+            Fault::Rejected => (StatusCode::BAD_REQUEST, 3),
+            Fault::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 13),
+            Fault::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, 14),
         }
     }
 }
 
+/// Fulcio's message for each way a client key can be refused.
+fn key_message(e: &SubjectKeyError) -> String {
+    match e {
+        SubjectKeyError::Unparseable => KEY_UNPARSEABLE.to_owned(),
+        SubjectKeyError::Insecure => KEY_INSECURE.to_owned(),
+        SubjectKeyError::CsrUnparseable => CSR_UNPARSEABLE.to_owned(),
+        SubjectKeyError::BadSignature => SIGNATURE_INVALID.to_owned(),
+        SubjectKeyError::NotPermitted(what) => format!("signing algorithm not permitted: {what}"),
+    }
+}
+
+/// Rejected proof arithmetic on a request's parameters.
 impl From<TlogError> for ApiError {
     fn from(e: TlogError) -> Self {
         ApiError::BadRequest(e.to_string())
     }
 }
 
+/// A short random id tying a client's 500 to the server log line that explains it.
+fn error_id() -> String {
+    hex::encode(rand::random::<[u8; 6]>())
+}
+
+/// The generic 500 message, naming the id to quote.
+fn internal_message(id: &str) -> String {
+    format!("internal error (error id {id}); the server log has the details")
+}
+
 impl ApiError {
+    /// Status and client message; internal causes are logged here under a fresh error id.
     fn status_and_message(&self) -> (StatusCode, String) {
         match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
-            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
-            ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; see the server log".into(),
-            ),
-            ApiError::Fulcio(e) => (e.status_and_code().0, e.message.clone()),
+            ApiError::Internal(cause) => internal(cause),
+            ApiError::Fulcio(e) => {
+                let (status, _) = e.status_and_code();
+                match &e.cause {
+                    Some(cause) => {
+                        let id = error_id();
+                        tracing::error!(error_id = %id, error = %e, %cause, %status, "request failed");
+                        (status, format!("{} (error id {id})", e.message))
+                    }
+                    None => (status, e.message.clone()),
+                }
+            }
             ApiError::Rekor(e) => (
                 match e {
                     RekorApiError::Invalid(_) | RekorApiError::BadQuery(_) => {
@@ -146,45 +187,53 @@ impl ApiError {
                 },
                 e.to_string(),
             ),
-            ApiError::Log(e) => match e {
-                LogError::PoolFull { .. } | LogError::ShuttingDown | LogError::NotCommitted => {
-                    (StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-                }
-                LogError::EntryTooLarge { .. }
-                | LogError::BeyondTree { .. }
-                | LogError::Invalid(_) => (StatusCode::BAD_REQUEST, e.to_string()),
-                LogError::Stopped(_)
-                | LogError::Missing(_)
-                | LogError::KeyMismatch(_)
-                | LogError::Storage(_)
-                | LogError::Audit(_) => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error; see the server log".into(),
-                ),
+            ApiError::Log(e) => match e.fault() {
+                Fault::Rejected => (StatusCode::BAD_REQUEST, e.to_string()),
+                Fault::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+                Fault::Internal => internal(&error_chain(e)),
             },
+        }
+    }
+
+    fn grpc_code(&self) -> Option<u16> {
+        match self {
+            ApiError::Fulcio(e) => Some(e.status_and_code().1),
+            _ => None,
         }
     }
 }
 
+/// Logs `cause` under a fresh id and gives the client the generic message.
+fn internal(cause: &str) -> (StatusCode, String) {
+    let id = error_id();
+    tracing::error!(error_id = %id, error = %cause, "request failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, internal_message(&id))
+}
+
+/// An error and its sources, outermost first, for the server log.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    text
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, message) = self.status_and_message();
         if let ApiError::Rekor(RekorApiError::NotFound) = self {
-            return status.into_response();
+            return StatusCode::NOT_FOUND.into_response();
         }
-        let body = match &self {
-            ApiError::Fulcio(e) => {
-                if let Some(cause) = &e.cause {
-                    tracing::error!(error = %e, %cause, %status, "request failed");
-                }
-                serde_json::json!({ "code": e.status_and_code().1, "message": message, "details": [] })
-            }
-            _ => {
-                if status.is_server_error() {
-                    tracing::error!(error = %self, %status, "request failed");
-                }
-                serde_json::json!({ "code": status.as_u16(), "message": message })
-            }
+        let (status, message) = self.status_and_message();
+        let body = match self.grpc_code() {
+            Some(code) => serde_json::json!({ "code": code, "message": message, "details": [] }),
+            None => serde_json::json!({ "code": status.as_u16(), "message": message }),
         };
         let mut response = (status, Json(body)).into_response();
         if let ApiError::Rekor(RekorApiError::Conflict { location, .. }) = &self
@@ -199,5 +248,90 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn status_and_body(e: impl Into<ApiError>) -> (StatusCode, serde_json::Value) {
+        let response = e.into().into_response();
+        let status = response.status();
+        let body = futures_body(response);
+        (status, body)
+    }
+
+    fn futures_body(response: Response) -> serde_json::Value {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(response.into_body(), 1 << 20))
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+    }
+
+    #[test]
+    fn the_three_kinds_of_failure_are_distinct() {
+        let (status, body) = status_and_body(LogError::EntryTooLarge { len: 9, max: 8 });
+        assert_eq!(status, 400);
+        assert!(body["message"].as_str().unwrap().contains("exceeds"));
+
+        let response = ApiError::from(LogError::PoolFull { pending: 3 }).into_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+
+        let storage = LogError::Storage(Arc::new(crate::log::storage::StoreError::Corrupt(
+            "/var/lib/mayfly/secret-path".into(),
+        )));
+        let (status, body) = status_and_body(storage);
+        assert_eq!(status, 500);
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("internal error (error id "),
+            "{message}"
+        );
+        assert!(!message.contains("secret-path"), "{message}");
+    }
+
+    #[test]
+    fn batch_and_signing_faults_are_500_not_400() {
+        for e in [
+            LogError::Batch(TlogError::Note("signer failed".into())),
+            LogError::Codec(Arc::new(TlogError::Tile("bad".into()))),
+            LogError::Inconsistent("tiles".into()),
+        ] {
+            assert_eq!(status_and_body(e).0, 500);
+        }
+    }
+
+    #[test]
+    fn fulcio_texts_are_chosen_here_per_key_error() {
+        for (e, want) in [
+            (SubjectKeyError::Unparseable, KEY_UNPARSEABLE),
+            (SubjectKeyError::Insecure, KEY_INSECURE),
+            (SubjectKeyError::CsrUnparseable, CSR_UNPARSEABLE),
+            (SubjectKeyError::BadSignature, SIGNATURE_INVALID),
+        ] {
+            let (status, body) = status_and_body(FulcioError::from_issue(IssueError::Key(e)));
+            assert_eq!(
+                (status, body["code"].as_u64()),
+                (StatusCode::BAD_REQUEST, Some(3))
+            );
+            assert_eq!(body["message"], want);
+        }
+        let signer = CaError::Sign(crate::ca::signer::SignerError::Sign("hsm said no".into()));
+        let (status, body) = status_and_body(FulcioError::from_issue(IssueError::Ca(signer)));
+        assert_eq!(
+            (status, body["code"].as_u64()),
+            (StatusCode::INTERNAL_SERVER_ERROR, Some(13))
+        );
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(CA_FAILED) && message.contains("error id"),
+            "{message}"
+        );
+        assert!(!message.contains("hsm said no"));
     }
 }

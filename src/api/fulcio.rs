@@ -1,15 +1,218 @@
-//! Fulcio's read-only API: what a client can learn about this CA before asking for a
-//! certificate.
+//! Fulcio's API (reference/fulcio.md §1): `POST /api/v2/signingCert`, the legacy
+//! `POST /api/v1/signingCert`, the trust bundle both versions publish, and the issuer
+//! configuration.
+//!
+//! Handlers only decode requests and encode answers: the checks and their order (token, then
+//! key and proof of possession, then issuance) are [`crate::ca::pipeline::Issuer::issue`]'s.
+//! Every client mistake is a 400 with Fulcio's message ([`super::error`]), and nothing is
+//! written before all checks have passed.
 
 use super::SharedState;
+use super::error::{ApiError, FulcioError};
+use crate::ca::pipeline::KeyProof;
 use crate::identity::IssuerEntry;
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+/// Fulcio's request cap (`maxMsgSize`, 4 MiB). Real requests are a few KiB.
+pub const MAX_SIGNING_BODY: usize = 4 << 20;
+
 pub fn router() -> Router<SharedState> {
-    Router::new().route("/api/v2/configuration", get(configuration))
+    Router::new()
+        .route("/api/v2/signingCert", post(signing_cert_v2))
+        .route("/api/v2/trustBundle", get(trust_bundle))
+        .route("/api/v2/configuration", get(configuration))
+        .route("/api/v1/signingCert", post(signing_cert_v1))
+        .route("/api/v1/rootCert", get(root_cert))
+}
+
+/// The v2 request in protojson: camelCase or the proto's snake_case names, unknown fields
+/// ignored. `publicKeyRequest` and `certificateSigningRequest` are a proto oneof.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SigningCertRequest {
+    credentials: Option<Credentials>,
+    #[serde(alias = "public_key_request")]
+    #[serde(rename = "publicKeyRequest")]
+    public_key_request: Option<PublicKeyRequest>,
+    #[serde(alias = "certificate_signing_request")]
+    #[serde(rename = "certificateSigningRequest")]
+    certificate_signing_request: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Credentials {
+    #[serde(alias = "oidc_identity_token")]
+    #[serde(rename = "oidcIdentityToken")]
+    oidc_identity_token: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PublicKeyRequest {
+    #[serde(alias = "public_key")]
+    #[serde(rename = "publicKey")]
+    public_key: PublicKey,
+    #[serde(alias = "proof_of_possession")]
+    #[serde(rename = "proofOfPossession")]
+    proof_of_possession: String,
+}
+
+/// `algorithm` is accepted and ignored, as Fulcio infers the algorithm from the key.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PublicKey {
+    content: String,
+}
+
+async fn signing_cert_v2(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let request: SigningCertRequest = serde_json::from_slice(&body)
+        .map_err(|e| FulcioError::invalid(format!("invalid request body: {e}")))?;
+    let body_token = request
+        .credentials
+        .map(|c| c.oidc_identity_token)
+        .unwrap_or_default();
+    let token = if body_token.is_empty() {
+        bearer(&headers).unwrap_or_default()
+    } else {
+        body_token
+    };
+    let proof = match (
+        request.public_key_request,
+        request.certificate_signing_request,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(FulcioError::invalid(
+                "give either publicKeyRequest or certificateSigningRequest, not both",
+            )
+            .into());
+        }
+        (None, Some(csr)) => KeyProof::Csr(csr),
+        (key_request, None) => {
+            let key_request = key_request.unwrap_or_default();
+            KeyProof::Signature {
+                key: Some(key_request.public_key.content.into_bytes()),
+                signature: key_request.proof_of_possession,
+            }
+        }
+    };
+    let leaf = issue(&state, &token, proof).await?;
+    let [intermediate, root] = state.issuer.ca().chain().pems();
+    Ok(Json(SigningCertResponse {
+        signed_certificate_embedded_sct: EmbeddedSct {
+            chain: Chain {
+                certificates: [&leaf, intermediate, root],
+            },
+        },
+    })
+    .into_response())
+}
+
+/// The v2 answer, `{"signedCertificateEmbeddedSct":{"chain":{"certificates":[…]}}}`, leaf
+/// first. Borrowed, so the CA's PEMs are serialised straight from the chain, not copied.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SigningCertResponse<'a> {
+    signed_certificate_embedded_sct: EmbeddedSct<'a>,
+}
+
+#[derive(Serialize)]
+struct EmbeddedSct<'a> {
+    chain: Chain<'a>,
+}
+
+#[derive(Serialize)]
+struct Chain<'a> {
+    certificates: [&'a str; 3],
+}
+
+/// The legacy request: the key is base64 of PEM or DER bytes, the proof is
+/// `signedEmailAddress`, and the token only comes as a Bearer header.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LegacyRequest {
+    #[serde(rename = "publicKey")]
+    public_key: Option<LegacyKey>,
+    #[serde(rename = "signedEmailAddress")]
+    signed_email_address: String,
+    #[serde(rename = "certificateSigningRequest")]
+    certificate_signing_request: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LegacyKey {
+    content: String,
+}
+
+async fn signing_cert_v1(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let request: LegacyRequest = serde_json::from_slice(&body)
+        .map_err(|e| FulcioError::invalid(format!("invalid request body: {e}")))?;
+    let proof = match request.certificate_signing_request {
+        Some(csr) => KeyProof::Csr(csr),
+        None => KeyProof::Signature {
+            key: STANDARD
+                .decode(request.public_key.unwrap_or_default().content)
+                .ok(),
+            signature: request.signed_email_address,
+        },
+    };
+    let token = bearer(&headers).unwrap_or_default();
+    let leaf = issue(&state, &token, proof).await?;
+    let [intermediate, root] = state.issuer.ca().chain().pems();
+    Ok((
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
+        [leaf.as_str(), intermediate, root].concat(),
+    )
+        .into_response())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// Issues through the CA pipeline; returns the leaf's PEM.
+async fn issue(state: &SharedState, token: &str, proof: KeyProof) -> Result<String, ApiError> {
+    let issued = state
+        .issuer
+        .issue(token, proof)
+        .await
+        .map_err(FulcioError::from_issue)?;
+    Ok(issued.certificate.leaf_pem)
+}
+
+/// `GET /api/v2/trustBundle`: one chain, issuer first, no leaf.
+async fn trust_bundle(State(state): State<SharedState>) -> Json<serde_json::Value> {
+    Json(json!({ "chains": [ { "certificates": state.issuer.ca().chain().pems() } ] }))
+}
+
+/// `GET /api/v1/rootCert`: the trust bundle's PEMs, concatenated.
+async fn root_cert(State(state): State<SharedState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
+        state.issuer.ca().chain().pems().concat(),
+    )
 }
 
 /// `GET /api/v2/configuration`: every accepted issuer, in Fulcio's JSON shape. Exact issuers

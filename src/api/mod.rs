@@ -4,16 +4,15 @@ mod dev_oidc;
 mod error;
 mod fulcio;
 mod rekor;
-mod signing;
 mod tiles;
 mod trust;
 
 pub use error::{ApiError, FulcioError};
-pub use signing::MAX_SIGNING_BODY;
+pub use fulcio::MAX_SIGNING_BODY;
 
-use crate::ca::issuance::CertificateAuthority;
+use crate::ca::pipeline::Issuer;
 use crate::identity::dev_issuer::DevIssuer;
-use crate::identity::oidc::TokenVerifier;
+use crate::instance::PublicUrl;
 use crate::log::Log;
 use crate::storage::Store;
 use axum::Router;
@@ -33,10 +32,10 @@ pub struct AppState {
     pub artifacts: Log<Store>,
     /// The OIDC issuers this CA accepts tokens from.
     pub issuers: Arc<crate::identity::IssuerConfig>,
-    pub ca: CertificateAuthority,
-    pub tokens: TokenVerifier,
+    /// The CA and the pipeline every certificate request goes through.
+    pub issuer: Issuer,
     /// Where clients reach this instance; trust material and log names derive from it.
-    pub public_url: url::Url,
+    pub public_url: PublicUrl,
     /// The built-in development issuer, when `--dev-issuer` is on.
     pub dev_issuer: Option<Arc<DevIssuer>>,
     pub metrics: Option<PrometheusHandle>,
@@ -50,7 +49,6 @@ pub fn router(state: SharedState) -> Router {
         .route("/metrics", get(metrics))
         .merge(tiles::router())
         .merge(fulcio::router())
-        .merge(signing::router())
         .merge(rekor::router())
         .merge(trust::router());
     if state.dev_issuer.is_some() {

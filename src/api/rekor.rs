@@ -173,7 +173,7 @@ async fn read_at(
             match log.lookup(&uuid).await? {
                 Some(record) => (uuid, record.timestamp),
                 None => {
-                    return Err(ApiError::Log(crate::log::LogError::Storage(format!(
+                    return Err(ApiError::Log(crate::log::LogError::Inconsistent(format!(
                         "artifact entry {index} has no dedup record"
                     ))));
                 }

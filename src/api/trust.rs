@@ -36,7 +36,7 @@ pub fn router() -> Router<SharedState> {
 /// Builds the documents from the live state on each request: microseconds of work, and it
 /// can never serve stale material.
 fn document(State(state): &State<SharedState>, name: &str) -> Result<Response, ApiError> {
-    let chain = state.ca.chain();
+    let chain = state.issuer.ca().chain();
     let documents = TrustDocuments::build(&TrustInputs {
         public_url: &state.public_url,
         ca_root_der: chain.root_der(),

@@ -30,6 +30,8 @@ pub enum BenchError {
     Store(#[from] crate::log::storage::StoreError),
     #[error("scratch directory: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Key(#[from] crate::log::key::KeyError),
     #[error("{0}")]
     Check(String),
 }
@@ -102,7 +104,7 @@ async fn fresh_log(db: &Path) -> Result<(Log<SqliteStore>, SqliteStore), BenchEr
     let config = LogConfig::new("bench", LogSlot::ARTIFACTS, "bench.mayfly.invalid");
     let log = Log::create(
         store.clone(),
-        LogKey::generate(),
+        LogKey::generate()?,
         config,
         Arc::new(Verbatim),
     )

@@ -12,7 +12,7 @@ use crate::ca::profile::LeafProfile;
 use crate::ca::signer::{CaSigner, SignerError};
 use crate::identity::principal::Principal;
 use crate::log::storage::LogStore;
-use crate::log::{Appended, LeafCodec, Log, LogError};
+use crate::log::{Appended, CodecError, LeafCodec, Log, LogError};
 use mayfly_spec::ct::{self, CtError, PrecertEntry, Sct};
 use mayfly_spec::fulcio::fulcio_extensions_with_subject;
 use mayfly_spec::subject_key::SubjectKey;
@@ -78,6 +78,14 @@ impl CertificateAuthority {
 
     pub fn chain(&self) -> &CaChain {
         &self.chain
+    }
+
+    /// The same CA with its signer wrapped (the test kit's failing signer wraps the real one).
+    pub fn map_signer(self, wrap: impl FnOnce(Arc<dyn CaSigner>) -> Arc<dyn CaSigner>) -> Self {
+        CertificateAuthority {
+            signer: wrap(self.signer),
+            ..self
+        }
     }
 
     /// The signer backend's name, for startup logs.
@@ -177,6 +185,15 @@ impl CertificateAuthority {
     }
 }
 
+fn codec_error(e: CtError) -> CodecError {
+    Arc::new(e)
+}
+
+/// A precertificate payload without its issuer key hash: never built by `issue`.
+#[derive(Debug, thiserror::Error)]
+#[error("precertificate payload of {0} bytes has no issuer key hash")]
+struct ShortPayload(usize);
+
 /// The issuance log's leaves: RFC 6962 `MerkleTreeLeaf`s for precertificate entries, with the
 /// batch timestamp and the static-CT `leaf_index` extension the sequencer assigns. Payloads are
 /// `issuer_key_hash ‖ TBS`, as [`PrecertCodec::payload`] builds them.
@@ -193,20 +210,19 @@ impl PrecertCodec {
 }
 
 impl LeafCodec for PrecertCodec {
-    fn encode(&self, index: u64, timestamp_ms: u64, payload: &[u8]) -> Vec<u8> {
-        // Payloads come only from `issue`, so they always hold the 32-byte hash, and the log caps
-        // entries far below the 16 MiB a u24 TBS length allows. An index past 2^40 cannot get a
-        // leaf_index extension; `issue` fails for it before any SCT is signed, so the logged leaf
-        // without one is never contradicted by a certificate.
-        let Some((hash, tbs)) = payload.split_first_chunk::<32>() else {
-            return payload.to_vec();
-        };
+    fn encode(&self, index: u64, timestamp_ms: u64, payload: &[u8]) -> Result<Vec<u8>, CodecError> {
+        // Payloads come only from `issue`, so they always hold the 32-byte hash; anything else
+        // is refused rather than logged. An index past 2^40 cannot carry a `leaf_index`
+        // extension: the entry is refused before any SCT could be signed for it.
+        let (hash, tbs) = payload
+            .split_first_chunk::<32>()
+            .ok_or_else(|| Arc::new(ShortPayload(payload.len())) as CodecError)?;
         let entry = PrecertEntry {
             issuer_key_hash: *hash,
             tbs,
         };
-        let extensions = ct::leaf_index_extension(index).unwrap_or_default();
-        ct::merkle_tree_leaf(timestamp_ms, &entry, &extensions).unwrap_or_default()
+        let extensions = ct::leaf_index_extension(index).map_err(codec_error)?;
+        ct::merkle_tree_leaf(timestamp_ms, &entry, &extensions).map_err(codec_error)
     }
 
     fn overhead(&self) -> usize {

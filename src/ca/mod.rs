@@ -8,6 +8,7 @@
 pub mod chain;
 pub mod issuance;
 pub mod leaf;
+pub mod pipeline;
 pub mod profile;
 pub mod setup;
 pub mod signer;

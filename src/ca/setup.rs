@@ -1,8 +1,7 @@
 //! Where the CA lives in a data dir, and how a start finds or creates it.
 //!
-//! File backend layout (keys owner-only, certificates world-readable):
-//! - `keys/ca-root.key.pem`, `keys/ca-intermediate.key.pem`
-//! - `ca/root.pem`, `ca/intermediate.pem`
+//! The file backend keeps both keys (owner-only) and both certificates in the data dir, where
+//! [`DataDir`] names them.
 //!
 //! The root key is kept so an operator can sign a new intermediate later; a production
 //! deployment moves it offline after the first start.
@@ -10,6 +9,7 @@
 use crate::ca::chain::{CaChain, ChainError};
 use crate::ca::issuance::{CaError, CertificateAuthority};
 use crate::ca::signer::{CaSigner, Passphrase, SignerError, SoftwareKey};
+use crate::instance::DataDir;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -48,18 +48,10 @@ pub enum SetupError {
     },
 }
 
-pub const ROOT_KEY: &str = "keys/ca-root.key.pem";
-pub const INTERMEDIATE_KEY: &str = "keys/ca-intermediate.key.pem";
-pub const ROOT_CERT: &str = "ca/root.pem";
-pub const INTERMEDIATE_CERT: &str = "ca/intermediate.pem";
-
-/// The files a file-backed CA consists of, relative to the data dir.
-pub const FILES: [&str; 4] = [ROOT_KEY, INTERMEDIATE_KEY, ROOT_CERT, INTERMEDIATE_CERT];
-
 /// Creates the CA (first start) or loads and checks it. `organization` goes into new CA
 /// subjects.
 pub fn open_or_create(
-    dir: &Path,
+    dir: &DataDir,
     backend: CaBackend,
     passphrase: Option<&Passphrase>,
     organization: &str,
@@ -77,25 +69,24 @@ pub fn open_or_create(
         }
         (CaBackend::File, true) => {
             let root: Arc<dyn CaSigner> =
-                Arc::new(SoftwareKey::create_file(&dir.join(ROOT_KEY), passphrase)?);
+                Arc::new(SoftwareKey::create_file(&dir.ca_root_key(), passphrase)?);
             let intermediate: Arc<dyn CaSigner> = Arc::new(SoftwareKey::create_file(
-                &dir.join(INTERMEDIATE_KEY),
+                &dir.ca_intermediate_key(),
                 passphrase,
             )?);
             let chain = CaChain::create(&root, &intermediate, organization, now)?;
-            std::fs::create_dir_all(dir.join("ca")).map_err(io(dir.join("ca")))?;
-            write(&dir.join(ROOT_CERT), chain.root_pem())?;
-            write(&dir.join(INTERMEDIATE_CERT), chain.intermediate_pem())?;
+            write(&dir.ca_root_cert(), chain.root_pem())?;
+            write(&dir.ca_intermediate_cert(), chain.intermediate_pem())?;
             (chain, intermediate)
         }
         (CaBackend::File, false) => {
             let intermediate: Arc<dyn CaSigner> = Arc::new(SoftwareKey::open_file(
-                &dir.join(INTERMEDIATE_KEY),
+                &dir.ca_intermediate_key(),
                 passphrase,
             )?);
             let chain = CaChain::from_pem(
-                &read(&dir.join(ROOT_CERT))?,
-                &read(&dir.join(INTERMEDIATE_CERT))?,
+                &read(&dir.ca_root_cert())?,
+                &read(&dir.ca_intermediate_cert())?,
                 intermediate.as_ref(),
             )?;
             (chain, intermediate)

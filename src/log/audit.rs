@@ -39,7 +39,9 @@ pub async fn check_log<S: LogStore>(
         .checkpoint(slot)
         .await?
         .ok_or_else(|| fail("no checkpoint".into()))?;
-    let verifier = key.note_verifier(origin)?;
+    let verifier = key
+        .note_verifier(origin)
+        .map_err(|e| fail(format!("checkpoint key: {e}")))?;
     let opened = open_checkpoint(head.note.as_bytes(), origin, &verifier)
         .map_err(|e| fail(format!("checkpoint note: {e}")))?;
     if (opened.checkpoint.size, opened.checkpoint.root) != (head.size, head.root) {

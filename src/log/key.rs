@@ -31,6 +31,8 @@ pub enum KeyError {
     Exists { path: PathBuf },
     #[error("cannot encode key: {0}")]
     Encode(String),
+    #[error("the crypto library refused a freshly generated P-256 key: {0}")]
+    Generate(String),
 }
 
 /// A P-256 signing key with its public identity precomputed.
@@ -48,26 +50,29 @@ pub struct LogKey {
 
 impl LogKey {
     /// A fresh key from the operating system's CSPRNG.
-    pub fn generate() -> Self {
-        // A freshly generated P-256 key always encodes and re-imports; if that ever failed,
-        // generating again is the only sensible answer.
-        loop {
-            if let Some(key) = Self::from_signing_key(SigningKey::generate()) {
-                return key;
-            }
-        }
+    pub fn generate() -> Result<Self, KeyError> {
+        Self::from_signing_key(SigningKey::generate())
     }
 
-    fn from_signing_key(signing: SigningKey) -> Option<Self> {
-        let pkcs8 = signing.to_pkcs8_der().ok()?;
+    /// Both forms of the key and its identity. Fails rather than derive a log ID from anything
+    /// but the key's own SPKI: a wrong log ID would be signed into every SCT and SET.
+    fn from_signing_key(signing: SigningKey) -> Result<Self, KeyError> {
+        let pkcs8 = signing
+            .to_pkcs8_der()
+            .map_err(|e| KeyError::Generate(e.to_string()))?;
         let fast = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
             &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
             pkcs8.as_bytes(),
         )
-        .ok()?;
-        let spki_der = public_spki_der(signing.verifying_key());
+        .map_err(|e| KeyError::Generate(e.to_string()))?;
+        let spki_der = signing
+            .verifying_key()
+            .to_public_key_der()
+            .map_err(|e| KeyError::Generate(e.to_string()))?
+            .as_bytes()
+            .to_vec();
         let log_id = Hash(Sha256::digest(&spki_der).into());
-        Some(LogKey {
+        Ok(LogKey {
             signing,
             fast: Arc::new(fast),
             spki_der,
@@ -79,7 +84,7 @@ impl LogKey {
     pub fn from_pkcs8_pem(pem: &str) -> Option<Self> {
         SigningKey::from_pkcs8_pem(pem)
             .ok()
-            .and_then(Self::from_signing_key)
+            .and_then(|key| Self::from_signing_key(key).ok())
     }
 
     /// The private key as PKCS#8 PEM. Handle with care: write only to owner-only files.
@@ -184,14 +189,6 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> 
     file.sync_all().map_err(io)
 }
 
-fn public_spki_der(key: &VerifyingKey) -> Vec<u8> {
-    // Encoding a valid P-256 point as SPKI cannot fail; an empty result would make every
-    // later signature check fail closed rather than succeed.
-    key.to_public_key_der()
-        .map(|doc| doc.as_bytes().to_vec())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,7 +197,7 @@ mod tests {
     fn written_key_reads_back_with_owner_only_permissions() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.key.pem");
-        let key = LogKey::generate();
+        let key = LogKey::generate().unwrap();
         key.write_new(&path).unwrap();
         let back = LogKey::read(&path).unwrap();
         assert_eq!(back.log_id(), key.log_id());
@@ -215,16 +212,16 @@ mod tests {
 
     #[test]
     fn signatures_verify_and_bind_the_message() {
-        let key = LogKey::generate();
+        let key = LogKey::generate().unwrap();
         let sig = key.sign(b"checkpoint");
         assert!(key.verify(b"checkpoint", &sig));
         assert!(!key.verify(b"checkpoinT", &sig));
-        assert!(!LogKey::generate().verify(b"checkpoint", &sig));
+        assert!(!LogKey::generate().unwrap().verify(b"checkpoint", &sig));
     }
 
     #[test]
     fn log_id_is_sha256_of_spki_and_debug_hides_the_secret() {
-        let key = LogKey::generate();
+        let key = LogKey::generate().unwrap();
         assert_eq!(
             key.log_id().0,
             <[u8; 32]>::from(Sha256::digest(key.spki_der()))

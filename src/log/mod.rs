@@ -64,11 +64,18 @@ impl LogConfig {
     }
 }
 
+/// Why a leaf codec could not encode a payload. Shared between the waiters of a batch, so
+/// reference-counted.
+pub type CodecError = Arc<dyn std::error::Error + Send + Sync>;
+
 /// Turns a submitted payload into the stored entry once its index and time are known.
 /// The artifact log stores payloads verbatim; the issuance log wraps them in an RFC 6962
 /// `MerkleTreeLeaf` that carries the timestamp and index.
+///
+/// Encoding is fallible on purpose: an entry that cannot be encoded is refused (its appender
+/// gets [`LogError::Codec`]) and takes no index; nothing ever logs a placeholder in its stead.
 pub trait LeafCodec: Send + Sync + 'static {
-    fn encode(&self, index: u64, timestamp_ms: u64, payload: &[u8]) -> Vec<u8>;
+    fn encode(&self, index: u64, timestamp_ms: u64, payload: &[u8]) -> Result<Vec<u8>, CodecError>;
     /// Bytes `encode` adds at most, so oversized payloads are refused before sequencing.
     fn overhead(&self) -> usize;
 }
@@ -77,43 +84,101 @@ pub trait LeafCodec: Send + Sync + 'static {
 pub struct Verbatim;
 
 impl LeafCodec for Verbatim {
-    fn encode(&self, _: u64, _: u64, payload: &[u8]) -> Vec<u8> {
-        payload.to_vec()
+    fn encode(&self, _: u64, _: u64, payload: &[u8]) -> Result<Vec<u8>, CodecError> {
+        Ok(payload.to_vec())
     }
     fn overhead(&self) -> usize {
         0
     }
 }
 
+/// What a failure means for whoever asked, so the HTTP layer can answer without knowing the
+/// engine: the request was wrong, the log is busy for a moment, or something is broken here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The request cannot be served as asked; asking again will not help.
+    Rejected,
+    /// Nothing was logged; the same request is safe to retry shortly.
+    Unavailable,
+    /// A fault of this process or its storage; the details are for the operator.
+    Internal,
+}
+
+/// Why a log operation failed. Cloned to every waiter of a failed batch, so sources are shared.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LogError {
+    // Rejected.
+    #[error("entry of {len} bytes exceeds the maximum of {max}")]
+    EntryTooLarge { len: usize, max: usize },
+    #[error("{what} is beyond the current tree size {size}")]
+    BeyondTree { what: String, size: u64 },
+    /// A proof asked for an impossible range (e.g. an index not below the size).
+    #[error("{0}")]
+    BadRange(#[source] TlogError),
+
+    // Unavailable.
     #[error("the log is busy: {pending} entries are waiting; retry shortly")]
     PoolFull { pending: usize },
     #[error("the log is shutting down")]
     ShuttingDown,
-    #[error("the log has stopped: {0}")]
-    Stopped(String),
-    #[error("entry of {len} bytes exceeds the maximum of {max}")]
-    EntryTooLarge { len: usize, max: usize },
     #[error("the log could not commit the entry; it was not acknowledged (retry is safe)")]
     NotCommitted,
-    #[error("{what} is beyond the current tree size {size}")]
-    BeyondTree { what: String, size: u64 },
-    #[error(transparent)]
-    Invalid(#[from] TlogError),
+
+    // Internal.
+    #[error("the log has stopped: {0}")]
+    Stopped(String),
     #[error("log {0} was never created in this database")]
     Missing(&'static str),
     #[error("{0}")]
     KeyMismatch(String),
     #[error("storage: {0}")]
-    Storage(String),
+    Storage(#[source] Arc<StoreError>),
+    /// Stored data that storage returned intact but that contradicts itself (tiles that do not
+    /// hash to the checkpoint, an entry without its index row).
+    #[error("inconsistent log data: {0}")]
+    Inconsistent(String),
+    /// Building or signing a batch failed: tile arithmetic or the checkpoint signature.
+    #[error("the log could not build a batch: {0}")]
+    Batch(#[source] TlogError),
+    #[error("the entry could not be encoded as a leaf: {0}")]
+    Codec(#[source] CodecError),
     #[error("audit failed: {0}")]
     Audit(String),
 }
 
+impl LogError {
+    pub fn fault(&self) -> Fault {
+        match self {
+            LogError::EntryTooLarge { .. }
+            | LogError::BeyondTree { .. }
+            | LogError::BadRange(_) => Fault::Rejected,
+            LogError::PoolFull { .. } | LogError::ShuttingDown | LogError::NotCommitted => {
+                Fault::Unavailable
+            }
+            LogError::Stopped(_)
+            | LogError::Missing(_)
+            | LogError::KeyMismatch(_)
+            | LogError::Storage(_)
+            | LogError::Inconsistent(_)
+            | LogError::Batch(_)
+            | LogError::Codec(_)
+            | LogError::Audit(_) => Fault::Internal,
+        }
+    }
+}
+
+/// Proof arithmetic (`mayfly_spec::tlog::proof`) fails only for a range the tree cannot have,
+/// so a [`TlogError`] that reaches the engine through `?` is the caller's: [`LogError::BadRange`].
+/// Batch building and checkpoint signing map theirs to [`LogError::Batch`] explicitly.
+impl From<TlogError> for LogError {
+    fn from(e: TlogError) -> Self {
+        LogError::BadRange(e)
+    }
+}
+
 impl From<StoreError> for LogError {
     fn from(e: StoreError) -> Self {
-        LogError::Storage(e.to_string())
+        LogError::Storage(Arc::new(e))
     }
 }
 
@@ -198,7 +263,7 @@ impl<S: LogStore> Log<S> {
         let tree = tree::Tree::load(&store, config.slot, head.size).await?;
         let root = tree.snapshot(tree::Changes::default()).root()?;
         if root != head.root {
-            return Err(LogError::Storage(format!(
+            return Err(LogError::Inconsistent(format!(
                 "the {} log's stored tiles hash to {root}, not to its checkpoint root {}",
                 config.name, head.root
             )));
@@ -302,14 +367,14 @@ impl<S: LogStore> Log<S> {
             return Ok(None);
         };
         let have = tile::split_entries(&data)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .map_err(|e| LogError::Inconsistent(e.to_string()))?
             .len();
         if have < want {
             return Ok(None);
         }
         Ok(Some(
             tile::bundle_prefix(&data, want)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .map_err(|e| LogError::Inconsistent(e.to_string()))?
                 .to_vec(),
         ))
     }
@@ -324,7 +389,8 @@ impl<S: LogStore> Log<S> {
         else {
             return Ok(None);
         };
-        let entries = tile::split_entries(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let entries =
+            tile::split_entries(&data).map_err(|e| LogError::Inconsistent(e.to_string()))?;
         Ok(entries
             .get((index % tile::TILE_WIDTH) as usize)
             .map(|e| e.to_vec()))
@@ -376,19 +442,23 @@ impl<S: LogStore> Log<S> {
 
 /// Signs the checkpoint for `(size, root)` under `origin`.
 fn sign(key: &LogKey, origin: &str, size: u64, root: Hash) -> Result<String, LogError> {
-    let signer = key.note_signer(origin)?;
+    let signer = key.note_signer(origin).map_err(LogError::Batch)?;
     let cp = Checkpoint {
         origin: origin.to_owned(),
         size,
         root,
         extensions: vec![],
     };
-    Ok(mayfly_spec::tlog::checkpoint::sign_checkpoint(&cp, &signer)?.note)
+    mayfly_spec::tlog::checkpoint::sign_checkpoint(&cp, &signer)
+        .map(|signed| signed.note)
+        .map_err(LogError::Batch)
 }
 
 /// Refuses a stored checkpoint that this key did not sign for this origin.
 fn verify_head(key: &LogKey, config: &LogConfig, head: &StoredCheckpoint) -> Result<(), LogError> {
-    let verifier = key.note_verifier(&config.origin)?;
+    let verifier = key
+        .note_verifier(&config.origin)
+        .map_err(|e| LogError::KeyMismatch(e.to_string()))?;
     let opened = open_checkpoint(head.note.as_bytes(), &config.origin, &verifier).map_err(|e| {
         LogError::KeyMismatch(format!(
             "the {} log's stored checkpoint (size {}) does not verify with key {} and origin {:?} ({e}); \
@@ -400,7 +470,7 @@ fn verify_head(key: &LogKey, config: &LogConfig, head: &StoredCheckpoint) -> Res
         ))
     })?;
     if opened.checkpoint.size != head.size || opened.checkpoint.root != head.root {
-        return Err(LogError::Storage(format!(
+        return Err(LogError::Inconsistent(format!(
             "the {} log's checkpoint row disagrees with its signed note",
             config.name
         )));

@@ -247,26 +247,42 @@ impl<S: LogStore> Sequencer<S> {
         let config = &self.inner.config;
         let timestamp = now_millis().max(self.last_timestamp);
         let first = self.tree.size();
-        let entries: Vec<(Hash, Vec<u8>)> = fresh
-            .iter()
-            .enumerate()
-            .map(|(i, (p, _))| {
-                let entry = self
-                    .inner
-                    .codec
-                    .encode(first + i as u64, timestamp, &p.payload);
-                (leaf_hash(&entry), entry)
-            })
-            .collect();
+        // An entry the codec refuses takes no index: its appenders get the error and the rest
+        // of the batch is numbered without a gap.
+        let mut entries: Vec<(Hash, Vec<u8>)> = Vec::with_capacity(fresh.len());
+        let mut accepted = Vec::with_capacity(fresh.len());
+        for (p, twins) in fresh {
+            let index = first + entries.len() as u64;
+            match self.inner.codec.encode(index, timestamp, &p.payload) {
+                Ok(entry) => {
+                    entries.push((leaf_hash(&entry), entry));
+                    accepted.push((p, twins));
+                }
+                Err(e) => {
+                    tracing::error!(log = config.name, index, error = %e, "entry refused by the leaf codec");
+                    fail_fresh(vec![(p, twins)], &LogError::Codec(e));
+                }
+            }
+        }
+        let fresh = accepted;
+        if fresh.is_empty() {
+            return;
+        }
         let mut tree = self.tree.clone();
+        // Everything that goes wrong while building the batch is this process's fault, never the
+        // appenders': even a range error from the tile arithmetic.
+        let internal = |e: LogError| match e {
+            LogError::BadRange(e) => LogError::Batch(e),
+            other => other,
+        };
         let prepared = tree
             .append(entries.iter().map(|(h, e)| (*h, e.as_slice())))
-            .map_err(LogError::from)
+            .map_err(LogError::Batch)
             .and_then(|mut changes| {
                 let tiles = std::mem::take(&mut changes.tiles);
                 let bundles = std::mem::take(&mut changes.bundles);
                 let snapshot = tree.snapshot(changes);
-                let root = snapshot.root()?;
+                let root = snapshot.root().map_err(internal)?;
                 let note = sign(&self.inner.key, &config.origin, tree.size(), root)?;
                 Ok((
                     snapshot,
@@ -381,8 +397,11 @@ impl<S: LogStore> Sequencer<S> {
             return Err(LogError::Stopped(reason));
         }
         let tree = Tree::load(&self.inner.store, config.slot, stored.size).await?;
-        if tree.snapshot(Default::default()).root()? != stored.root {
-            return Err(LogError::Storage(format!(
+        if tree.snapshot(Default::default()).root().map_err(|e| {
+            LogError::Inconsistent(format!("the {} log's stored tiles: {e}", config.name))
+        })? != stored.root
+        {
+            return Err(LogError::Inconsistent(format!(
                 "the {} log's stored tiles do not match its checkpoint",
                 config.name
             )));

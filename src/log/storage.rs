@@ -79,13 +79,18 @@ pub enum BundleWrite {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A value the engine asked to store or look up does not fit the backend's types (an index
+    /// beyond what any log can reach). Nothing was written.
+    #[error("{0} is beyond what the database can store")]
+    OutOfRange(u64),
     /// The stored checkpoint is not the one the batch extends, or a leaf row already exists:
     /// another writer got there first. Nothing was written.
     #[error("another writer advanced the log")]
     Conflict,
-    /// The backend failed (I/O, connection, constraint). The batch may or may not be durable.
+    /// The backend failed (I/O, connection, constraint), with the backend's own error as the
+    /// source. The batch may or may not be durable.
     #[error("storage backend: {0}")]
-    Backend(String),
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Stored data does not have the shape the engine wrote.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

@@ -7,7 +7,7 @@
 //! tiles completed in that batch (see [`Snapshot`]).
 
 use super::LogError;
-use super::storage::{BundleWrite, LogSlot, LogStore, StoreError};
+use super::storage::{BundleWrite, LogSlot, LogStore};
 use mayfly_spec::tlog::proof::{self, Subtree};
 use mayfly_spec::tlog::tile::{self, TILE_WIDTH, TileId, TileTree};
 use mayfly_spec::tlog::{Hash, TlogError};
@@ -197,7 +197,7 @@ fn max_level(size: u64) -> u8 {
 }
 
 fn corrupt(msg: String) -> LogError {
-    LogError::from(StoreError::Corrupt(msg))
+    LogError::Inconsistent(msg)
 }
 
 /// A set of tiles, answering perfect-subtree hashes.

@@ -42,22 +42,13 @@ impl SqliteStore {
         sqlx::migrate!("src/storage/migrations/sqlite")
             .run(&writer)
             .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await
             .map_err(backend)?;
         Ok(SqliteStore { writer, readers })
-    }
-
-    /// Opens a store at a `sqlite://PATH` URL (or a bare path).
-    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        Self::open(Path::new(path)).await
     }
 
     /// Copies the WAL into the main file and truncates it, so file sizes reflect the data.
@@ -76,11 +67,11 @@ impl SqliteStore {
 }
 
 fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    StoreError::Backend(Box::new(e))
 }
 
 fn to_i64(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n).map_err(|_| StoreError::Backend(format!("{n} does not fit a SQLite integer")))
+    i64::try_from(n).map_err(|_| StoreError::OutOfRange(n))
 }
 
 fn to_u64(n: i64) -> Result<u64, StoreError> {

@@ -4,24 +4,23 @@
 //! which only the public halves are used). Needs a file-backed CA: an ephemeral one leaves
 //! nothing to read, and could not be trusted beyond one run anyway.
 
-use super::{TrustDocuments, TrustError, TrustInputs, dev_issuer_url};
-use crate::ca::setup::{INTERMEDIATE_CERT, ROOT_CERT};
+use super::{TrustDocuments, TrustError, TrustInputs};
+use crate::instance::{DataDir, PublicUrl};
 use crate::log::key::LogKey;
-use crate::server::{ARTIFACTS_KEY, ISSUANCE_KEY};
 use std::path::{Path, PathBuf};
 
 /// Builds the documents a server on `data_dir` with this public URL serves. `dev_issuer`
 /// mirrors `serve --dev-issuer`, which adds the built-in issuer to `oidcUrls`.
 pub fn from_data_dir(
-    data_dir: &Path,
-    public_url: &url::Url,
+    data_dir: &DataDir,
+    public_url: &PublicUrl,
     dev_issuer: bool,
 ) -> Result<TrustDocuments, TrustError> {
-    let root = read_cert(&data_dir.join(ROOT_CERT))?;
-    let intermediate = read_cert(&data_dir.join(INTERMEDIATE_CERT))?;
-    let artifacts = read_key(&data_dir.join(ARTIFACTS_KEY))?;
-    let issuance = read_key(&data_dir.join(ISSUANCE_KEY))?;
-    let dev = dev_issuer.then(|| dev_issuer_url(public_url));
+    let root = read_cert(&data_dir.ca_root_cert())?;
+    let intermediate = read_cert(&data_dir.ca_intermediate_cert())?;
+    let artifacts = read_key(&data_dir.artifact_log_key())?;
+    let issuance = read_key(&data_dir.issuance_log_key())?;
+    let dev = dev_issuer.then(|| public_url.dev_issuer_url());
     TrustDocuments::build(&TrustInputs {
         public_url,
         ca_root_der: &root,
@@ -59,11 +58,8 @@ fn read_cert(path: &Path) -> Result<Vec<u8>, TrustError> {
             "{e} (is this a data dir with a file-backed CA, as `serve --ca file` creates?)"
         ))
     })?;
-    pkcs8::der::pem::decode_vec(text.as_bytes())
-        .ok()
-        .filter(|(label, _)| *label == "CERTIFICATE")
-        .map(|(_, der)| der)
-        .ok_or_else(|| read_err("not a PEM CERTIFICATE".to_owned()))
+    mayfly_spec::pem::decode_label(text.as_bytes(), "CERTIFICATE")
+        .map_err(|e| read_err(e.to_string()))
 }
 
 fn read_key(path: &Path) -> Result<LogKey, TrustError> {

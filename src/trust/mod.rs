@@ -26,6 +26,7 @@ pub use mayfly_spec::sigstore::documents as model;
 #[cfg(test)]
 mod tests;
 
+use crate::instance::PublicUrl;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use model::{
@@ -52,8 +53,6 @@ pub enum TrustError {
     Certificate { which: &'static str },
     #[error("{which} certificate validity {year} cannot be written as RFC 3339")]
     Time { which: &'static str, year: i32 },
-    #[error("public URL {0} has no host")]
-    NoHost(String),
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
     #[error("cannot write {path}: {source}")]
@@ -67,7 +66,7 @@ pub enum TrustError {
 #[derive(Debug, Clone, Copy)]
 pub struct TrustInputs<'a> {
     /// Where clients reach this instance (Fulcio and Rekor base URL).
-    pub public_url: &'a url::Url,
+    pub public_url: &'a PublicUrl,
     pub ca_root_der: &'a [u8],
     pub ca_intermediate_der: &'a [u8],
     /// DER SPKI of the artifact log (Rekor API) key.
@@ -90,12 +89,8 @@ impl TrustDocuments {
     pub fn build(inputs: &TrustInputs<'_>) -> Result<Self, TrustError> {
         let root = CertFacts::parse(inputs.ca_root_der, "CA root")?;
         let intermediate = CertFacts::parse(inputs.ca_intermediate_der, "CA intermediate")?;
-        let base = base_url(inputs.public_url);
-        let operator = inputs
-            .public_url
-            .host_str()
-            .ok_or_else(|| TrustError::NoHost(inputs.public_url.to_string()))?
-            .to_owned();
+        let base = inputs.public_url.base();
+        let operator = inputs.public_url.host().to_owned();
         let since = ValidFor {
             start: root.not_before.clone(),
             end: None,
@@ -120,7 +115,7 @@ impl TrustDocuments {
                 },
             }],
             ctlogs: vec![log_instance(
-                &issuance_log_url(inputs.public_url),
+                &inputs.public_url.issuance_log_url(),
                 inputs.issuance_log_spki,
                 &since,
             )],
@@ -179,21 +174,6 @@ pub fn render<T: serde::Serialize>(value: &T) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(value).unwrap_or_default();
     out.push(b'\n');
     out
-}
-
-/// The public URL without a trailing slash: clients append `/api/...` to it.
-pub fn base_url(public_url: &url::Url) -> String {
-    public_url.as_str().trim_end_matches('/').to_owned()
-}
-
-/// The issuance log's tile prefix, which also contains its checkpoint key name.
-pub fn issuance_log_url(public_url: &url::Url) -> String {
-    format!("{}/logs/issuance", base_url(public_url))
-}
-
-/// Where `serve --dev-issuer` mounts the built-in issuer.
-pub fn dev_issuer_url(public_url: &url::Url) -> String {
-    format!("{}/dev-oidc", base_url(public_url))
 }
 
 fn log_instance(base_url: &str, spki: &[u8], since: &ValidFor) -> TransparencyLogInstance {

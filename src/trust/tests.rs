@@ -12,7 +12,7 @@ struct Fixture {
     chain: CaChain,
     artifacts: LogKey,
     issuance: LogKey,
-    url: url::Url,
+    url: PublicUrl,
 }
 
 fn fixture(url: &str) -> Fixture {
@@ -22,9 +22,9 @@ fn fixture(url: &str) -> Fixture {
     let now = OffsetDateTime::from_unix_timestamp_nanos(1_772_600_767_250_000_000).unwrap();
     Fixture {
         chain: CaChain::create(&root, &intermediate, "mayfly.example", now).unwrap(),
-        artifacts: LogKey::generate(),
-        issuance: LogKey::generate(),
-        url: url::Url::parse(url).unwrap(),
+        artifacts: LogKey::generate().unwrap(),
+        issuance: LogKey::generate().unwrap(),
+        url: PublicUrl::new(url::Url::parse(url).unwrap()).unwrap(),
     }
 }
 
@@ -85,7 +85,7 @@ fn trusted_root_has_the_exact_v0_1_shape() {
 #[test]
 fn signing_config_is_v0_2_with_rekor_v1_and_empty_tsa_list() {
     let f = fixture("http://127.0.0.1:8700");
-    let dev = dev_issuer_url(&f.url);
+    let dev = f.url.dev_issuer_url();
     assert_eq!(dev, "http://127.0.0.1:8700/dev-oidc");
     let service = |url: &str| {
         json!({"url": url, "majorApiVersion": 1,
@@ -134,7 +134,8 @@ fn base_urls_contain_the_checkpoint_key_names() {
     ] {
         let f = fixture(url);
         let root = build(&f, None).trusted_root;
-        let (issuance_origin, artifacts_origin) = crate::server::origins(&f.url).unwrap();
+        let (issuance_origin, artifacts_origin) =
+            (f.url.issuance_origin(), f.url.artifacts_origin());
         assert!(root.tlogs[0].base_url.contains(&artifacts_origin), "{url}");
         assert!(root.ctlogs[0].base_url.contains(&issuance_origin), "{url}");
         assert!(!root.tlogs[0].base_url.ends_with('/'), "{url}");

@@ -1,0 +1,179 @@
+//! The test kit, for every test in the workspace (feature `test-util`): a store that fails at a
+//! chosen persistence step, a CA signer that fails on demand, and [`check_log`], which
+//! re-verifies a whole log from storage.
+//!
+//! Both doubles wrap the real thing and pass through until armed, so a test runs the real
+//! server, arms one fault, and checks what a client sees and what storage holds afterwards.
+
+pub use crate::log::audit::check_log;
+
+use crate::ca::signer::{CaSigner, SignerError};
+use crate::log::storage::{Batch, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
+use crate::storage::Store;
+use mayfly_spec::tlog::Hash;
+use mayfly_spec::tlog::tile::TileId;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A persistence step that fails the next time it runs, once per arming.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Fail the commit without writing anything.
+    CommitFailsBeforeWrite,
+    /// Write the batch durably, then report failure (a lost acknowledgement).
+    CommitFailsAfterWrite,
+    /// Fail the dedup lookup.
+    LookupFails,
+    /// Fail the next checkpoint read (hits the reload after a failed commit).
+    CheckpointReadFails,
+}
+
+/// The error an armed fault returns.
+#[derive(Debug, thiserror::Error)]
+#[error("injected fault: {0:?}")]
+pub struct Injected(pub Fault);
+
+/// The switchboard of a [`FaultyStore`]: cheap to clone, shared with the store it arms.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    armed: Arc<Mutex<Vec<Fault>>>,
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Faults {
+    /// Makes the next run of `fault`'s step fail (arming twice fails it twice).
+    pub fn arm(&self, fault: Fault) {
+        self.lock().push(fault);
+    }
+
+    /// Faults armed but not yet hit.
+    pub fn pending(&self) -> Vec<Fault> {
+        self.lock().clone()
+    }
+
+    /// Holds every commit until the guard drops: appends pile up in the pool meanwhile.
+    pub async fn hold_commits(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.gate.clone().lock_owned().await
+    }
+
+    // A poisoned lock only means a test panicked while holding it; the list is still valid.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Fault>> {
+        self.armed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn take(&self, fault: Fault) -> Result<(), StoreError> {
+        let mut armed = self.lock();
+        match armed.iter().position(|f| *f == fault) {
+            Some(i) => {
+                armed.remove(i);
+                Err(StoreError::Backend(Box::new(Injected(fault))))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// A store that injects armed faults into another, and can hold commits back.
+#[derive(Clone, Debug)]
+pub struct FaultyStore<S> {
+    inner: S,
+    faults: Faults,
+}
+
+impl<S: LogStore> FaultyStore<S> {
+    pub fn new(inner: S, faults: Faults) -> Self {
+        FaultyStore { inner, faults }
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl Store {
+    /// This store with `faults` injected into it.
+    pub fn with_faults(self, faults: &Faults) -> Store {
+        match self {
+            Store::Sqlite(s) => Store::FaultySqlite(FaultyStore::new(s, faults.clone())),
+            Store::FaultySqlite(s) => {
+                Store::FaultySqlite(FaultyStore::new(s.inner, faults.clone()))
+            }
+        }
+    }
+}
+
+impl<S: LogStore> LogStore for FaultyStore<S> {
+    async fn checkpoint(&self, log: LogSlot) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.faults.take(Fault::CheckpointReadFails)?;
+        self.inner.checkpoint(log).await
+    }
+
+    async fn hash_tile(&self, log: LogSlot, id: TileId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.hash_tile(log, id).await
+    }
+
+    async fn entry_bundle(&self, log: LogSlot, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.entry_bundle(log, index).await
+    }
+
+    async fn lookup(
+        &self,
+        log: LogSlot,
+        keys: &[Hash],
+    ) -> Result<Vec<Option<LeafRecord>>, StoreError> {
+        self.faults.take(Fault::LookupFails)?;
+        self.inner.lookup(log, keys).await
+    }
+
+    async fn commit(&self, log: LogSlot, batch: &Batch) -> Result<(), StoreError> {
+        let _open = self.faults.gate.lock().await;
+        self.faults.take(Fault::CommitFailsBeforeWrite)?;
+        self.inner.commit(log, batch).await?;
+        self.faults.take(Fault::CommitFailsAfterWrite)
+    }
+}
+
+/// A CA signer that signs with another until told to fail.
+pub struct FailingSigner {
+    inner: Arc<dyn CaSigner>,
+    failures: AtomicUsize,
+}
+
+impl FailingSigner {
+    pub fn new(inner: Arc<dyn CaSigner>) -> Self {
+        FailingSigner {
+            inner,
+            failures: AtomicUsize::new(0),
+        }
+    }
+
+    /// Makes the next `count` signatures fail.
+    pub fn fail_next(&self, count: usize) {
+        self.failures.store(count, Ordering::SeqCst);
+    }
+}
+
+impl CaSigner for FailingSigner {
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.inner.algorithm()
+    }
+
+    fn public_key_raw(&self) -> &[u8] {
+        self.inner.public_key_raw()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        let armed = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if armed {
+            return Err(SignerError::Sign("injected signer failure".into()));
+        }
+        self.inner.sign(message)
+    }
+
+    fn backend(&self) -> &'static str {
+        "failing-test-double"
+    }
+}
