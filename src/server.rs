@@ -92,19 +92,19 @@ pub struct Instance {
     pub store: Store,
 }
 
+/// Wraps the store before the logs open on it.
+pub type StoreWrap = Box<dyn FnOnce(Store) -> Store + Send>;
+/// Wraps the CA intermediate's signer.
+pub type SignerWrap = Box<dyn FnOnce(Arc<dyn CaSigner>) -> Arc<dyn CaSigner> + Send>;
+
 /// Wrappers applied while an instance opens, so tests can inject faults into the real store
 /// and signer (see [`crate::testing`]).
 #[cfg(feature = "test-util")]
 #[derive(Default)]
 pub struct Hooks {
-    /// Wraps the store before the logs open on it.
-    pub store: Option<Box<dyn FnOnce(Store) -> Store + Send>>,
-    /// Wraps the CA intermediate's signer.
-    pub ca_signer: Option<Box<dyn FnOnce(Arc<dyn CaSigner>) -> Arc<dyn CaSigner> + Send>>,
+    pub store: Option<StoreWrap>,
+    pub ca_signer: Option<SignerWrap>,
 }
-
-type StoreWrap = Box<dyn FnOnce(Store) -> Store + Send>;
-type SignerWrap = Box<dyn FnOnce(Arc<dyn CaSigner>) -> Arc<dyn CaSigner> + Send>;
 
 impl Instance {
     /// Opens or creates the instance in `config.data_dir`.

@@ -81,12 +81,27 @@ pub struct FaultyStore<S> {
 }
 
 impl<S: LogStore> FaultyStore<S> {
-    pub fn new(inner: S, faults: Faults) -> Self {
+    /// `inner` with a switchboard of its own.
+    pub fn new(inner: S) -> Self {
+        Self::with_faults(inner, Faults::default())
+    }
+
+    /// `inner` armed from `faults`.
+    pub fn with_faults(inner: S, faults: Faults) -> Self {
         FaultyStore { inner, faults }
     }
 
     pub fn inner(&self) -> &S {
         &self.inner
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// See [`Faults::arm`].
+    pub fn arm(&self, fault: Fault) {
+        self.faults.arm(fault);
     }
 }
 
@@ -94,9 +109,9 @@ impl Store {
     /// This store with `faults` injected into it.
     pub fn with_faults(self, faults: &Faults) -> Store {
         match self {
-            Store::Sqlite(s) => Store::FaultySqlite(FaultyStore::new(s, faults.clone())),
+            Store::Sqlite(s) => Store::FaultySqlite(FaultyStore::with_faults(s, faults.clone())),
             Store::FaultySqlite(s) => {
-                Store::FaultySqlite(FaultyStore::new(s.inner, faults.clone()))
+                Store::FaultySqlite(FaultyStore::with_faults(s.inner, faults.clone()))
             }
         }
     }
@@ -133,9 +148,13 @@ impl<S: LogStore> LogStore for FaultyStore<S> {
     }
 }
 
-/// A CA signer that signs with another until told to fail.
+/// A CA signer that signs with another until told to fail. One issuance signs twice: the
+/// precertificate (before anything is logged) and the final certificate (after).
 pub struct FailingSigner {
     inner: Arc<dyn CaSigner>,
+    /// Signatures still to make before the armed failure.
+    skip: AtomicUsize,
+    /// Failures armed.
     failures: AtomicUsize,
 }
 
@@ -143,13 +162,20 @@ impl FailingSigner {
     pub fn new(inner: Arc<dyn CaSigner>) -> Self {
         FailingSigner {
             inner,
+            skip: AtomicUsize::new(0),
             failures: AtomicUsize::new(0),
         }
     }
 
-    /// Makes the next `count` signatures fail.
-    pub fn fail_next(&self, count: usize) {
-        self.failures.store(count, Ordering::SeqCst);
+    /// Makes the next signature fail.
+    pub fn fail_next(&self) {
+        self.fail_after(0);
+    }
+
+    /// Lets `successes` signatures through, then fails one.
+    pub fn fail_after(&self, successes: usize) {
+        self.skip.store(successes, Ordering::SeqCst);
+        self.failures.store(1, Ordering::SeqCst);
     }
 }
 
@@ -163,10 +189,15 @@ impl CaSigner for FailingSigner {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
-        let armed = self
-            .failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
+        let armed = self.failures.load(Ordering::SeqCst) > 0
+            && self
+                .skip
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_err()
+            && self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
         if armed {
             return Err(SignerError::Sign("injected signer failure".into()));
         }

@@ -1,40 +1,31 @@
 //! `mayfly serve --issuers`: Fulcio's issuer config, loaded and validated at startup and
 //! served at `GET /api/v2/configuration`.
 
-use mayfly::server::{Instance, ServeConfig, ServerError, serve};
+mod support;
+
+use mayfly::ca::setup::CaBackend;
+use mayfly::server::{Instance, ServerError};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-fn config(data_dir: &Path, issuers: Option<PathBuf>) -> ServeConfig {
-    ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data_dir.to_owned(),
-        public_url: url::Url::parse("http://127.0.0.1:8700").unwrap(),
-        database_url: None,
-        issuers,
-        ca: mayfly::ca::setup::CaBackend::Ephemeral,
-        ca_passphrase_file: None,
-        dev_issuer: false,
-    }
-}
+use support::Mayfly;
 
 /// Starts the server and returns the issuers listed by `/api/v2/configuration`.
-async fn served_issuers(config: ServeConfig) -> Vec<Value> {
-    let instance = Instance::open(&config, None).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, instance, async move {
-        let _ = stopped.await;
-    }));
-    let response = reqwest::get(format!("http://{addr}/api/v2/configuration"))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+async fn served_issuers(issuers: Option<&Path>) -> Vec<Value> {
+    let mut builder = Mayfly::builder().ca(CaBackend::Ephemeral);
+    if let Some(file) = issuers {
+        builder = builder.issuers_file(file);
+    }
+    let mayfly = builder.start().await;
+    let body = mayfly.get_json("/api/v2/configuration").await;
+    mayfly.stop().await;
     body["issuers"].as_array().expect("issuers array").clone()
+}
+
+/// An instance's settings with `issuers`, for starts that must fail.
+fn config(data_dir: &Path, issuers: Option<PathBuf>) -> mayfly::server::ServeConfig {
+    let mut config = support::serve_config("127.0.0.1:0".parse().unwrap(), data_dir, issuers);
+    config.ca = CaBackend::Ephemeral;
+    config
 }
 
 fn find<'a>(issuers: &'a [Value], field: &str, url: &str) -> &'a Value {
@@ -46,8 +37,7 @@ fn find<'a>(issuers: &'a [Value], field: &str, url: &str) -> &'a Value {
 
 #[tokio::test]
 async fn the_shipped_config_is_served_in_fulcios_shape() {
-    let dir = tempfile::tempdir().unwrap();
-    let issuers = served_issuers(config(dir.path(), None)).await;
+    let issuers = served_issuers(None).await;
     let github = find(
         &issuers,
         "issuerUrl",
@@ -92,7 +82,7 @@ async fn an_existing_fulcio_json_config_works_unchanged() {
               "IssuerURL": "http://127.0.0.1:5556/dex", "ClientID": "corp-signing", "Type": "email"}}}"#,
     )
     .unwrap();
-    let issuers = served_issuers(config(&dir.path().join("data"), Some(file))).await;
+    let issuers = served_issuers(Some(&file)).await;
     assert_eq!(issuers.len(), 1);
     let corp = find(&issuers, "issuerUrl", "http://127.0.0.1:5556/dex");
     assert_eq!(corp["audience"], "corp-signing");

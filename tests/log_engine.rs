@@ -4,102 +4,20 @@
 
 use mayfly::log::audit::check_log;
 use mayfly::log::key::LogKey;
-use mayfly::log::storage::{Batch, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
+use mayfly::log::storage::{Batch, LogSlot, LogStore, StoreError, StoredCheckpoint};
 use mayfly::log::{Appended, Log, LogConfig, LogError, Verbatim};
 use mayfly::storage::SqliteStore;
+use mayfly::testing::Fault;
 use mayfly_spec::tlog::checkpoint::open_checkpoint;
 use mayfly_spec::tlog::tile::TileId;
 use mayfly_spec::tlog::{Hash, leaf_hash, proof};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 const ORIGIN: &str = "test.mayfly.invalid";
 
-/// What the next storage call of a kind should do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fault {
-    /// Fail the commit without writing anything.
-    CommitFailsBeforeWrite,
-    /// Write the batch durably, then report failure (a lost acknowledgement).
-    CommitFailsAfterWrite,
-    /// Fail the dedup lookup.
-    LookupFails,
-    /// Fail the next checkpoint read (hits the reload after a failed commit).
-    CheckpointReadFails,
-}
-
-/// A store that injects one fault at a chosen persistence step, and can hold commits back.
-#[derive(Clone)]
-struct FaultyStore {
-    inner: SqliteStore,
-    armed: Arc<Mutex<Vec<Fault>>>,
-    gate: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl FaultyStore {
-    fn new(inner: SqliteStore) -> Self {
-        FaultyStore {
-            inner,
-            armed: Arc::default(),
-            gate: Arc::default(),
-        }
-    }
-
-    fn arm(&self, fault: Fault) {
-        self.armed.lock().unwrap().push(fault);
-    }
-
-    fn take(&self, fault: Fault) -> bool {
-        let mut armed = self.armed.lock().unwrap();
-        match armed.iter().position(|f| *f == fault) {
-            Some(i) => {
-                armed.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-fn injected() -> StoreError {
-    StoreError::Backend("injected fault".into())
-}
-
-impl LogStore for FaultyStore {
-    async fn checkpoint(&self, log: LogSlot) -> Result<Option<StoredCheckpoint>, StoreError> {
-        if self.take(Fault::CheckpointReadFails) {
-            return Err(injected());
-        }
-        self.inner.checkpoint(log).await
-    }
-    async fn hash_tile(&self, log: LogSlot, id: TileId) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.hash_tile(log, id).await
-    }
-    async fn entry_bundle(&self, log: LogSlot, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.entry_bundle(log, index).await
-    }
-    async fn lookup(
-        &self,
-        log: LogSlot,
-        keys: &[Hash],
-    ) -> Result<Vec<Option<LeafRecord>>, StoreError> {
-        if self.take(Fault::LookupFails) {
-            return Err(injected());
-        }
-        self.inner.lookup(log, keys).await
-    }
-    async fn commit(&self, log: LogSlot, batch: &Batch) -> Result<(), StoreError> {
-        let _open = self.gate.lock().await;
-        if self.take(Fault::CommitFailsBeforeWrite) {
-            return Err(injected());
-        }
-        self.inner.commit(log, batch).await?;
-        if self.take(Fault::CommitFailsAfterWrite) {
-            return Err(injected());
-        }
-        Ok(())
-    }
-}
+/// The kit's fault-injecting store over the real SQLite store.
+type FaultyStore = mayfly::testing::FaultyStore<SqliteStore>;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -384,8 +302,10 @@ async fn every_persistence_fault_leaves_a_consistent_log() {
         Fault::CheckpointReadFails,
     ] {
         if fault == Fault::CheckpointReadFails {
-            // The reload after a failed commit is what reads the checkpoint; fail both.
+            // The reloads after a failed commit are what read the checkpoint: fail the commit,
+            // the reload right after it, and the retry of that reload before the next batch.
             store.arm(Fault::CommitFailsAfterWrite);
+            store.arm(fault);
         }
         store.arm(fault);
         let failed = log.append(entry(next)).await;
@@ -501,7 +421,7 @@ async fn a_full_pool_pushes_back_with_a_distinct_error() {
     let log = Log::create(store.clone(), fx.key.clone(), config, Arc::new(Verbatim))
         .await
         .unwrap();
-    let gate = store.gate.clone().lock_owned().await;
+    let gate = store.faults().hold_commits().await;
     let mut waiting = Vec::new();
     for i in 0..5 {
         let log = log.clone();
@@ -618,4 +538,74 @@ async fn partial_tiles_serve_every_earlier_width() {
             .is_some()
     );
     assert!(log.entry_bundle(1, None).await.unwrap().is_none());
+}
+
+/// Refuses payloads that start with "bad"; stores the rest verbatim.
+struct PickyCodec;
+
+#[derive(Debug, thiserror::Error)]
+#[error("this payload cannot be a leaf")]
+struct Unencodable;
+
+impl mayfly::log::LeafCodec for PickyCodec {
+    fn encode(&self, _: u64, _: u64, payload: &[u8]) -> Result<Vec<u8>, mayfly::log::CodecError> {
+        if payload.starts_with(b"bad") {
+            return Err(Arc::new(Unencodable));
+        }
+        Ok(payload.to_vec())
+    }
+    fn overhead(&self) -> usize {
+        0
+    }
+}
+
+#[tokio::test]
+async fn an_entry_the_codec_refuses_takes_no_index_and_is_an_internal_fault() {
+    let fx = Fixture::new();
+    let store = FaultyStore::new(fx.store().await);
+    let log = Log::create(
+        store.clone(),
+        fx.key.clone(),
+        fx.config(),
+        Arc::new(PickyCodec),
+    )
+    .await
+    .unwrap();
+    // One batch with a refused entry in the middle: held commits make them pile up together.
+    let gate = store.faults().hold_commits().await;
+    let mut tasks = Vec::new();
+    for payload in [&b"good 1"[..], b"bad 2", b"good 3"] {
+        let log = log.clone();
+        let payload = payload.to_vec();
+        tasks.push(tokio::spawn(async move { log.append(payload).await }));
+        tokio::task::yield_now().await;
+    }
+    drop(gate);
+    let mut indexes = Vec::new();
+    for (task, payload) in tasks.into_iter().zip(["good 1", "bad 2", "good 3"]) {
+        match task.await.unwrap() {
+            Ok(Appended::New(s)) => indexes.push((s.index, payload)),
+            Err(e) => {
+                assert_eq!(payload, "bad 2");
+                assert!(matches!(e, LogError::Codec(_)), "{e}");
+                assert_eq!(e.fault(), mayfly::log::Fault::Internal);
+            }
+            other => panic!("{payload}: {other:?}"),
+        }
+    }
+    indexes.sort();
+    // Contiguous indices for what was accepted, and nothing in place of the refused entry.
+    assert_eq!(
+        indexes.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        (0..indexes.len() as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(log.checkpoint().size, 2);
+    for (index, payload) in &indexes {
+        assert_eq!(
+            log.entry(*index).await.unwrap().as_deref(),
+            Some(payload.as_bytes())
+        );
+    }
+    log.close().await;
+    fx.reopen_and_audit().await;
 }

@@ -6,11 +6,13 @@
 //! signatures against the served public key, tile hashes against the entry bundles, and the
 //! checkpoint root against the tiles, without the server's tile or proof code.
 
+mod support;
+
 use mayfly::log::audit::check_log;
 use mayfly::log::key::LogKey;
 use mayfly::log::storage::LogSlot;
 use mayfly::log::{Appended, Log, LogError};
-use mayfly::server::{Instance, ServeConfig, ServerError, serve};
+use mayfly::server::Instance;
 use mayfly::storage::Store;
 use mayfly_spec::tlog::checkpoint::{SignedCheckpoint, open_checkpoint};
 use mayfly_spec::tlog::hash::{empty_root, root_of};
@@ -20,20 +22,12 @@ use p256::ecdsa::VerifyingKey;
 use p256::pkcs8::DecodePublicKey;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::{JoinHandle, JoinSet};
+use support::Mayfly;
+use support::process::{Process, TIMEOUT, mayfly_command};
+use tokio::task::JoinSet;
 
-/// Upper bound for anything the server should do in well under a second.
-const TIMEOUT: Duration = Duration::from_secs(30);
 /// Hashes per full tile and entries per full bundle (C2SP tlog-tiles).
 const WIDTH: u64 = 256;
 const IMMUTABLE: &str = "immutable";
@@ -244,84 +238,12 @@ async fn append_concurrently(log: &Log<Store>, payloads: Vec<Vec<u8>>) -> BTreeM
 // In process.
 // ---------------------------------------------------------------------------------------------
 
-/// An instance opened in a fresh data dir, with its listener bound but not yet serving.
-struct Opened {
-    dir: tempfile::TempDir,
-    config: ServeConfig,
-    listener: TcpListener,
-    instance: Instance,
-}
-
-impl Opened {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let config = ServeConfig {
-            listen: addr,
-            data_dir: dir.path().join("data"),
-            public_url: url::Url::parse(&format!("http://{addr}")).expect("url"),
-            database_url: None,
-            issuers: None,
-            ca: mayfly::ca::setup::CaBackend::File,
-            ca_passphrase_file: None,
-            dev_issuer: false,
-        };
-        let instance = Instance::open(&config, None).await.expect("open instance");
-        Opened {
-            dir,
-            config,
-            listener,
-            instance,
-        }
-    }
-
-    fn base(&self) -> String {
-        format!("http://{}", self.config.listen)
-    }
-
-    /// Serves in a task until [`Serving::shut_down`].
-    fn serve(self) -> Serving {
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(serve(self.listener, self.instance, async move {
-            let _ = stopped.await;
-        }));
-        Serving {
-            _dir: self.dir,
-            config: self.config,
-            stop: Some(stop),
-            server,
-        }
-    }
-}
-
-struct Serving {
-    _dir: tempfile::TempDir,
-    config: ServeConfig,
-    stop: Option<oneshot::Sender<()>>,
-    server: JoinHandle<Result<(), ServerError>>,
-}
-
-impl Serving {
-    /// Triggers graceful shutdown and waits for `serve` to return.
-    async fn shut_down(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let result = tokio::time::timeout(TIMEOUT, &mut self.server)
-            .await
-            .expect("serve returns after shutdown")
-            .expect("server task");
-        result.expect("serve ends cleanly");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiles_and_checkpoints_verify_over_http() {
-    let opened = Opened::new().await;
-    let base = opened.base();
-    let artifacts = opened.instance.state.artifacts.clone();
-    let issuance = opened.instance.state.issuance.clone();
+    let mut serving = Mayfly::builder().start().await;
+    let base = serving.url.clone();
+    let artifacts = serving.state.artifacts.clone();
+    let issuance = serving.state.issuance.clone();
 
     // Two full tiles and a partial one at level 0; a partial level-1 tile of 2 hashes.
     const N: usize = 600;
@@ -332,7 +254,6 @@ async fn tiles_and_checkpoints_verify_over_http() {
         "concurrent appends get exactly the indices 0..N"
     );
 
-    let mut serving = opened.serve();
     let client = http_client();
 
     let health = get(&client, &format!("{base}/healthz")).await;
@@ -489,14 +410,13 @@ async fn tiles_and_checkpoints_verify_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_keeps_every_acknowledged_append() {
-    let opened = Opened::new().await;
-    let base = opened.base();
-    let artifacts = opened.instance.state.artifacts.clone();
-    let data_dir = opened.config.data_dir.clone();
-    let origin = mayfly::instance::PublicUrl::new(opened.config.public_url.clone())
+    let mut serving = Mayfly::builder().start().await;
+    let base = serving.url.clone();
+    let artifacts = serving.state.artifacts.clone();
+    let data_dir = serving.config.data_dir.clone();
+    let origin = mayfly::instance::PublicUrl::new(serving.config.public_url.clone())
         .expect("public url")
         .artifacts_origin();
-    let mut serving = opened.serve();
 
     // A live keep-alive connection must not hold shutdown up.
     let client = http_client();
@@ -567,178 +487,6 @@ async fn graceful_shutdown_keeps_every_acknowledged_append() {
 // The binary.
 // ---------------------------------------------------------------------------------------------
 
-/// Removes ANSI escape sequences (the text log format colours its output even into a pipe).
-fn strip_ansi(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            // Parameter and intermediate bytes, then one final byte in @..=~.
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A `mayfly` child process with its stderr captured line by line; killed on drop.
-struct Mayfly {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-    status: Option<ExitStatus>,
-}
-
-/// `mayfly` with no MAYFLY_* settings inherited from the test's environment, run in `cwd`.
-fn mayfly_command(cwd: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mayfly"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("MAYFLY_") {
-            command.env_remove(name);
-        }
-    }
-    command.current_dir(cwd);
-    command
-}
-
-impl Mayfly {
-    fn spawn(mut command: Command) -> Self {
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("spawn mayfly");
-        let pipe = child.stderr.take().expect("stderr pipe");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, lines) = mpsc::channel();
-        let captured = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                let line = strip_ansi(&line);
-                let mut all = captured.lock().unwrap_or_else(|p| p.into_inner());
-                all.push_str(&line);
-                all.push('\n');
-                drop(all);
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-            // Dropping `tx` tells the test that stderr reached EOF: the process has exited.
-        });
-        Mayfly {
-            child,
-            lines,
-            stderr,
-            status: None,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Waits for a stderr line containing `needle` and returns it.
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "no {needle:?} within {TIMEOUT:?}; stderr:\n{}",
-                        self.stderr()
-                    )
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let status = self.wait_exit();
-                    panic!(
-                        "mayfly exited ({status}) before logging {needle:?}; stderr:\n{}",
-                        self.stderr()
-                    )
-                }
-            }
-        }
-    }
-
-    /// The port from the "listening addr=127.0.0.1:PORT" line.
-    fn port(&mut self) -> u16 {
-        let line = self.wait_for(" listening");
-        let addr = line
-            .split_whitespace()
-            .find_map(|field| field.strip_prefix("addr="))
-            .unwrap_or_else(|| panic!("no addr= in {line:?}"));
-        let addr: SocketAddr = addr
-            .trim_matches('"')
-            .parse()
-            .unwrap_or_else(|e| panic!("addr= in {line:?}: {e}"));
-        assert_eq!(addr.ip().to_string(), "127.0.0.1", "{line}");
-        assert_ne!(addr.port(), 0, "{line}");
-        addr.port()
-    }
-
-    /// Waits for the process to exit (its stderr closing is the signal).
-    fn wait_exit(&mut self) -> ExitStatus {
-        if let Some(status) = self.status {
-            return status;
-        }
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(_) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "mayfly did not exit within {TIMEOUT:?}; stderr:\n{}",
-                        self.stderr()
-                    )
-                }
-            }
-        }
-        let status = self.child.wait().expect("wait for mayfly");
-        self.status = Some(status);
-        status
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(&mut self) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
-        self.wait_exit()
-    }
-
-    /// Runs to completion (for starts that must fail) and returns status and stderr.
-    fn run_to_exit(command: Command) -> (ExitStatus, String) {
-        let mut mayfly = Mayfly::spawn(command);
-        let status = mayfly.wait_exit();
-        (status, mayfly.stderr())
-    }
-}
-
-impl Drop for Mayfly {
-    fn drop(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// GET over HTTP from a synchronous test.
 fn blocking_get(url: &str) -> Fetched {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -788,7 +536,7 @@ fn binary_creates_reopens_and_refuses_mismatched_or_partial_data() {
     };
 
     // First start: creates everything owner-only.
-    let mut first = Mayfly::spawn(start());
+    let mut first = Process::spawn(start());
     let created = first.wait_for("created a new Mayfly instance");
     assert!(created.contains(&data.display().to_string()), "{created}");
     let port = first.port();
@@ -840,7 +588,7 @@ fn binary_creates_reopens_and_refuses_mismatched_or_partial_data() {
     );
 
     // Second start on the same dir: opens it, with the same identity.
-    let mut second = Mayfly::spawn(start());
+    let mut second = Process::spawn(start());
     second.wait_for("opened existing Mayfly instance");
     let port = second.port();
     assert_eq!(
@@ -863,7 +611,7 @@ fn binary_creates_reopens_and_refuses_mismatched_or_partial_data() {
     // A different --public-url changes the origins the stored checkpoints were signed for.
     let mut command = mayfly_command(tmp.path());
     command.args(serve_args(&data, "http://elsewhere.example/"));
-    let (status, stderr) = Mayfly::run_to_exit(command);
+    let (status, stderr) = Process::run_to_exit(command);
     assert!(
         !status.success(),
         "started with another public URL:\n{stderr}"
@@ -878,7 +626,7 @@ fn binary_creates_reopens_and_refuses_mismatched_or_partial_data() {
         .unwrap()
         .write_new(&key_path)
         .expect("write other key");
-    let (status, stderr) = Mayfly::run_to_exit(start());
+    let (status, stderr) = Process::run_to_exit(start());
     assert!(!status.success(), "started with a foreign key:\n{stderr}");
     assert!(stderr.contains("does not verify"), "{stderr}");
     assert!(stderr.contains("artifacts"), "names the log: {stderr}");
@@ -888,7 +636,7 @@ fn binary_creates_reopens_and_refuses_mismatched_or_partial_data() {
     for leftover in ["mayfly.db", "mayfly.db-wal", "mayfly.db-shm"] {
         let _ = std::fs::remove_file(data.join(leftover));
     }
-    let (status, stderr) = Mayfly::run_to_exit(start());
+    let (status, stderr) = Process::run_to_exit(start());
     assert!(!status.success(), "started without its database:\n{stderr}");
     assert!(stderr.contains("holds only part"), "{stderr}");
     assert!(
@@ -898,7 +646,7 @@ fn binary_creates_reopens_and_refuses_mismatched_or_partial_data() {
 
     // Still partial with one key gone as well.
     std::fs::remove_file(data.join("keys/issuance-log.key.pem")).expect("remove key");
-    let (status, stderr) = Mayfly::run_to_exit(start());
+    let (status, stderr) = Process::run_to_exit(start());
     assert!(!status.success(), "{stderr}");
     assert!(stderr.contains("holds only part"), "{stderr}");
 }
@@ -913,7 +661,7 @@ fn binary_takes_settings_from_the_environment() {
         .env("MAYFLY_DATA_DIR", &data)
         .env("MAYFLY_LISTEN", "127.0.0.1:0")
         .env("MAYFLY_PUBLIC_URL", "http://env.mayfly.test/");
-    let mut mayfly = Mayfly::spawn(command);
+    let mut mayfly = Process::spawn(command);
     let created = mayfly.wait_for("created a new Mayfly instance");
     assert!(created.contains(&data.display().to_string()), "{created}");
     let port = mayfly.port();
@@ -960,7 +708,7 @@ fn binary_takes_settings_from_a_config_file_below_command_line_and_environment()
         .arg("--config")
         .arg(&config)
         .args(["--public-url", "http://cli.mayfly.test/"]);
-    let mut mayfly = Mayfly::spawn(command);
+    let mut mayfly = Process::spawn(command);
     let created = mayfly.wait_for("created a new Mayfly instance");
     assert!(created.contains(&data.display().to_string()), "{created}");
     let port = mayfly.port();
@@ -981,7 +729,7 @@ fn binary_takes_settings_from_a_config_file_below_command_line_and_environment()
         .arg("serve")
         .env("MAYFLY_DATA_DIR", &env_data)
         .env("MAYFLY_PUBLIC_URL", "http://env.mayfly.test/");
-    let mut mayfly = Mayfly::spawn(command);
+    let mut mayfly = Process::spawn(command);
     let created = mayfly.wait_for("created a new Mayfly instance");
     assert!(
         created.contains(&env_data.display().to_string()),
@@ -1012,7 +760,7 @@ fn binary_takes_public_url_from_a_config_file_alone() {
     );
     let mut command = mayfly_command(tmp.path());
     command.arg("serve").arg("--config").arg(&config);
-    let mut mayfly = Mayfly::spawn(command);
+    let mut mayfly = Process::spawn(command);
     mayfly.wait_for("created a new Mayfly instance");
     let port = mayfly.port();
     assert_eq!(served_origin(port), "config.mayfly.test");
@@ -1034,7 +782,7 @@ fn binary_rejects_an_unknown_config_key() {
     );
     let mut command = mayfly_command(tmp.path());
     command.arg("serve").arg("--config").arg(&config);
-    let (status, stderr) = Mayfly::run_to_exit(command);
+    let (status, stderr) = Process::run_to_exit(command);
     assert!(!status.success(), "{stderr}");
     assert!(stderr.contains("\"colour\""), "names the key: {stderr}");
     assert!(!data.exists(), "nothing was created");
@@ -1058,7 +806,7 @@ fn binary_encrypts_ca_keys_with_a_passphrase_and_needs_it_to_start_again() {
     command
         .args(serve_args(&data, "http://127.0.0.1:9/"))
         .env("MAYFLY_CA_PASSPHRASE", "correct horse battery staple");
-    let mut first = Mayfly::spawn(command);
+    let mut first = Process::spawn(command);
     first.wait_for("created a new Mayfly instance");
     assert_eq!(first.terminate().code(), Some(0), "{}", first.stderr());
     for key in ["ca-root.key.pem", "ca-intermediate.key.pem"] {
@@ -1077,7 +825,7 @@ fn binary_encrypts_ca_keys_with_a_passphrase_and_needs_it_to_start_again() {
     // Without the passphrase: refuses, and says how to give it.
     let mut command = mayfly_command(tmp.path());
     command.args(serve_args(&data, "http://127.0.0.1:9/"));
-    let (status, stderr) = Mayfly::run_to_exit(command);
+    let (status, stderr) = Process::run_to_exit(command);
     assert!(!status.success(), "{stderr}");
     assert!(stderr.contains("MAYFLY_CA_PASSPHRASE"), "{stderr}");
 
@@ -1089,7 +837,7 @@ fn binary_encrypts_ca_keys_with_a_passphrase_and_needs_it_to_start_again() {
         .args(serve_args(&data, "http://127.0.0.1:9/"))
         .arg("--ca-passphrase-file")
         .arg(&wrong);
-    let (status, stderr) = Mayfly::run_to_exit(command);
+    let (status, stderr) = Process::run_to_exit(command);
     assert!(!status.success(), "{stderr}");
     assert!(stderr.contains("wrong passphrase"), "{stderr}");
 
@@ -1101,7 +849,7 @@ fn binary_encrypts_ca_keys_with_a_passphrase_and_needs_it_to_start_again() {
         .args(serve_args(&data, "http://127.0.0.1:9/"))
         .arg("--ca-passphrase-file")
         .arg(&right);
-    let mut again = Mayfly::spawn(command);
+    let mut again = Process::spawn(command);
     again.wait_for("opened existing Mayfly instance");
     assert_eq!(again.terminate().code(), Some(0), "{}", again.stderr());
 }

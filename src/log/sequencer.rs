@@ -335,6 +335,12 @@ impl<S: LogStore> Sequencer<S> {
             Err(e) => {
                 tracing::error!(log = config.name, error = %e, "batch commit failed; reloading from storage");
                 self.in_doubt = batch.checkpoint;
+                // Reload before answering, so that a client told "not committed" who looks finds
+                // a commit that did land, rather than waiting for another append to reveal it.
+                // If storage is still failing, the next batch retries before it writes anything.
+                if let Err(e) = self.reload().await {
+                    tracing::warn!(log = self.inner.config.name, error = %e, "reload after a failed commit failed; retrying before the next batch");
+                }
                 return fail_fresh(fresh, &LogError::NotCommitted);
             }
         }

@@ -10,8 +10,11 @@ use axum::extract::{Path as UrlPath, State};
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use mayfly::api::SharedState;
 use mayfly::ca::setup::CaBackend;
-use mayfly::server::{Instance, ServeConfig, serve};
+use mayfly::server::{Hooks, Instance, ServeConfig, ServerError, serve};
+use mayfly::storage::Store;
+use mayfly::testing::{FailingSigner, Faults};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -196,37 +199,86 @@ pub fn issuers_with_idp(idp: &TestIdp) -> String {
     serde_norway::to_string(&config).unwrap()
 }
 
-/// A running Mayfly (library `serve` in this process) with its own data dir.
-pub struct Mayfly {
-    pub url: String,
-    pub client: reqwest::Client,
-    pub dir: tempfile::TempDir,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+/// How to start a test Mayfly: the shipped issuers, file-backed CA, no dev issuer, unless told
+/// otherwise.
+#[derive(Default)]
+pub struct Builder {
+    issuers_yaml: Option<String>,
+    issuers_file: Option<std::path::PathBuf>,
+    dev_issuer: bool,
+    ca: Option<CaBackend>,
+    faults: Option<Faults>,
+    signer: Option<Arc<std::sync::Mutex<Option<Arc<FailingSigner>>>>>,
 }
 
-impl Mayfly {
-    /// `issuers_yaml`: a Fulcio issuer config (None = the shipped one).
-    pub async fn start(issuers_yaml: Option<&str>, dev_issuer: bool) -> Mayfly {
+impl Builder {
+    /// A Fulcio issuer config (YAML) instead of the shipped one.
+    pub fn issuers(mut self, yaml: &str) -> Self {
+        self.issuers_yaml = Some(yaml.to_owned());
+        self
+    }
+
+    /// An issuer config file (JSON or YAML) as an operator would pass it.
+    pub fn issuers_file(mut self, path: &std::path::Path) -> Self {
+        self.issuers_file = Some(path.to_owned());
+        self
+    }
+
+    /// `--dev-issuer`.
+    pub fn dev_issuer(mut self) -> Self {
+        self.dev_issuer = true;
+        self
+    }
+
+    pub fn ca(mut self, ca: CaBackend) -> Self {
+        self.ca = Some(ca);
+        self
+    }
+
+    /// Injects `faults` into the instance's store.
+    pub fn faults(mut self, faults: &Faults) -> Self {
+        self.faults = Some(faults.clone());
+        self
+    }
+
+    /// Wraps the CA signer in a [`FailingSigner`], reachable as [`Mayfly::signer`].
+    pub fn failing_signer(mut self) -> Self {
+        self.signer = Some(Arc::default());
+        self
+    }
+
+    /// Opens the instance and serves it on 127.0.0.1:0.
+    pub async fn start(self) -> Mayfly {
+        self.open().await.expect("the test instance opens")
+    }
+
+    /// Like [`Builder::start`], for tests of starts that must fail.
+    pub async fn open(self) -> Result<Mayfly, ServerError> {
         let dir = tempfile::tempdir().unwrap();
-        let issuers = issuers_yaml.map(|text| {
+        let issuers = self.issuers_yaml.map(|text| {
             let path = dir.path().join("issuers.yaml");
             std::fs::write(&path, text).unwrap();
             path
         });
+        let issuers = issuers.or(self.issuers_file);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = ServeConfig {
-            listen: addr,
-            data_dir: dir.path().join("data"),
-            public_url: url::Url::parse(&format!("http://{addr}")).unwrap(),
-            database_url: None,
-            issuers,
-            ca: CaBackend::File,
-            ca_passphrase_file: None,
-            dev_issuer,
-        };
-        let instance = Instance::open(&config, None).await.unwrap();
+        let mut config = serve_config(addr, &dir.path().join("data"), issuers);
+        config.ca = self.ca.unwrap_or(CaBackend::File);
+        config.dev_issuer = self.dev_issuer;
+        let mut hooks = Hooks::default();
+        if let Some(faults) = self.faults.clone() {
+            hooks.store = Some(Box::new(move |store: Store| store.with_faults(&faults)));
+        }
+        if let Some(slot) = self.signer.clone() {
+            hooks.ca_signer = Some(Box::new(move |real| {
+                let failing = Arc::new(FailingSigner::new(real));
+                *slot.lock().unwrap() = Some(failing.clone());
+                failing
+            }));
+        }
+        let instance = Instance::open_with(&config, None, hooks).await?;
+        let state = instance.state.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             serve(listener, instance, async {
@@ -235,21 +287,95 @@ impl Mayfly {
             .await
             .unwrap();
         });
-        Mayfly {
+        let signer = self.signer.and_then(|slot| slot.lock().unwrap().clone());
+        Ok(Mayfly {
             url: format!("http://{addr}"),
             client: reqwest::Client::new(),
             dir,
+            config,
+            state,
+            faults: self.faults,
+            signer,
             shutdown: Some(tx),
             task: Some(task),
+        })
+    }
+}
+
+/// The settings of a test instance on `addr` in `data_dir`: what `mayfly serve` would use by
+/// default, with the public URL at the listener.
+pub fn serve_config(
+    addr: std::net::SocketAddr,
+    data_dir: &std::path::Path,
+    issuers: Option<std::path::PathBuf>,
+) -> ServeConfig {
+    ServeConfig {
+        listen: addr,
+        data_dir: data_dir.to_owned(),
+        public_url: url::Url::parse(&format!("http://{addr}")).unwrap(),
+        database_url: None,
+        issuers,
+        ca: CaBackend::File,
+        ca_passphrase_file: None,
+        dev_issuer: false,
+    }
+}
+
+/// A running Mayfly (library `serve` in this process) with its own data dir.
+pub struct Mayfly {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub config: ServeConfig,
+    /// The running instance's parts (its logs), for tests that look behind the HTTP API.
+    pub state: SharedState,
+    faults: Option<Faults>,
+    signer: Option<Arc<FailingSigner>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Mayfly {
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// `issuers_yaml`: a Fulcio issuer config (None = the shipped one).
+    pub async fn start(issuers_yaml: Option<&str>, dev_issuer: bool) -> Mayfly {
+        let mut builder = Builder::default();
+        if let Some(yaml) = issuers_yaml {
+            builder = builder.issuers(yaml);
         }
+        if dev_issuer {
+            builder = builder.dev_issuer();
+        }
+        builder.start().await
+    }
+
+    /// The store's fault switchboard (built with [`Builder::faults`]).
+    pub fn faults(&self) -> &Faults {
+        self.faults.as_ref().expect("built with .faults()")
+    }
+
+    /// The CA's failing signer (built with [`Builder::failing_signer`]).
+    pub fn signer(&self) -> &FailingSigner {
+        self.signer.as_ref().expect("built with .failing_signer()")
     }
 
     pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    /// Graceful shutdown, keeping the data dir (to reopen it, for instance).
+    pub async fn shut_down(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.unwrap();
+            tokio::time::timeout(process::TIMEOUT, task)
+                .await
+                .expect("serve returns after shutdown")
+                .expect("serve ends cleanly");
         }
     }
 
@@ -313,6 +439,27 @@ impl Mayfly {
         (status, json)
     }
 
+    /// A valid v2 signing request for a fresh P-256 key with a dev-issuer token: the request
+    /// and the key. Needs `--dev-issuer`.
+    pub async fn signing_request(&self) -> (Value, p256::ecdsa::SigningKey) {
+        let token = self.dev_token(&json!({})).await;
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(token.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let (key, pem) = p256_key();
+        let proof = p256_sign(&key, claims["sub"].as_str().unwrap());
+        (key_request(&token, &pem, &proof), key)
+    }
+
+    /// The artifact log's current size, from its signed checkpoint.
+    pub async fn artifacts_size(&self) -> u64 {
+        let text = String::from_utf8(self.get_bytes("/logs/artifacts/checkpoint").await).unwrap();
+        text.lines().nth(1).unwrap().parse().unwrap()
+    }
+
     /// The issuance log's current size, from its signed checkpoint.
     pub async fn issuance_size(&self) -> u64 {
         let text = String::from_utf8(self.get_bytes("/logs/issuance/checkpoint").await).unwrap();
@@ -371,6 +518,8 @@ pub fn pem_ders(text: &str) -> Vec<Vec<u8>> {
 
 /// The real Sigstore clients (sigstore-python, sigstore-js) for the client tests.
 pub mod clients;
+/// The `mayfly` binary as an operator runs it.
+pub mod process;
 
 impl Mayfly {
     /// Fetches a `/trust/*` document and writes it into this instance's temp dir; returns
