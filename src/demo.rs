@@ -69,6 +69,7 @@ async fn run_in(dir: &Path) -> Result<(), DemoError> {
         ca: CaBackend::File,
         ca_passphrase_file: None,
         dev_issuer: true,
+        connections: Default::default(),
     };
     let instance = Instance::open(&config, None).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -20,6 +20,7 @@ pub mod demo;
 pub mod identity;
 pub mod instance;
 pub mod log;
+pub mod logging;
 pub mod server;
 pub mod storage;
 #[cfg(feature = "test-util")]

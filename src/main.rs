@@ -246,6 +246,44 @@ struct ServeArgs {
     /// logged when on.
     #[arg(long, env = "MAYFLY_DEV_ISSUER")]
     dev_issuer: bool,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+}
+
+/// How `serve` treats client connections. Durations are written like 500ms, 10s, 1m30s.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Connections")]
+struct ConnectionArgs {
+    /// Time a client has to send a request's headers, counted from connecting (or from the
+    /// first byte of a later request on the same connection); then the connection is closed.
+    #[arg(long, env = "MAYFLY_HEADER_TIMEOUT", default_value = "10s", value_name = "DURATION",
+          value_parser = mayfly::server::listener::parse_duration)]
+    header_timeout: std::time::Duration,
+    /// Time a client has to send a whole request body once its headers are in; then the
+    /// request gets 408 and the connection is closed.
+    #[arg(long, env = "MAYFLY_BODY_TIMEOUT", default_value = "30s", value_name = "DURATION",
+          value_parser = mayfly::server::listener::parse_duration)]
+    body_timeout: std::time::Duration,
+    /// How long a keep-alive connection may wait for its next request (or leave a response
+    /// unread) before it is closed. Keep it above the idle timeout of a proxy in front
+    /// (60s for nginx and AWS ALB).
+    #[arg(long, env = "MAYFLY_IDLE_TIMEOUT", default_value = "75s", value_name = "DURATION",
+          value_parser = mayfly::server::listener::parse_duration)]
+    idle_timeout: std::time::Duration,
+    /// Connections open at once [default: 7/8 of the open-file limit, at most 16384]. At the
+    /// limit a new connection replaces the oldest idle one, or is closed if none is idle.
+    #[arg(long, env = "MAYFLY_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<usize>,
+    /// Connections open at once from one client address (IPv6: one /64) [default: a
+    /// quarter of --max-connections]. Behind a reverse proxy every connection comes from the
+    /// proxy: set it to --max-connections there.
+    #[arg(long, env = "MAYFLY_MAX_CONNECTIONS_PER_CLIENT", value_name = "N")]
+    max_connections_per_client: Option<usize>,
+    /// On SIGTERM or Ctrl-C, time requests in progress have to finish before their
+    /// connections are closed; idle and stalled connections close at once.
+    #[arg(long, env = "MAYFLY_SHUTDOWN_GRACE", default_value = "10s", value_name = "DURATION",
+          value_parser = mayfly::server::listener::parse_duration)]
+    shutdown_grace: std::time::Duration,
 }
 
 #[derive(Subcommand, Debug)]
@@ -353,6 +391,14 @@ fn main() -> ExitCode {
                         .ok_or("--ca must be file or ephemeral")?,
                     ca_passphrase_file: args.ca_passphrase_file,
                     dev_issuer: args.dev_issuer,
+                    connections: mayfly::server::listener::ConnectionSettings {
+                        header_read_timeout: args.connections.header_timeout,
+                        body_read_timeout: args.connections.body_timeout,
+                        keep_alive_idle_timeout: args.connections.idle_timeout,
+                        shutdown_grace: args.connections.shutdown_grace,
+                        max_connections: args.connections.max_connections,
+                        max_connections_per_ip: args.connections.max_connections_per_client,
+                    },
                 };
                 Ok(mayfly::server::run(config).await?)
             }
@@ -530,16 +576,5 @@ fn parse() -> Result<Cli, clap::Error> {
 
 /// `default` applies unless MAYFLY_LOG says otherwise.
 fn init_tracing(format: &str, default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MAYFLY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colour only for people: files, pipes and journald get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    mayfly::logging::init(format == "json", default);
 }

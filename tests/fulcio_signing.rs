@@ -9,47 +9,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::process::Command;
+use support::certs::{self, Issued, chain_of};
 use support::{Mayfly, TestIdp, issuers_with_idp, key_request, now, p256_key, p256_sign, pem_ders};
 use x509_parser::prelude::*;
 
 const FULCIO_PREFIX: &str = "1.3.6.1.4.1.57264.1.";
 const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
 const POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
-
-struct Issued {
-    leaf: Vec<u8>,
-    intermediate: Vec<u8>,
-    root: Vec<u8>,
-    pems: Vec<String>,
-}
-
-fn chain_of(body: &Value) -> Issued {
-    let pems: Vec<String> = body["signedCertificateEmbeddedSct"]["chain"]["certificates"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no embedded-SCT chain in {body}"))
-        .iter()
-        .map(|p| p.as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(pems.len(), 3, "leaf, intermediate, root");
-    for pem in &pems {
-        assert!(
-            pem.starts_with("-----BEGIN CERTIFICATE-----\n")
-                && pem.ends_with("-----END CERTIFICATE-----\n")
-        );
-        assert!(
-            pem.lines().all(|line| line.len() <= 64),
-            "Go-style 64-column PEM"
-        );
-    }
-    let der = |i: usize| pem_ders(&pems[i]).remove(0);
-    Issued {
-        leaf: der(0),
-        intermediate: der(1),
-        root: der(2),
-        pems,
-    }
-}
 
 /// (OID, critical, extnValue contents) in certificate order.
 fn extensions_of(der: &[u8]) -> Vec<(String, bool, Vec<u8>)> {
@@ -193,7 +159,7 @@ async fn github_leaf_has_fulcio_profile_and_verifies_independently() {
     }
 
     openssl_verifies(&mayfly, &issued);
-    webpki_verifies(&issued);
+    certs::webpki_verifies(&issued);
     let index = sct_verifies_against_the_issuance_log(&mayfly, &issued).await;
     assert_eq!(
         index, before,
@@ -210,32 +176,7 @@ fn sha1(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn openssl_verifies(mayfly: &Mayfly, issued: &Issued) {
-    let dir = mayfly.dir.path();
-    let [leaf, intermediate, root] =
-        ["leaf.pem", "intermediate.pem", "root.pem"].map(|name| dir.join(name));
-    std::fs::write(&leaf, &issued.pems[0]).unwrap();
-    std::fs::write(&intermediate, &issued.pems[1]).unwrap();
-    std::fs::write(&root, &issued.pems[2]).unwrap();
-    let out = Command::new("openssl")
-        .args(["verify", "-x509_strict", "-CAfile"])
-        .arg(&root)
-        .arg("-untrusted")
-        .arg(&intermediate)
-        .arg(&leaf)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl verify: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = Command::new("openssl")
-        .args(["x509", "-noout", "-text", "-in"])
-        .arg(&leaf)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = certs::openssl_verify(mayfly.dir.path(), issued);
     for needle in [
         "X509v3 Key Usage: critical",
         "Digital Signature",
@@ -259,27 +200,6 @@ fn openssl_verifies(mayfly: &Mayfly, issued: &Issued) {
         text.contains("Subject: \n") || text.contains("Subject:\n"),
         "{text}"
     );
-}
-
-fn webpki_verifies(issued: &Issued) {
-    use rustls::pki_types::{CertificateDer, UnixTime};
-    let root = CertificateDer::from(issued.root.clone());
-    let anchor = webpki::anchor_from_trusted_cert(&root).unwrap();
-    let leaf = CertificateDer::from(issued.leaf.clone());
-    let end_entity = webpki::EndEntityCert::try_from(&leaf).unwrap();
-    // id-kp-codeSigning, DER contents.
-    static CODE_SIGNING: [u8; 8] = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
-    end_entity
-        .verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &[anchor],
-            &[CertificateDer::from(issued.intermediate.clone())],
-            UnixTime::now(),
-            webpki::KeyUsage::required(&CODE_SIGNING),
-            None,
-            None,
-        )
-        .expect("webpki builds leaf → intermediate → root for codeSigning");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -299,7 +299,9 @@ async fn every_kind_logs_and_verifies_independently() {
             .await
             .unwrap();
         assert_eq!(response.status(), 404, "{path}");
-        assert!(response.bytes().await.unwrap().is_empty());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], 404, "{path}: {body}");
+        assert_eq!(body["message"], "entry not found");
     }
 
     // Retrieve: mixed queries, misses omitted; more than 10 queries is 422.

@@ -853,3 +853,113 @@ fn binary_encrypts_ca_keys_with_a_passphrase_and_needs_it_to_start_again() {
     again.wait_for("opened existing Mayfly instance");
     assert_eq!(again.terminate().code(), Some(0), "{}", again.stderr());
 }
+
+/// What a hostile client can do to the operator's view: a `sub` claim holding a newline and a
+/// forged log line, tile indexes past 2^63, and connections that never finish a request. The
+/// log keeps one line per event with the client's text escaped and no ERROR from client input,
+/// and SIGTERM still ends the process within the shutdown grace.
+#[test]
+fn binary_escapes_client_text_in_its_log_and_stops_despite_stalled_clients() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut command = mayfly_command(tmp.path());
+    command
+        .args(serve_args(
+            &tmp.path().join("data"),
+            "http://127.0.0.1:8700",
+        ))
+        .args([
+            "--dev-issuer",
+            "--shutdown-grace",
+            "1s",
+            "--header-timeout",
+            "60s",
+        ])
+        .env("MAYFLY_LOG_FORMAT", "text");
+    let mut mayfly = Process::spawn(command);
+    let base = format!("http://127.0.0.1:{}", mayfly.port());
+
+    let forged = "2026-12-06T00:00:00.000000Z  INFO mayfly: issued certificate subject=admin";
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    mayfly::install_crypto_provider();
+    let status = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let token: serde_json::Value = client
+            .post(format!("{base}/dev-oidc/token"))
+            .json(&serde_json::json!({ "sub": format!("repo:o/r:ref:refs/heads/main\n{forged}") }))
+            .send()
+            .await
+            .expect("dev token")
+            .json()
+            .await
+            .expect("token json");
+        let token = token["value"].as_str().expect("token").to_owned();
+        let claims = token.split('.').nth(1).expect("claims");
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims)
+                .expect("base64"),
+        )
+        .expect("claims json");
+        let (key, pem) = support::p256_key();
+        let proof = support::p256_sign(&key, claims["sub"].as_str().expect("sub"));
+        let issued = client
+            .post(format!("{base}/api/v2/signingCert"))
+            .json(&support::key_request(&token, &pem, &proof))
+            .send()
+            .await
+            .expect("signingCert");
+        for path in [
+            "/logs/artifacts/tile/0/x009/x223/x372/x036/x854/x775/808",
+            "/logs/artifacts/tile/entries/x018/x446/x744/x073/x709/x551/615.p/7",
+        ] {
+            let tile = client
+                .get(format!("{base}{path}"))
+                .send()
+                .await
+                .expect("tile");
+            assert_eq!(tile.status(), 404, "{path}");
+        }
+        issued.status()
+    });
+    assert_eq!(status, 200);
+    mayfly.wait_for("issued certificate");
+
+    // Three clients that never finish their request head.
+    let stalled: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| {
+            let mut stream =
+                std::net::TcpStream::connect(base.trim_start_matches("http://")).expect("connect");
+            std::io::Write::write_all(&mut stream, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .expect("partial head");
+            stream
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let status = mayfly.terminate();
+    let took = started.elapsed();
+    drop(stalled);
+    assert_eq!(status.code(), Some(0), "{}", mayfly.stderr());
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "SIGTERM took {took:?} with stalled clients"
+    );
+
+    let log = mayfly.stderr();
+    assert!(
+        log.lines()
+            .all(|line| !line.starts_with("2026-12-06T00:00:00")),
+        "a forged line reached the log:\n{log}"
+    );
+    let issued = log
+        .lines()
+        .find(|line| line.contains("issued certificate"))
+        .expect("the issuance is logged");
+    assert!(issued.contains(r"main\n2026-12-06"), "{issued}");
+    assert!(
+        !log.contains(" ERROR "),
+        "client input caused an ERROR line:\n{log}"
+    );
+}

@@ -7,7 +7,7 @@ use mayfly_client::verify::{
     Artifact, ExtensionField, HashAlgorithm, IdentityMatcher, Policy, VerifyError, verify_bundle,
     verify_npm,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::PathBuf;
 
 const GH_SAN: &str =
@@ -440,4 +440,33 @@ fn verify_npm_on_the_real_bundle_reports_the_tarball_digest_mismatch() {
         err,
         r#"npm: statement subject "pkg:npm/sigstore@1.3.0" is not "pkg:npm/sigstore@1.3.1""#
     );
+}
+
+/// A valid bundle with an RFC 3161 timestamp added, from another bundle, whose time lies a
+/// year outside the signing certificate's validity: the timestamps are not checked yet, so
+/// the bundle must be refused rather than accepted with them ignored.
+#[test]
+fn bundles_with_unchecked_timestamps_are_refused() {
+    let staging: Value =
+        serde_json::from_slice(&vector("staging-rekor-v2.txt.sigstore.json")).unwrap();
+    let timestamps = staging["verificationMaterial"]["timestampVerificationData"].clone();
+    assert!(
+        timestamps["rfc3161Timestamps"][0]["signedTimestamp"].is_string(),
+        "the vector carries a timestamp"
+    );
+    let (bundle, artifact) = wheel();
+    let with_timestamp = edit(&bundle, |b| {
+        b["verificationMaterial"]["timestampVerificationData"] = timestamps;
+    });
+    let result = verify_bundle(&with_timestamp, Some(&artifact), &root(), &policy(GH_SAN));
+    assert_rejected(result, "signing time: ");
+    let message = verify_bundle(&with_timestamp, Some(&artifact), &root(), &policy(GH_SAN))
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("RFC 3161"), "{message}");
+    // Without it (or with an empty list) the same bundle verifies.
+    let empty = edit(&bundle, |b| {
+        b["verificationMaterial"]["timestampVerificationData"] = json!({"rfc3161Timestamps": []});
+    });
+    assert!(verify_bundle(&empty, Some(&artifact), &root(), &policy(GH_SAN)).is_ok());
 }

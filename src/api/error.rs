@@ -46,7 +46,7 @@ pub enum ApiError {
 }
 
 /// A failure of the Rekor v1 API with Rekor's statuses; the body is `{"code": <HTTP status>,
-/// "message"}` except for a 404, which Rekor sends without a body.
+/// "message"}`.
 #[derive(Debug, thiserror::Error)]
 pub enum RekorApiError {
     /// 400: the proposed entry is malformed or does not verify. Nothing was appended.
@@ -61,7 +61,7 @@ pub enum RekorApiError {
     /// 422: a search request that asks for too much.
     #[error("{0}")]
     Unprocessable(String),
-    /// 404 with an empty body.
+    /// 404: no such entry.
     #[error("entry not found")]
     NotFound,
 }
@@ -101,8 +101,11 @@ impl FulcioError {
         match e {
             IssueError::Token(e) => Self::invalid(format!("{TOKEN_INVALID}: {e}")),
             IssueError::Principal(e) => Self::invalid(format!("{TOKEN_INVALID}: {e}")),
+            IssueError::San(e) => Self::invalid(format!("{TOKEN_INVALID}: {e}")),
             IssueError::KeyEncoding => Self::invalid(KEY_UNPARSEABLE),
-            IssueError::ProofEncoding => Self::invalid(SIGNATURE_INVALID),
+            IssueError::ProofEncoding => Self::invalid(format!(
+                "{SIGNATURE_INVALID}: the proof of possession is not base64"
+            )),
             IssueError::CsrEncoding => Self::invalid(CSR_UNPARSEABLE),
             IssueError::Key(e) => Self::invalid(key_message(&e)),
             IssueError::Ca(e) => Self::from_ca(e),
@@ -138,6 +141,13 @@ fn key_message(e: &SubjectKeyError) -> String {
         SubjectKeyError::CsrUnparseable => CSR_UNPARSEABLE.to_owned(),
         SubjectKeyError::BadSignature => SIGNATURE_INVALID.to_owned(),
         SubjectKeyError::NotPermitted(what) => format!("signing algorithm not permitted: {what}"),
+        SubjectKeyError::WrongHash {
+            key,
+            used,
+            required,
+        } => format!(
+            "{SIGNATURE_INVALID}: it was made with {used}, but {key} keys must sign with {required}"
+        ),
     }
 }
 
@@ -227,9 +237,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Rekor(RekorApiError::NotFound) = self {
-            return StatusCode::NOT_FOUND.into_response();
-        }
         let (status, message) = self.status_and_message();
         let body = match self.grpc_code() {
             Some(code) => serde_json::json!({ "code": code, "message": message, "details": [] }),

@@ -3,12 +3,15 @@
 mod dev_oidc;
 mod error;
 mod fulcio;
+mod json_errors;
 mod rekor;
 mod tiles;
 mod trust;
+mod verify_pool;
 
 pub use error::{ApiError, FulcioError};
 pub use fulcio::MAX_SIGNING_BODY;
+pub use verify_pool::VerifyPool;
 
 use crate::ca::pipeline::Issuer;
 use crate::identity::dev_issuer::DevIssuer;
@@ -39,6 +42,8 @@ pub struct AppState {
     /// The built-in development issuer, when `--dev-issuer` is on.
     pub dev_issuer: Option<Arc<DevIssuer>>,
     pub metrics: Option<PrometheusHandle>,
+    /// Where proposed entries are verified, off the async workers.
+    pub verify_pool: VerifyPool,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -55,9 +60,13 @@ pub fn router(state: SharedState) -> Router {
         router = router.merge(dev_oidc::router());
     }
     router
+        // Both limits say the same: the extractors' (which axum defaults to 2 MB) and the
+        // transport's, which also bounds bodies no extractor reads.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))
+        .layer(axum::middleware::from_fn(json_errors::json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

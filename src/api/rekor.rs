@@ -89,10 +89,14 @@ fn log_entry(
 }
 
 async fn create(State(state): State<SharedState>, request: Bytes) -> Result<Response, ApiError> {
-    let canonical = rekor::canonicalize(&request).map_err(|e| {
-        metrics::counter!("mayfly_rekor_entries_total", "result" => "rejected").increment(1);
-        RekorApiError::Invalid(e)
-    })?;
+    let canonical = state
+        .verify_pool
+        .run(move || rekor::canonicalize(&request))
+        .await?
+        .map_err(|e| {
+            metrics::counter!("mayfly_rekor_entries_total", "result" => "rejected").increment(1);
+            RekorApiError::Invalid(e)
+        })?;
     let kind = canonical.kind.name();
     // The UUID and the response's base64 body are taken before the body moves into the log, so
     // it is never copied. The log hashes the body again for its dedup key (`Log::append` does
@@ -234,7 +238,7 @@ async fn get_by_index(
 }
 
 async fn retrieve(State(state): State<SharedState>, request: Bytes) -> Result<Response, ApiError> {
-    let query: Value = serde_json::from_slice(&request)
+    let query: Value = rekor::strict::from_slice(&request)
         .map_err(|e| RekorApiError::BadQuery(format!("the request body is not valid JSON: {e}")))?;
     let Some(query) = query.as_object() else {
         return Err(
@@ -271,8 +275,10 @@ async fn retrieve(State(state): State<SharedState>, request: Bytes) -> Result<Re
         })?;
         found.extend(read_at(log, index, None).await?);
     }
+    // Only looked up: the signatures of a logged entry were verified when it was logged, and
+    // one that was never logged cannot match, so nothing here verifies a signature.
     for item in entries {
-        let canonical = rekor::canonicalize_value(item).map_err(RekorApiError::Invalid)?;
+        let canonical = rekor::canonical_for_lookup(item).map_err(RekorApiError::Invalid)?;
         found.extend(read_by_uuid(log, &canonical.uuid()).await?);
     }
     // A JSON array of the entries, as serde_json writes one: `[a,b]`.

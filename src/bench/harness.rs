@@ -103,6 +103,7 @@ impl BenchServer {
             ca: CaBackend::Ephemeral,
             ca_passphrase_file: None,
             dev_issuer: true,
+            connections: Default::default(),
         };
         let instance = Instance::open(&config, None).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

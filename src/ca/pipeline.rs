@@ -10,6 +10,7 @@
 use crate::ca::issuance::{CaError, CertificateAuthority, IssuedCertificate};
 use crate::identity::oidc::{TokenError, TokenVerifier};
 use crate::identity::principal::{Principal, PrincipalError, principal};
+use crate::identity::san::{self, SanError};
 use crate::log::Log;
 use crate::storage::Store;
 use base64::Engine;
@@ -37,6 +38,9 @@ pub enum IssueError {
     Token(#[from] TokenError),
     #[error(transparent)]
     Principal(#[from] PrincipalError),
+    /// The identity holds what an X.509 SAN cannot carry.
+    #[error(transparent)]
+    San(#[from] SanError),
     /// The public key is missing or its transport encoding is broken.
     #[error("the public key is missing or not base64")]
     KeyEncoding,
@@ -92,9 +96,13 @@ impl Issuer {
         let verified = self.tokens.verify(token).await.inspect_err(|e| {
             tracing::warn!(reason = %e, "identity token rejected");
         })?;
-        Ok(principal(&verified).inspect_err(|e| {
+        let mut principal = principal(&verified).inspect_err(|e| {
             tracing::warn!(reason = %e, issuer = %verified.issuer.issuer_url, "identity rejected");
-        })?)
+        })?;
+        principal.san = san::encodable(principal.san, &verified.claims).inspect_err(|e| {
+            tracing::warn!(reason = %e, issuer = %verified.issuer.issuer_url, "identity rejected");
+        })?;
+        Ok(principal)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod dev_issuer;
 pub mod oidc;
 pub mod principal;
+pub mod san;
 pub mod template;
 
 pub use config::{

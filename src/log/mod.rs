@@ -339,6 +339,11 @@ impl<S: LogStore> Log<S> {
         id: TileId,
         width: Option<u8>,
     ) -> Result<Option<Vec<u8>>, LogError> {
+        // A tile beyond the published tree does not exist, whatever its coordinate: answered
+        // without a storage read (indexes past 2^63 do not even fit the database's integers).
+        if tile::tile_width(id, self.checkpoint().size) == 0 {
+            return Ok(None);
+        }
         let want = width.map_or(tile::TILE_WIDTH, u64::from) as usize * Hash::LEN;
         let data = self
             .inner
@@ -357,6 +362,9 @@ impl<S: LogStore> Log<S> {
         index: u64,
         width: Option<u8>,
     ) -> Result<Option<Vec<u8>>, LogError> {
+        if tile::entries_width(index, self.checkpoint().size) == 0 {
+            return Ok(None);
+        }
         let want = width.map_or(tile::TILE_WIDTH, u64::from) as usize;
         let Some(data) = self
             .inner
@@ -381,6 +389,9 @@ impl<S: LogStore> Log<S> {
 
     /// The entry at `index`, if the log has one.
     pub async fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, LogError> {
+        if index >= self.checkpoint().size {
+            return Ok(None);
+        }
         let Some(data) = self
             .inner
             .store

@@ -318,6 +318,7 @@ pub fn serve_config(
         ca: CaBackend::File,
         ca_passphrase_file: None,
         dev_issuer: false,
+        connections: Default::default(),
     }
 }
 
@@ -442,7 +443,15 @@ impl Mayfly {
     /// A valid v2 signing request for a fresh P-256 key with a dev-issuer token: the request
     /// and the key. Needs `--dev-issuer`.
     pub async fn signing_request(&self) -> (Value, p256::ecdsa::SigningKey) {
-        let token = self.dev_token(&json!({})).await;
+        self.signing_request_with(&json!({})).await
+    }
+
+    /// [`Mayfly::signing_request`] with a token whose claims `overrides` changes.
+    pub async fn signing_request_with(
+        &self,
+        overrides: &Value,
+    ) -> (Value, p256::ecdsa::SigningKey) {
+        let token = self.dev_token(overrides).await;
         let claims: Value = serde_json::from_slice(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(token.split('.').nth(1).unwrap())
@@ -516,8 +525,14 @@ pub fn pem_ders(text: &str) -> Vec<Vec<u8>> {
     out
 }
 
+/// Issued certificates checked by OpenSSL, webpki and x509-parser.
+pub mod certs;
 /// The real Sigstore clients (sigstore-python, sigstore-js) for the client tests.
 pub mod clients;
+/// Many idle connections held by a child process.
+pub mod flood;
+/// The HTTP listener alone on a test router, with raw-TCP clients.
+pub mod listener;
 /// The `mayfly` binary as an operator runs it.
 pub mod process;
 

@@ -74,6 +74,16 @@ pub enum SubjectKeyError {
     /// The proof of possession (or the CSR self-signature) does not verify.
     #[error("The signature supplied in the request could not be verified")]
     BadSignature,
+    /// The proof of possession verifies, but with a hash the key's one scheme does not use.
+    #[error(
+        "The signature supplied in the request could not be verified: it was made with {used}, \
+         but {key} keys must sign with {required}"
+    )]
+    WrongHash {
+        key: &'static str,
+        used: &'static str,
+        required: &'static str,
+    },
     /// The (key, signature algorithm) pair is not on the allow-list; the text names both.
     #[error("signing algorithm not permitted: {0}")]
     NotPermitted(String),
@@ -101,6 +111,51 @@ impl KeyKind {
             Self::EcdsaP521 => &signature::ECDSA_P521_SHA512_ASN1,
             Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => &signature::RSA_PKCS1_2048_8192_SHA256,
             Self::Ed25519 => &signature::ED25519,
+        }
+    }
+
+    /// The same curve with the other SHA-2 hashes clients mix up (P-384 signed with SHA-256,
+    /// say); never accepted, only used to explain a refusal.
+    fn other_hashes(self) -> &'static [(&'static str, &'static dyn VerificationAlgorithm)] {
+        match self {
+            Self::EcdsaP256 => &[
+                ("SHA-384", &signature::ECDSA_P256_SHA384_ASN1),
+                ("SHA-512", &signature::ECDSA_P256_SHA512_ASN1),
+            ],
+            Self::EcdsaP384 => &[
+                ("SHA-256", &signature::ECDSA_P384_SHA256_ASN1),
+                ("SHA-512", &signature::ECDSA_P384_SHA512_ASN1),
+            ],
+            Self::EcdsaP521 => &[
+                ("SHA-256", &signature::ECDSA_P521_SHA256_ASN1),
+                ("SHA-384", &signature::ECDSA_P521_SHA384_ASN1),
+            ],
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => &[
+                ("SHA-384", &signature::RSA_PKCS1_2048_8192_SHA384),
+                ("SHA-512", &signature::RSA_PKCS1_2048_8192_SHA512),
+            ],
+            Self::Ed25519 => &[],
+        }
+    }
+
+    /// A short name for messages.
+    fn name(self) -> &'static str {
+        match self {
+            Self::EcdsaP256 => "P-256",
+            Self::EcdsaP384 => "P-384",
+            Self::EcdsaP521 => "P-521",
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => "RSA",
+            Self::Ed25519 => "Ed25519",
+        }
+    }
+
+    /// The hash of the kind's one scheme.
+    fn hash_name(self) -> &'static str {
+        match self {
+            Self::EcdsaP256 | Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => "SHA-256",
+            Self::EcdsaP384 => "SHA-384",
+            Self::EcdsaP521 => "SHA-512",
+            Self::Ed25519 => "Ed25519's own hash",
         }
     }
 
@@ -252,12 +307,29 @@ impl SubjectKey {
 
     /// Checks a proof of possession: `signature` over the UTF-8 bytes of the challenge claim
     /// (the token's `email` or `sub`, chosen by the caller), with the kind's permitted scheme.
+    ///
+    /// When it does not verify, the key's other common hashes are tried (at most two more
+    /// verifications, only on this failure path) to tell the client which hash to use.
     pub fn verify_possession(
         &self,
         challenge: &[u8],
         signature: &[u8],
     ) -> Result<(), SubjectKeyError> {
-        self.verify(challenge, signature)
+        self.verify(challenge, signature).map_err(|e| {
+            self.kind
+                .other_hashes()
+                .iter()
+                .find(|(_, alg)| {
+                    UnparsedPublicKey::new(*alg, &self.public_key)
+                        .verify(challenge, signature)
+                        .is_ok()
+                })
+                .map_or(e, |(used, _)| SubjectKeyError::WrongHash {
+                    key: self.kind.name(),
+                    used,
+                    required: self.kind.hash_name(),
+                })
+        })
     }
 
     /// The kind of key, which also fixes its signature scheme.

@@ -137,6 +137,16 @@ fn verify(
     let bundle = bundle::parse(bundle_json)?;
     let root = TrustedRoot::parse(trusted_root_json)?;
     let entry = &bundle.entry;
+    // Fail closed: a timestamp could contradict the signing time this verifier trusts (one
+    // outside the certificate's validity, say), so a bundle that carries any is refused
+    // rather than accepted with them unchecked.
+    if !bundle.timestamps.is_empty() {
+        return Err(VerifyError::Time(format!(
+            "the bundle carries {} RFC 3161 timestamp(s), which this verifier does not check; \
+             refusing it rather than ignoring them",
+            bundle.timestamps.len()
+        )));
+    }
 
     let log = tlog::select_log(&root.tlogs, entry)?;
     if entry.set.is_none() && entry.proof.is_none() {

@@ -114,7 +114,7 @@ impl<'a> Envelope<'a> {
     }
 
     fn parse_value(at: &str, json: &str) -> Result<Envelope<'a>, RekorError> {
-        let value: Value = serde_json::from_str(json)
+        let value: Value = super::strict::from_str(json)
             .map_err(|e| RekorError::field(at, format!("not a JSON DSSE envelope: {e}")))?;
         let obj = as_object(&value, at)?;
         let payload_type = str_field(obj, at, "payloadType")?.to_owned();

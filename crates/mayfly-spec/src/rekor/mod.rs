@@ -32,6 +32,7 @@ mod hashedrekord;
 mod intoto;
 mod json;
 mod key;
+pub mod strict;
 
 pub use entry::{
     EntryRef, InclusionProof, Integrated, IntegratedBase64, entry_id, log_entry_json,
@@ -116,13 +117,39 @@ pub fn canonicalize(proposed: &[u8]) -> Result<Canonical, RekorError> {
     {
         return result;
     }
-    let value: Value =
-        serde_json::from_slice(proposed).map_err(|e| RekorError::Json(e.to_string()))?;
+    let value: Value = strict::from_slice(proposed).map_err(|e| RekorError::Json(e.to_string()))?;
     canonicalize_value(&value)
 }
 
-/// As [`canonicalize`], for an entry already parsed as JSON (the `entries` of a retrieve query).
+/// As [`canonicalize`], for an entry already parsed as JSON.
 pub fn canonicalize_value(value: &Value) -> Result<Canonical, RekorError> {
+    canonical_of(value, Check::Signatures)
+}
+
+/// The canonical body of a proposed entry *without* checking its signatures: only to find an
+/// entry already in the log (the `entries` of a retrieve query), whose signatures were
+/// verified when it was logged. A body that was never verified can match no logged entry.
+///
+/// A dsse entry with several verifiers cannot be canonicalised without verifying (which
+/// verifier a signature is filed under depends on which one accepts it); it is refused.
+pub fn canonical_for_lookup(value: &Value) -> Result<Canonical, RekorError> {
+    canonical_of(value, Check::ShapeOnly)
+}
+
+/// Whether canonicalisation verifies signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Every signature must verify: an entry about to be logged.
+    Signatures,
+    /// Parse and canonicalise only: an entry looked up, never logged.
+    ShapeOnly,
+}
+
+/// Most signatures (and, for dsse, verifiers) one entry may carry. Real clients send one; the
+/// cap bounds the verification work one request can cause (at most 8 × 8 checks for dsse).
+pub const MAX_SIGNATURES: usize = 8;
+
+fn canonical_of(value: &Value, check: Check) -> Result<Canonical, RekorError> {
     let top = as_object(value, "(body)")?;
     let kind_name = str_field(top, "", "kind")?;
     let version = str_field(top, "", "apiVersion")?;
@@ -141,9 +168,9 @@ pub fn canonicalize_value(value: &Value) -> Result<Canonical, RekorError> {
     }
     let spec = obj_field(top, "", "spec")?;
     match kind {
-        Kind::HashedRekord => hashedrekord::canonical(spec),
-        Kind::Dsse => dsse::canonical(spec),
-        Kind::Intoto => intoto::canonical(spec),
+        Kind::HashedRekord => hashedrekord::canonical(spec, check),
+        Kind::Dsse => dsse::canonical(spec, check),
+        Kind::Intoto => intoto::canonical(spec, check),
     }
 }
 
@@ -288,6 +315,17 @@ pub(crate) fn array_field<'a>(
         return Err(RekorError::field(path(parent, name), "must not be empty"));
     }
     Ok(items)
+}
+
+/// Refuses a list longer than [`MAX_SIGNATURES`] before any of it is parsed or verified.
+pub(crate) fn check_count(at: &str, len: usize) -> Result<(), RekorError> {
+    if len > MAX_SIGNATURES {
+        return Err(RekorError::field(
+            at,
+            format!("holds {len} items; at most {MAX_SIGNATURES} are accepted"),
+        ));
+    }
+    Ok(())
 }
 
 /// `value` is `len` bytes of lowercase hex. Lowercase only: every client sends it, and one

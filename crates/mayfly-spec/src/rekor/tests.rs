@@ -272,6 +272,85 @@ fn dsse_rejections() {
     assert!(body_of(&dsse_request(&no_sigs, &[a.go_pem()])).is_err());
 }
 
+/// The amplification a hostile client once got: 1,000 copies of one valid signature against
+/// 101 verifiers cost 101,000 verifications. Now refused before any key is parsed.
+#[test]
+fn dsse_work_is_bounded_before_any_crypto() {
+    let a = Client::new();
+    let sig = B64.encode(a.sign(&pae_bytes()));
+    let many_sigs: Vec<Value> = (0..1000)
+        .map(|_| json!({"keyid": "", "sig": sig}))
+        .collect();
+    let envelope =
+        json!({"payload": B64.encode(PAYLOAD), "payloadType": PAYLOAD_TYPE, "signatures": many_sigs})
+            .to_string();
+    let verifiers: Vec<String> = (0..101).map(|_| a.go_pem()).collect();
+    let started = std::time::Instant::now();
+    let err = body_of(&dsse_request(&envelope, &verifiers)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("spec.proposedContent.verifiers: holds 101 items; at most 8"),
+        "{err}"
+    );
+    let err = body_of(&dsse_request(&envelope, &[a.go_pem()])).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("signatures: holds 1000 items; at most 8"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(500),
+        "refused in {:?}",
+        started.elapsed()
+    );
+    // Within the caps, duplicates are checked once and the entry is the single-signature one.
+    let eight: Vec<Value> = (0..8).map(|_| json!({"keyid": "", "sig": sig})).collect();
+    let envelope =
+        json!({"payload": B64.encode(PAYLOAD), "payloadType": PAYLOAD_TYPE, "signatures": eight})
+            .to_string();
+    let body = body_of(&dsse_request(&envelope, &vec![a.go_pem(); 8])).unwrap();
+    let spec: Value = serde_json::from_slice(&body.body).unwrap();
+    assert_eq!(spec["spec"]["signatures"].as_array().unwrap().len(), 1);
+}
+
+/// Looking an entry up canonicalises it without verifying: the same body as when it was
+/// logged, and no signature work (a bad signature still finds its canonical form).
+#[test]
+fn lookup_canonicalises_without_verifying() {
+    let client = Client::new();
+    let digest = Sha256::digest(b"artifact");
+    let sig = client.sign(b"artifact");
+    let logged = hashedrekord_request(&client.go_pem(), &hex::encode(digest), &sig);
+    assert_eq!(
+        canonical_for_lookup(&logged).unwrap(),
+        body_of(&logged).unwrap()
+    );
+    let forged = hashedrekord_request(&client.go_pem(), &hex::encode(digest), &[0x30, 0x00]);
+    assert!(body_of(&forged).is_err());
+    assert!(canonical_for_lookup(&forged).is_ok());
+
+    let dsse_sig = B64.encode(client.sign(&pae_bytes()));
+    let envelope = json!({"payload": B64.encode(PAYLOAD), "payloadType": PAYLOAD_TYPE,
+        "signatures": [{"keyid": "", "sig": dsse_sig}]})
+    .to_string();
+    let dsse = dsse_request(&envelope, &[client.go_pem()]);
+    assert_eq!(
+        canonical_for_lookup(&dsse).unwrap(),
+        body_of(&dsse).unwrap()
+    );
+    let two = dsse_request(&envelope, &[client.go_pem(), Client::new().go_pem()]);
+    assert!(matches!(
+        canonical_for_lookup(&two),
+        Err(RekorError::Unsupported(_))
+    ));
+
+    let intoto = intoto_request(&client.go_pem(), &client.sign(&pae_bytes()), None);
+    assert_eq!(
+        canonical_for_lookup(&intoto).unwrap(),
+        body_of(&intoto).unwrap()
+    );
+}
+
 fn intoto_request(pem: &str, sig: &[u8], keyid: Option<&str>) -> Value {
     let mut signature = json!({"sig": B64.encode(B64.encode(sig)), "publicKey": B64.encode(pem)});
     if let Some(k) = keyid {
@@ -513,11 +592,16 @@ fn production_intoto_set_verifies_with_our_payload() {
 // --- the typed reading and the hand-written JSON ----------------------------------------------
 
 /// `canonicalize` (typed reading first) and `canonicalize_value` (the `Value` walk) on the same
-/// bytes, which must agree.
+/// bytes, which must agree; a request with a repeated key is refused by both.
 fn both_readings(request: &str) -> Result<Canonical, RekorError> {
     let typed_first = canonicalize(request.as_bytes());
-    let value: Value = serde_json::from_str(request).unwrap();
-    assert_eq!(typed_first, canonicalize_value(&value), "{request}");
+    match strict::from_str(request) {
+        Ok(value) => assert_eq!(typed_first, canonicalize_value(&value), "{request}"),
+        Err(_) => assert!(
+            matches!(&typed_first, Err(RekorError::Json(e)) if e.contains("appears twice")),
+            "{request}: {typed_first:?}"
+        ),
+    }
     typed_first
 }
 
@@ -565,10 +649,10 @@ fn typed_reading_agrees_with_the_value_walk_on_dsse() {
 
     // Escaped solidi (`\/`, as some JSON encoders write base64) are the same strings.
     assert_eq!(both_readings(&text.replace('/', "\\/")).unwrap(), body);
-    // A repeated key: the Value walk keeps the last, the typed reading refuses and defers.
+    // A repeated key: the typed reading defers, and the Value walk refuses it.
     let repeated = text.replace("\"verifiers\":[", "\"verifiers\":[1],\"verifiers\":[");
     assert!(!typed_reading_settles(&repeated));
-    assert_eq!(both_readings(&repeated).unwrap(), body);
+    assert!(both_readings(&repeated).is_err());
     // Unknown fields and null server-side fields are ignored by both.
     for (name, value) in [("unknown", json!({"x": 1})), ("envelopeHash", Value::Null)] {
         let variant = edited(&request, &["spec", name], Some(value));
@@ -924,4 +1008,34 @@ mod json_writer {
             }
         }
     }
+}
+
+/// A repeated key would mean one thing to this log and another to a reader that keeps the
+/// first: refused, in the entry and in a dsse envelope.
+#[test]
+fn repeated_keys_are_refused() {
+    let client = Client::new();
+    let digest = Sha256::digest(b"artifact");
+    let entry = hashedrekord_request(
+        &client.go_pem(),
+        &hex::encode(digest),
+        &client.sign(b"artifact"),
+    )
+    .to_string();
+    let doubled = entry.replacen(
+        r#""kind":"hashedrekord""#,
+        r#""kind":"hashedrekord","kind":"dsse""#,
+        1,
+    );
+    assert_ne!(doubled, entry);
+    let err = canonicalize(doubled.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("appears twice"), "{err}");
+
+    let sig = B64.encode(client.sign(&pae_bytes()));
+    let envelope = format!(
+        r#"{{"payload":"{}","payloadType":"{PAYLOAD_TYPE}","payloadType":"text/plain","signatures":[{{"sig":"{sig}"}}]}}"#,
+        B64.encode(PAYLOAD)
+    );
+    let err = body_of(&dsse_request(&envelope, &[client.go_pem()])).unwrap_err();
+    assert!(err.to_string().contains("appears twice"), "{err}");
 }

@@ -80,6 +80,9 @@ pub struct Bundle {
     pub leaf: Vec<u8>,
     pub entry: TlogEntry,
     pub content: Content,
+    /// The DER of each RFC 3161 timestamp in `timestampVerificationData` (a verifier must check
+    /// every one it is given, or refuse the bundle).
+    pub timestamps: Vec<Vec<u8>>,
 }
 
 /// Protobuf `HashAlgorithm` names for message digests.
@@ -124,7 +127,26 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, DocumentError> {
         leaf,
         entry,
         content,
+        timestamps: timestamps(material)?,
     })
+}
+
+/// `timestampVerificationData.rfc3161Timestamps[].signedTimestamp`, absent meaning none.
+fn timestamps(material: &Obj) -> Result<Vec<Vec<u8>>, DocumentError> {
+    let at = "timestampVerificationData";
+    let Some(data) = json::opt_obj(material, "verificationMaterial", at).map_err(bundle)? else {
+        return Ok(Vec::new());
+    };
+    json::array_or_empty(data, at, "rfc3161Timestamps")
+        .map_err(bundle)?
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let at = format!("{at}.rfc3161Timestamps[{i}]");
+            let t = json::as_obj(t, &at).map_err(bundle)?;
+            json::bytes(t, &at, "signedTimestamp").map_err(bundle)
+        })
+        .collect()
 }
 
 fn leaf_certificate(material: &Obj, version: Version) -> Result<Vec<u8>, DocumentError> {

@@ -155,9 +155,14 @@ fn a_signature_with_the_wrong_hash_is_refused() {
     .unwrap();
     let key = SubjectKey::from_pem_or_der(p521.public_key_pem().as_bytes()).unwrap();
     let sig = p521_sha256.sign(CHALLENGE).unwrap();
+    // Refused, and the refusal says which hash was used and which one the key needs.
     assert_eq!(
         key.verify_possession(CHALLENGE, &sig),
-        Err(SubjectKeyError::BadSignature)
+        Err(SubjectKeyError::WrongHash {
+            key: "P-521",
+            used: "SHA-256",
+            required: "SHA-512"
+        })
     );
 
     // RSA must use SHA-256; SHA-384 must not verify.
@@ -169,7 +174,27 @@ fn a_signature_with_the_wrong_hash_is_refused() {
     let sig = rsa_sha384.sign(CHALLENGE).unwrap();
     assert_eq!(
         key.verify_possession(CHALLENGE, &sig),
+        Err(SubjectKeyError::WrongHash {
+            key: "RSA",
+            used: "SHA-384",
+            required: "SHA-256"
+        })
+    );
+    // A signature made with another key is not a hash mix-up.
+    let other = self::rsa(RsaKeySize::_2048);
+    assert_eq!(
+        key.verify_possession(CHALLENGE, &other.sign(CHALLENGE).unwrap()),
         Err(SubjectKeyError::BadSignature)
+    );
+    assert_eq!(
+        SubjectKeyError::WrongHash {
+            key: "P-384",
+            used: "SHA-256",
+            required: "SHA-384"
+        }
+        .to_string(),
+        "The signature supplied in the request could not be verified: it was made with SHA-256, \
+         but P-384 keys must sign with SHA-384"
     );
 }
 

@@ -8,7 +8,6 @@
 //! tiles alone.
 
 use crate::tlog::proof::Subtree;
-use crate::tlog::Hash;
 
 /// log2 of the number of hashes in a full tile.
 pub const TILE_HEIGHT: u8 = 8;

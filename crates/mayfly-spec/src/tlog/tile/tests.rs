@@ -1,7 +1,7 @@
 use super::*;
-use crate::tlog::TlogError;
 use crate::tlog::hash::root_of;
 use crate::tlog::leaf_hash;
+use crate::tlog::{Hash, TlogError};
 
 fn hashes(n: u64) -> Vec<Hash> {
     (0..n).map(|i| leaf_hash(&i.to_le_bytes())).collect()
@@ -194,8 +194,8 @@ fn tile_tree_nodes_match_mth() {
             let span = 1usize << lh.min(8);
             for li in 0..=(256 / span) as u64 {
                 let start = li as usize * span;
-                let want = (lh <= 8 && start + span <= width)
-                    .then(|| root_of(&hs[start..start + span]));
+                let want =
+                    (lh <= 8 && start + span <= width).then(|| root_of(&hs[start..start + span]));
                 assert_eq!(built.node(lh, li), want, "width {width} node ({lh}, {li})");
             }
         }

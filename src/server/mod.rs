@@ -1,4 +1,4 @@
-//! Wiring: the data dir, keys, database and logs behind one HTTP listener.
+//! Wiring: the data dir, keys, database and logs behind one HTTP listener ([`listener`]).
 //!
 //! First start (empty data dir): creates the dir owner-only, generates both log keys, creates
 //! the database and both logs, and says so. Later starts: load the keys and refuse to run if
@@ -18,6 +18,9 @@ use crate::log::storage::LogSlot;
 use crate::log::storage::StoreError;
 use crate::log::{LeafCodec, Log, LogConfig, LogError, Verbatim};
 use crate::storage::{DatabaseUrl, DatabaseUrlError, Store};
+pub mod listener;
+
+use listener::{ConnectionLimits, ConnectionSettings};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,6 +46,8 @@ pub struct ServeConfig {
     pub ca_passphrase_file: Option<PathBuf>,
     /// Mount the built-in OIDC issuer under `<public-url>/dev-oidc` and accept its tokens.
     pub dev_issuer: bool,
+    /// Connection timeouts and caps (see [`listener`]).
+    pub connections: ConnectionSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +95,8 @@ pub enum ServerError {
 pub struct Instance {
     pub state: api::SharedState,
     pub store: Store,
+    /// How the listener treats connections.
+    pub limits: ConnectionLimits,
 }
 
 /// Wraps the store before the logs open on it.
@@ -134,6 +141,11 @@ impl Instance {
         wrap_signer: SignerWrap,
     ) -> Result<Self, ServerError> {
         crate::install_crypto_provider();
+        // Resolved against the open-file limit as it is now (`run` raises it first).
+        let limits = config
+            .connections
+            .resolve(listener::nofile_soft_limit())
+            .map_err(|e| ServerError::Config(e.to_string()))?;
         let public_url = PublicUrl::new(config.public_url.clone())?;
         // Everything that can be checked is checked before anything is created: a typo must
         // not leave a half-initialised data dir behind.
@@ -264,8 +276,10 @@ impl Instance {
                 public_url,
                 dev_issuer,
                 metrics,
+                verify_pool: api::VerifyPool::for_this_machine(),
             }),
             store,
+            limits,
         })
     }
 
@@ -357,16 +371,15 @@ fn enable_dev_issuer(
 }
 
 /// Serves until `shutdown` resolves, then drains: stop accepting requests, let in-flight
-/// requests finish, commit the logs' pending batches, close the database.
+/// requests finish (stalled connections are closed after the limits' grace period), commit
+/// the logs' pending batches, close the database.
 pub async fn serve(
     listener: TcpListener,
     instance: Instance,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let router = api::router(instance.state.clone());
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    listener::serve(listener, router, instance.limits, shutdown).await?;
     instance.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
@@ -380,9 +393,19 @@ pub async fn run(config: ServeConfig) -> Result<(), ServerError> {
     // Handlers first: a SIGTERM that arrives while the instance opens (a supervisor stopping a
     // slow start) must lead to a clean exit once serving begins, not the default kill.
     let shutdown = shutdown_signal()?;
+    // Connections must run out before descriptors do: raise the soft limit as far as the hard
+    // limit allows, then size the connection caps (unless given) below it.
+    match listener::raise_nofile_limit() {
+        Ok((before, after)) if after > before => {
+            tracing::info!(before, after, "raised the open-file limit")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .ok();
+    listener::describe_metrics();
     if let Some(handle) = metrics.clone() {
         // Histogram samples pile up in the recorder until something drains them. Scrapes do,
         // but a server nobody scrapes would grow by every batch's samples, forever: drain on a
@@ -396,13 +419,18 @@ pub async fn run(config: ServeConfig) -> Result<(), ServerError> {
         });
     }
     let instance = Instance::open(&config, metrics).await?;
-    let listener =
-        TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| ServerError::Listen {
-                addr: config.listen,
-                source,
-            })?;
+    tracing::info!(
+        max_connections = instance.limits.max_connections,
+        max_connections_per_client = instance.limits.max_connections_per_ip,
+        header_timeout = %listener::format_duration(instance.limits.header_read_timeout),
+        body_timeout = %listener::format_duration(instance.limits.body_read_timeout),
+        idle_timeout = %listener::format_duration(instance.limits.keep_alive_idle_timeout),
+        "connection limits"
+    );
+    let listener = listener::bind(config.listen).map_err(|source| ServerError::Listen {
+        addr: config.listen,
+        source,
+    })?;
     tracing::info!(addr = %listener.local_addr()?, public_url = %config.public_url, "listening");
     serve(listener, instance, shutdown).await
 }
