@@ -8,7 +8,6 @@
 //! 4. `mayfly verify npm` against the instance's trusted root and the expected identity.
 //! 5. Print what happened: identity, certificate extensions, both log indexes, the checkpoint.
 
-use crate::ca::setup::CaBackend;
 use crate::server::{Instance, ServeConfig, ServerError, serve};
 use mayfly_client::attest::{AttestOptions, Subject, attest};
 use mayfly_client::verify::{IdentityMatcher, Policy, verify_npm};
@@ -61,15 +60,8 @@ async fn run_in(dir: &Path) -> Result<(), DemoError> {
     let url = format!("http://{addr}");
     let public_url = url::Url::parse(&url).map_err(|e| step_error("start")(e.to_string()))?;
     let config = ServeConfig {
-        listen: addr,
-        data_dir: dir.join("data"),
-        public_url: public_url.clone(),
-        database_url: None,
-        issuers: None,
-        ca: CaBackend::File,
-        ca_passphrase_file: None,
         dev_issuer: true,
-        connections: Default::default(),
+        ..ServeConfig::new(addr, dir.join("data"), public_url.clone())
     };
     let instance = Instance::open(&config, None).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

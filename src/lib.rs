@@ -21,6 +21,8 @@ pub mod identity;
 pub mod instance;
 pub mod log;
 pub mod logging;
+pub mod policy;
+pub mod ratelimit;
 pub mod server;
 pub mod storage;
 #[cfg(feature = "test-util")]

@@ -72,6 +72,37 @@ enum Command {
     /// the dev issuer), make an npm package, attest it, verify the bundle, and show what
     /// happened. Exits non-zero, saying which step failed, if any does.
     Demo(DemoArgs),
+    /// Issuance policies, offline.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCommand {
+    /// What a policy decides for a token (decoded, not verified) or a claims file: prints
+    /// allow or deny, the rule that decided and the identity the certificate would carry.
+    /// Exits 0 on allow, 1 on deny, 2 when the policy or the input is unusable.
+    Test(PolicyTestArgs),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["token", "claims"])))]
+struct PolicyTestArgs {
+    /// The policy file (YAML or JSON), as given to `serve --policy`.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// An OIDC token (a JWT, e.g. copied from a CI job); its signature is not checked.
+    #[arg(long, value_name = "JWT")]
+    token: Option<String>,
+    /// The claims as a JSON object.
+    #[arg(long, value_name = "FILE")]
+    claims: Option<PathBuf>,
+    /// The issuer, when the claims have no `iss` (or to override it).
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    /// The issuer configuration the server runs with (default: the shipped one).
+    #[arg(long, env = "MAYFLY_ISSUERS", value_name = "FILE")]
+    issuers: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -247,7 +278,39 @@ struct ServeArgs {
     #[arg(long, env = "MAYFLY_DEV_ISSUER")]
     dev_issuer: bool,
     #[command(flatten)]
+    issuance: IssuanceArgs,
+    #[command(flatten)]
     connections: ConnectionArgs,
+}
+
+/// Who may get a certificate, and how often. SIGHUP (or --watch-config) re-reads --issuers and
+/// --policy; an invalid new file keeps the running configuration and says why.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Issuance controls")]
+struct IssuanceArgs {
+    /// Issuance policy: CEL rules over the verified token's claims, in YAML or JSON. A request
+    /// is allowed iff some rule whose issuer matches evaluates to true. Without it, any
+    /// identity of a configured issuer gets a certificate, as with Fulcio. Check a policy with
+    /// `mayfly policy test`.
+    #[arg(long, env = "MAYFLY_POLICY", value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Certificates per identity (the SAN), e.g. 60/min, 10/s, 1000/h; 0 turns it off. The
+    /// whole amount may come in one burst.
+    #[arg(long, env = "MAYFLY_RATE_LIMIT_IDENTITY", default_value = "300/min", value_name = "RATE",
+          value_parser = mayfly::ratelimit::Rate::parse)]
+    rate_limit_identity: mayfly::ratelimit::Rate,
+    /// Certificate and Rekor write requests per client address (IPv6: per /64); 0 turns it off.
+    #[arg(long, env = "MAYFLY_RATE_LIMIT_CLIENT", default_value = "1200/min", value_name = "RATE",
+          value_parser = mayfly::ratelimit::Rate::parse)]
+    rate_limit_client: mayfly::ratelimit::Rate,
+    /// A proxy (CIDR or address, repeatable or comma-separated) whose X-Forwarded-For names
+    /// the client; the client limit then applies to the nearest address it does not trust.
+    #[arg(long = "trusted-proxy", env = "MAYFLY_TRUSTED_PROXY", value_name = "CIDR",
+          value_delimiter = ',', value_parser = mayfly::ratelimit::parse_trusted_proxy)]
+    trusted_proxy: Vec<ipnet::IpNet>,
+    /// Also reload when --issuers or --policy changes on disk (checked every second).
+    #[arg(long, env = "MAYFLY_WATCH_CONFIG")]
+    watch_config: bool,
 }
 
 /// How `serve` treats client connections. Durations are written like 500ms, 10s, 1m30s.
@@ -357,13 +420,16 @@ fn main() -> ExitCode {
     };
     // Benchmarks print a report; per-request service logs would drown it.
     let default_log = match cli.command {
-        Command::Bench(_) | Command::Attest(_) | Command::Verify(_) => "warn",
+        Command::Bench(_) | Command::Attest(_) | Command::Verify(_) | Command::Policy(_) => "warn",
         // The demo's own server runs on loopback for a few seconds; its startup warnings
         // (dev issuer on, CA keys unencrypted) are expected there and would bury the report.
         Command::Demo(_) => "error",
         _ => "info,tower_http=warn,sqlx=warn",
     };
     init_tracing(&cli.log_format, default_log);
+    if let Command::Policy(PolicyCommand::Test(args)) = &cli.command {
+        return policy_test(args);
+    }
     // The service reports a fatal error in its log stream too (journald, JSON collectors); the
     // interactive commands just say it once on stderr.
     let is_service = matches!(cli.command, Command::Serve(_));
@@ -391,6 +457,11 @@ fn main() -> ExitCode {
                         .ok_or("--ca must be file or ephemeral")?,
                     ca_passphrase_file: args.ca_passphrase_file,
                     dev_issuer: args.dev_issuer,
+                    policy: args.issuance.policy,
+                    rate_limit_identity: args.issuance.rate_limit_identity,
+                    rate_limit_client: args.issuance.rate_limit_client,
+                    trusted_proxies: args.issuance.trusted_proxy,
+                    watch_config: args.issuance.watch_config,
                     connections: mayfly::server::listener::ConnectionSettings {
                         header_read_timeout: args.connections.header_timeout,
                         body_read_timeout: args.connections.body_timeout,
@@ -462,6 +533,8 @@ fn main() -> ExitCode {
             Command::Demo(args) => {
                 Ok(mayfly::demo::run(mayfly::demo::Options { keep: args.keep }).await?)
             }
+            // Handled before the runtime starts, for its exit codes.
+            Command::Policy(_) => Ok(()),
             Command::Trust(args) => {
                 let documents = mayfly::trust::datadir::from_data_dir(
                     &mayfly::instance::DataDir::new(&args.data_dir),
@@ -572,6 +645,37 @@ fn parse() -> Result<Cli, clap::Error> {
         extended.push(format!("--{flag}={value}"));
     }
     Cli::from_arg_matches(&Cli::command().try_get_matches_from(extended)?)
+}
+
+/// `mayfly policy test`: 0 allow, 1 deny, 2 unusable policy or input.
+fn policy_test(args: &PolicyTestArgs) -> ExitCode {
+    use mayfly::policy::dry_run::{Input, test_files};
+    let input = match (&args.token, &args.claims) {
+        (Some(token), _) => Input::Token(token),
+        (None, Some(file)) => Input::ClaimsFile(file),
+        (None, None) => unreachable_input(),
+    };
+    match test_files(
+        &args.policy,
+        args.issuers.as_deref(),
+        input,
+        args.issuer.clone(),
+    ) {
+        Ok(outcome) => {
+            print!("{}", outcome.report());
+            ExitCode::from(if outcome.decision.allowed { 0 } else { 1 })
+        }
+        Err(e) => {
+            eprintln!("mayfly policy test: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// clap's argument group requires --token or --claims; this is never reached.
+fn unreachable_input() -> ! {
+    eprintln!("mayfly policy test: give --token or --claims");
+    std::process::exit(2)
 }
 
 /// `default` applies unless MAYFLY_LOG says otherwise.

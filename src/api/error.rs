@@ -37,6 +37,9 @@ pub enum ApiError {
     /// A server-side failure; the cause is logged with an error id, the client gets the id.
     #[error("{0}")]
     Internal(String),
+    /// 429: over a rate limit; back in `retry_after` seconds.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: u64 },
     #[error(transparent)]
     Log(#[from] LogError),
     #[error(transparent)]
@@ -71,18 +74,38 @@ pub enum RekorApiError {
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct FulcioError {
-    kind: Fault,
+    kind: FulcioKind,
     /// What the client sees.
     message: String,
     /// What only the server log sees (the cause behind a fixed 500 message).
     cause: Option<String>,
 }
 
+/// The gRPC statuses Fulcio answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FulcioKind {
+    InvalidArgument,
+    PermissionDenied,
+    /// Carries the seconds for `Retry-After`.
+    ResourceExhausted(u64),
+    Internal,
+    Unavailable,
+}
+
 impl FulcioError {
     /// A 400 (`InvalidArgument`): the client's request is wrong and can be fixed.
     pub fn invalid(message: impl Into<String>) -> Self {
         FulcioError {
-            kind: Fault::Rejected,
+            kind: FulcioKind::InvalidArgument,
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// A 429 (`ResourceExhausted`): over a rate limit, back in `retry_after` seconds.
+    pub fn rate_limited(message: impl Into<String>, retry_after: u64) -> Self {
+        FulcioError {
+            kind: FulcioKind::ResourceExhausted(retry_after),
             message: message.into(),
             cause: None,
         }
@@ -91,7 +114,7 @@ impl FulcioError {
     /// A 500 (`Internal`) with one of Fulcio's fixed messages; `cause` is logged only.
     fn internal(message: &str, cause: impl ToString) -> Self {
         FulcioError {
-            kind: Fault::Internal,
+            kind: FulcioKind::Internal,
             message: message.to_owned(),
             cause: Some(cause.to_string()),
         }
@@ -108,6 +131,21 @@ impl FulcioError {
             )),
             IssueError::CsrEncoding => Self::invalid(CSR_UNPARSEABLE),
             IssueError::Key(e) => Self::invalid(key_message(&e)),
+            e @ IssueError::Denied { .. } => FulcioError {
+                kind: FulcioKind::PermissionDenied,
+                message: format!("The identity is not allowed a certificate: {e}"),
+                cause: None,
+            },
+            IssueError::RateLimited {
+                identity,
+                retry_after,
+            } => Self::rate_limited(
+                format!(
+                    "Too many certificates requested for {identity}; retry in {} s",
+                    retry_after.header_secs()
+                ),
+                retry_after.header_secs(),
+            ),
             IssueError::Ca(e) => Self::from_ca(e),
         }
     }
@@ -115,7 +153,7 @@ impl FulcioError {
     fn from_ca(e: CaError) -> Self {
         match e {
             CaError::Log(log) if log.fault() == Fault::Unavailable => FulcioError {
-                kind: Fault::Unavailable,
+                kind: FulcioKind::Unavailable,
                 message: log.to_string(),
                 cause: None,
             },
@@ -126,9 +164,11 @@ impl FulcioError {
 
     fn status_and_code(&self) -> (StatusCode, u16) {
         match self.kind {
-            Fault::Rejected => (StatusCode::BAD_REQUEST, 3),
-            Fault::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 13),
-            Fault::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, 14),
+            FulcioKind::InvalidArgument => (StatusCode::BAD_REQUEST, 3),
+            FulcioKind::PermissionDenied => (StatusCode::FORBIDDEN, 7),
+            FulcioKind::ResourceExhausted(_) => (StatusCode::TOO_MANY_REQUESTS, 8),
+            FulcioKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 13),
+            FulcioKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, 14),
         }
     }
 }
@@ -175,6 +215,9 @@ impl ApiError {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
             ApiError::Internal(cause) => internal(cause),
+            ApiError::RateLimited { message, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, message.clone())
+            }
             ApiError::Fulcio(e) => {
                 let (status, _) = e.status_and_code();
                 match &e.cause {
@@ -253,6 +296,19 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
+            ApiError::Fulcio(FulcioError {
+                kind: FulcioKind::ResourceExhausted(seconds),
+                ..
+            }) => Some(*seconds),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

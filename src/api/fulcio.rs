@@ -11,7 +11,7 @@ use super::SharedState;
 use super::error::{ApiError, FulcioError};
 use crate::ca::pipeline::KeyProof;
 use crate::identity::IssuerEntry;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 
 /// Fulcio's request cap (`maxMsgSize`, 4 MiB). Real requests are a few KiB.
 pub const MAX_SIGNING_BODY: usize = 4 << 20;
@@ -75,9 +76,11 @@ struct PublicKey {
 
 async fn signing_cert_v2(
     State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    client_limit(&state, peer, &headers)?;
     let request: SigningCertRequest = serde_json::from_slice(&body)
         .map_err(|e| FulcioError::invalid(format!("invalid request body: {e}")))?;
     let body_token = request
@@ -159,9 +162,11 @@ struct LegacyKey {
 
 async fn signing_cert_v1(
     State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    client_limit(&state, peer, &headers)?;
     let request: LegacyRequest = serde_json::from_slice(&body)
         .map_err(|e| FulcioError::invalid(format!("invalid request body: {e}")))?;
     let proof = match request.certificate_signing_request {
@@ -192,6 +197,23 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
+/// The per-client rate limit, in Fulcio's error shape.
+fn client_limit(
+    state: &SharedState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(), FulcioError> {
+    super::check_client_limit(state, peer, headers).map_err(|retry_after| {
+        FulcioError::rate_limited(
+            format!(
+                "Too many requests from this client; retry in {} s",
+                retry_after.header_secs()
+            ),
+            retry_after.header_secs(),
+        )
+    })
+}
+
 /// Issues through the CA pipeline; returns the leaf's PEM.
 async fn issue(state: &SharedState, token: &str, proof: KeyProof) -> Result<String, ApiError> {
     let issued = state
@@ -219,11 +241,12 @@ async fn root_cert(State(state): State<SharedState>) -> impl IntoResponse {
 /// carry `issuerUrl`, meta issuers `wildcardIssuerUrl`; all fields are present even when empty,
 /// as Fulcio emits them.
 async fn configuration(State(state): State<SharedState>) -> Json<Value> {
-    let exact = state
+    let settings = state.issuer.settings();
+    let exact = settings
         .issuers
         .issuers()
         .map(|(url, entry)| describe("issuerUrl", url, entry));
-    let meta = state
+    let meta = settings
         .issuers
         .meta_issuers()
         .map(|(pattern, entry)| describe("wildcardIssuerUrl", pattern, entry));

@@ -33,8 +33,6 @@ const MAX_BODY_BYTES: usize = MAX_SIGNING_BODY;
 pub struct AppState {
     pub issuance: Log<Store>,
     pub artifacts: Log<Store>,
-    /// The OIDC issuers this CA accepts tokens from.
-    pub issuers: Arc<crate::identity::IssuerConfig>,
     /// The CA and the pipeline every certificate request goes through.
     pub issuer: Issuer,
     /// Where clients reach this instance; trust material and log names derive from it.
@@ -44,6 +42,10 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Where proposed entries are verified, off the async workers.
     pub verify_pool: VerifyPool,
+    /// Certificate and Rekor write requests per client address.
+    pub client_limit: crate::ratelimit::RateLimiter,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -69,6 +71,33 @@ pub fn router(state: SharedState) -> Router {
         .layer(axum::middleware::from_fn(json_errors::json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The per-client rate limit of write requests: keyed by the peer, or behind a trusted proxy
+/// by the client its `X-Forwarded-For` names (IPv6 by /64).
+fn check_client_limit(
+    state: &AppState,
+    peer: std::net::SocketAddr,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), crate::ratelimit::RetryAfter> {
+    if state.client_limit.rate().is_off() {
+        return Ok(());
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+    let client =
+        crate::ratelimit::client_address(peer.ip(), forwarded.as_deref(), &state.trusted_proxies);
+    let key = crate::ratelimit::rate_limit_key(client);
+    state
+        .client_limit
+        .check(&key, std::time::Instant::now())
+        .inspect_err(|_| {
+            metrics::counter!("mayfly_rate_limited_total", "limit" => "client").increment(1);
+        })
 }
 
 /// 200 once both logs are sequencing; 503 if either has stopped.

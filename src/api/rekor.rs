@@ -18,14 +18,15 @@ use crate::log::{Appended, Log};
 use crate::storage::Store;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use mayfly_spec::rekor::{self, EntryRef, InclusionProof, IntegratedBase64};
 use mayfly_spec::tlog::{Hash, leaf_hash};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 const ENTRIES_PATH: &str = "/api/v1/log/entries";
 /// Rekor's cap on the queries in one retrieve request.
@@ -88,7 +89,21 @@ fn log_entry(
     Ok((entry_id, json))
 }
 
-async fn create(State(state): State<SharedState>, request: Bytes) -> Result<Response, ApiError> {
+async fn create(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Bytes,
+) -> Result<Response, ApiError> {
+    super::check_client_limit(&state, peer, &headers).map_err(|retry_after| {
+        ApiError::RateLimited {
+            message: format!(
+                "too many requests from this client; retry in {} s",
+                retry_after.header_secs()
+            ),
+            retry_after: retry_after.header_secs(),
+        }
+    })?;
     let canonical = state
         .verify_pool
         .run(move || rekor::canonicalize(&request))

@@ -4,6 +4,7 @@
 
 use super::quantile;
 use crate::ca::setup::CaBackend;
+use crate::ratelimit::Rate;
 use crate::server::{Instance, ServeConfig, ServerError, serve};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
@@ -94,16 +95,18 @@ impl BenchServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}");
+        // A load generator is one client with one identity: the rate limits would measure
+        // themselves, not the server.
         let config = ServeConfig {
-            listen: addr,
-            data_dir: scratch.path().join("data"),
-            public_url: url::Url::parse(&url).map_err(|e| BenchError::Check(e.to_string()))?,
-            database_url: None,
-            issuers: None,
             ca: CaBackend::Ephemeral,
-            ca_passphrase_file: None,
             dev_issuer: true,
-            connections: Default::default(),
+            rate_limit_identity: Rate::Off,
+            rate_limit_client: Rate::Off,
+            ..ServeConfig::new(
+                addr,
+                scratch.path().join("data"),
+                url::Url::parse(&url).map_err(|e| BenchError::Check(e.to_string()))?,
+            )
         };
         let instance = Instance::open(&config, None).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

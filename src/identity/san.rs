@@ -27,6 +27,16 @@ pub struct SanError {
     pub problem: String,
 }
 
+impl SubjectAltName {
+    /// The name as text: the URI, the address, or `user!domain`. What a policy sees as
+    /// `identity` and what rate limits are keyed by.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SubjectAltName::Uri(s) | SubjectAltName::Email(s) | SubjectAltName::Username(s) => s,
+        }
+    }
+}
+
 /// `san`, encodable as X.509 writes it, or why not.
 pub fn encodable(
     san: SubjectAltName,

@@ -6,7 +6,7 @@
 
 use crate::api::{self, AppState};
 use crate::ca::issuance::PrecertCodec;
-use crate::ca::pipeline::Issuer;
+use crate::ca::pipeline::{Issuer, Settings};
 use crate::ca::setup::{self as ca_setup, CaBackend, SetupError};
 use crate::ca::signer::{CaSigner, Passphrase};
 use crate::identity::dev_issuer::DevIssuer;
@@ -17,12 +17,15 @@ use crate::log::key::{KeyError, LogKey};
 use crate::log::storage::LogSlot;
 use crate::log::storage::StoreError;
 use crate::log::{LeafCodec, Log, LogConfig, LogError, Verbatim};
+use crate::policy::{Policy, PolicyError};
+use crate::ratelimit::{Rate, RateLimiter};
 use crate::storage::{DatabaseUrl, DatabaseUrlError, Store};
 pub mod listener;
 
 use listener::{ConnectionLimits, ConnectionSettings};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -48,6 +51,17 @@ pub struct ServeConfig {
     pub dev_issuer: bool,
     /// Connection timeouts and caps (see [`listener`]).
     pub connections: ConnectionSettings,
+    /// Issuance policy (CEL rules, YAML or JSON); `None` admits any identity of a configured
+    /// issuer, as Fulcio does.
+    pub policy: Option<PathBuf>,
+    /// Certificates per identity (SAN).
+    pub rate_limit_identity: Rate,
+    /// Certificate and Rekor write requests per client address.
+    pub rate_limit_client: Rate,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Reload when the issuers or policy file changes, not only on SIGHUP.
+    pub watch_config: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +84,8 @@ pub enum ServerError {
         path: String,
         source: IssuerConfigError,
     },
+    #[error("--policy {path}: {source}")]
+    Policy { path: String, source: PolicyError },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("CA: {0}")]
@@ -91,12 +107,81 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
+impl ServeConfig {
+    /// `mayfly serve`'s defaults for an instance on `listen` in `data_dir`, reached at
+    /// `public_url`: the shipped issuers, a file-backed CA, SQLite in the data dir, no policy,
+    /// the default rate limits and connection limits, no dev issuer.
+    pub fn new(listen: SocketAddr, data_dir: impl Into<PathBuf>, public_url: url::Url) -> Self {
+        ServeConfig {
+            listen,
+            data_dir: data_dir.into(),
+            public_url,
+            database_url: None,
+            issuers: None,
+            ca: CaBackend::File,
+            ca_passphrase_file: None,
+            dev_issuer: false,
+            connections: ConnectionSettings::default(),
+            policy: None,
+            rate_limit_identity: Rate::DEFAULT_IDENTITY,
+            rate_limit_client: Rate::DEFAULT_CLIENT,
+            trusted_proxies: Vec::new(),
+            watch_config: false,
+        }
+    }
+}
+
 /// The running service's parts, ready to serve.
 pub struct Instance {
     pub state: api::SharedState,
     pub store: Store,
     /// How the listener treats connections.
     pub limits: ConnectionLimits,
+    reloader: Reloader,
+}
+
+/// Re-reads `--issuers` and `--policy` into a running instance (SIGHUP, `--watch-config`).
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Reloader {
+    state: api::SharedState,
+    config: Arc<ServeConfig>,
+    dev: Option<Arc<DevIssuer>>,
+}
+
+impl Reloader {
+    /// Loads and checks both files, then swaps them in for every request that starts from
+    /// now on. Anything wrong keeps the running configuration: the error is logged, counted in
+    /// `mayfly_config_reload_failures_total`, and returned.
+    pub fn reload(&self) -> Result<(), ServerError> {
+        match load_settings(&self.config, self.dev.as_deref()) {
+            Ok(settings) => {
+                let rules = settings.policy.as_ref().map_or(0, |p| p.len());
+                self.state.issuer.replace_settings(settings);
+                metrics::counter!("mayfly_config_reloads_total").increment(1);
+                tracing::info!(
+                    policy_rules = rules,
+                    "reloaded the issuer configuration and policy"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                metrics::counter!("mayfly_config_reload_failures_total").increment(1);
+                tracing::error!(error = %e, "configuration reload failed; keeping the running configuration");
+                Err(e)
+            }
+        }
+    }
+
+    /// The files a reload reads.
+    fn watched(&self) -> Vec<PathBuf> {
+        self.config
+            .issuers
+            .iter()
+            .chain(&self.config.policy)
+            .cloned()
+            .collect()
+    }
 }
 
 /// Wraps the store before the logs open on it.
@@ -149,16 +234,18 @@ impl Instance {
         let public_url = PublicUrl::new(config.public_url.clone())?;
         // Everything that can be checked is checked before anything is created: a typo must
         // not leave a half-initialised data dir behind.
-        let mut issuers = load_issuers(config.issuers.as_deref())?;
         let dev_issuer = match config.dev_issuer {
-            true => Some(Arc::new(enable_dev_issuer(&public_url, &mut issuers)?)),
+            true => Some(Arc::new(new_dev_issuer(&public_url)?)),
             false => None,
         };
-        let issuers = Arc::new(issuers);
-        let mut tokens = TokenVerifier::new(issuers.clone())?;
-        if let Some(dev) = &dev_issuer {
-            tokens = tokens.with_static_keys(dev.issuer_url(), dev.jwks());
+        let settings = load_settings(config, dev_issuer.as_deref())?;
+        if settings.policy.is_none() {
+            tracing::warn!(
+                "no --policy: any identity of a configured issuer gets a certificate, as with Fulcio; \
+                 give a policy to restrict who may sign"
+            );
         }
+        let client_limit = rate_limiter(config.rate_limit_client);
         let passphrase = ca_passphrase(config.ca_passphrase_file.as_deref())?;
         let dir = DataDir::new(&config.data_dir);
         let database = match &config.database_url {
@@ -267,20 +354,37 @@ impl Instance {
                 "opened existing Mayfly instance"
             );
         }
+        let state = Arc::new(AppState {
+            issuer: Issuer::new(
+                settings,
+                rate_limiter(config.rate_limit_identity),
+                ca,
+                issuance.clone(),
+            ),
+            issuance,
+            artifacts,
+            client_limit,
+            trusted_proxies: config.trusted_proxies.clone(),
+            public_url,
+            dev_issuer: dev_issuer.clone(),
+            metrics,
+            verify_pool: api::VerifyPool::for_this_machine(),
+        });
         Ok(Instance {
-            state: Arc::new(AppState {
-                issuer: Issuer::new(tokens, ca, issuance.clone()),
-                issuance,
-                artifacts,
-                issuers,
-                public_url,
-                dev_issuer,
-                metrics,
-                verify_pool: api::VerifyPool::for_this_machine(),
-            }),
+            reloader: Reloader {
+                state: state.clone(),
+                config: Arc::new(config.clone()),
+                dev: dev_issuer,
+            },
             store,
             limits,
+            state,
         })
+    }
+
+    /// What re-reads this instance's issuers and policy.
+    pub fn reloader(&self) -> Reloader {
+        self.reloader.clone()
     }
 
     /// Finishes the batches in flight and closes the database.
@@ -349,25 +453,73 @@ fn ca_passphrase(file: Option<&Path>) -> Result<Option<Passphrase>, ServerError>
     }
 }
 
-/// Creates the built-in issuer and makes it an accepted GitHub-Actions-shaped issuer.
-fn enable_dev_issuer(
-    public_url: &PublicUrl,
-    issuers: &mut IssuerConfig,
-) -> Result<DevIssuer, ServerError> {
+/// The built-in issuer, when `--dev-issuer` is on.
+fn new_dev_issuer(public_url: &PublicUrl) -> Result<DevIssuer, ServerError> {
     let url = public_url.dev_issuer_url();
     let dev =
         DevIssuer::generate(&url).map_err(|e| ServerError::Config(format!("--dev-issuer: {e}")))?;
-    issuers
-        .add_dev_issuer(&url)
-        .map_err(|source| ServerError::Issuers {
-            path: "--dev-issuer".to_owned(),
-            source,
-        })?;
     tracing::warn!(
         issuer = %url,
         "--dev-issuer is ON: anyone who can reach {url}/token can get certificates for any GitHub identity. Never use this in production."
     );
     Ok(dev)
+}
+
+/// Reads and checks what can be reloaded: the issuer config (with the dev issuer added when
+/// on), the token verifier for it, and the issuance policy against those issuers. Fails
+/// without side effects, so a reload can keep the old settings.
+pub fn load_settings(
+    config: &ServeConfig,
+    dev: Option<&DevIssuer>,
+) -> Result<Settings, ServerError> {
+    let mut issuers = load_issuers(config.issuers.as_deref())?;
+    if let Some(dev) = dev {
+        issuers
+            .add_dev_issuer(dev.issuer_url())
+            .map_err(|source| ServerError::Issuers {
+                path: "--dev-issuer".to_owned(),
+                source,
+            })?;
+    }
+    let policy = match &config.policy {
+        Some(path) => Some(Arc::new(load_policy(path, &issuers)?)),
+        None => None,
+    };
+    let issuers = Arc::new(issuers);
+    let mut tokens = TokenVerifier::new(issuers.clone())?;
+    if let Some(dev) = dev {
+        tokens = tokens.with_static_keys(dev.issuer_url(), dev.jwks());
+    }
+    Ok(Settings {
+        issuers,
+        tokens,
+        policy,
+    })
+}
+
+/// Loads and checks an issuance policy: every rule's issuer must be configured.
+pub fn load_policy(path: &Path, issuers: &IssuerConfig) -> Result<Policy, ServerError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ServerError::DataDir {
+        path: path.to_owned(),
+        source,
+    })?;
+    let known = |url: &str| {
+        issuers.issuers().any(|(u, _)| u == url) || issuers.meta_issuers().any(|(p, _)| p == url)
+    };
+    let policy =
+        Policy::from_yaml_or_json(&text, &known).map_err(|source| ServerError::Policy {
+            path: path.display().to_string(),
+            source,
+        })?;
+    tracing::info!(policy = %path.display(), rules = policy.len(), "loaded issuance policy");
+    Ok(policy)
+}
+
+/// A limiter for `rate`, remembering at most this many keys (identities or client addresses):
+/// a few MB, and an attacker with more distinct keys only evicts idle, refilled ones first.
+fn rate_limiter(rate: Rate) -> RateLimiter {
+    const KEYS: NonZeroUsize = NonZeroUsize::new(100_000).expect("non-zero");
+    RateLimiter::new(rate, KEYS)
 }
 
 /// Serves until `shutdown` resolves, then drains: stop accepting requests, let in-flight
@@ -419,6 +571,10 @@ pub async fn run(config: ServeConfig) -> Result<(), ServerError> {
         });
     }
     let instance = Instance::open(&config, metrics).await?;
+    reload_on_signal(instance.reloader())?;
+    if config.watch_config {
+        watch_config(instance.reloader());
+    }
     tracing::info!(
         max_connections = instance.limits.max_connections,
         max_connections_per_client = instance.limits.max_connections_per_ip,
@@ -433,6 +589,53 @@ pub async fn run(config: ServeConfig) -> Result<(), ServerError> {
     })?;
     tracing::info!(addr = %listener.local_addr()?, public_url = %config.public_url, "listening");
     serve(listener, instance, shutdown).await
+}
+
+/// Reloads on every SIGHUP, for as long as the process runs.
+#[cfg(unix)]
+fn reload_on_signal(reloader: Reloader) -> Result<(), ServerError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).map_err(ServerError::Signal)?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the issuer configuration and policy");
+            let _ = reloader.reload();
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn reload_on_signal(_: Reloader) -> Result<(), ServerError> {
+    Ok(())
+}
+
+/// Reloads when a watched file's modification time or size changes; polled once a second,
+/// which needs no platform file-notification API and costs two `stat`s.
+fn watch_config(reloader: Reloader) {
+    let files = reloader.watched();
+    let stamp = move || -> Vec<Option<(std::time::SystemTime, u64)>> {
+        files
+            .iter()
+            .map(|f| {
+                let meta = std::fs::metadata(f).ok()?;
+                Some((meta.modified().ok()?, meta.len()))
+            })
+            .collect()
+    };
+    tokio::spawn(async move {
+        let mut last = stamp();
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            let now = stamp();
+            if now != last {
+                last = now;
+                tracing::info!("configuration file changed: reloading");
+                let _ = reloader.reload();
+            }
+        }
+    });
 }
 
 /// Registers SIGINT (Ctrl-C) and SIGTERM now; the returned future completes on the first.

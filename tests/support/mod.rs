@@ -209,9 +209,23 @@ pub struct Builder {
     ca: Option<CaBackend>,
     faults: Option<Faults>,
     signer: Option<Arc<std::sync::Mutex<Option<Arc<FailingSigner>>>>>,
+    configure: Vec<Configure>,
 }
 
+/// A change to the settings of a test instance, given the test's scratch directory.
+type Configure = Box<dyn FnOnce(&mut ServeConfig, &std::path::Path) + Send>;
+
 impl Builder {
+    /// Changes the settings before the instance opens; `dir` is the test's scratch directory
+    /// (for policy files and the like).
+    pub fn configure(
+        mut self,
+        change: impl FnOnce(&mut ServeConfig, &std::path::Path) + Send + 'static,
+    ) -> Self {
+        self.configure.push(Box::new(change));
+        self
+    }
+
     /// A Fulcio issuer config (YAML) instead of the shipped one.
     pub fn issuers(mut self, yaml: &str) -> Self {
         self.issuers_yaml = Some(yaml.to_owned());
@@ -266,6 +280,9 @@ impl Builder {
         let mut config = serve_config(addr, &dir.path().join("data"), issuers);
         config.ca = self.ca.unwrap_or(CaBackend::File);
         config.dev_issuer = self.dev_issuer;
+        for change in self.configure {
+            change(&mut config, dir.path());
+        }
         let mut hooks = Hooks::default();
         if let Some(faults) = self.faults.clone() {
             hooks.store = Some(Box::new(move |store: Store| store.with_faults(&faults)));
@@ -279,6 +296,7 @@ impl Builder {
         }
         let instance = Instance::open_with(&config, None, hooks).await?;
         let state = instance.state.clone();
+        let reloader = instance.reloader();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             serve(listener, instance, async {
@@ -294,6 +312,7 @@ impl Builder {
             dir,
             config,
             state,
+            reloader,
             faults: self.faults,
             signer,
             shutdown: Some(tx),
@@ -310,15 +329,12 @@ pub fn serve_config(
     issuers: Option<std::path::PathBuf>,
 ) -> ServeConfig {
     ServeConfig {
-        listen: addr,
-        data_dir: data_dir.to_owned(),
-        public_url: url::Url::parse(&format!("http://{addr}")).unwrap(),
-        database_url: None,
         issuers,
-        ca: CaBackend::File,
-        ca_passphrase_file: None,
-        dev_issuer: false,
-        connections: Default::default(),
+        ..ServeConfig::new(
+            addr,
+            data_dir,
+            url::Url::parse(&format!("http://{addr}")).unwrap(),
+        )
     }
 }
 
@@ -330,6 +346,8 @@ pub struct Mayfly {
     pub config: ServeConfig,
     /// The running instance's parts (its logs), for tests that look behind the HTTP API.
     pub state: SharedState,
+    /// Re-reads the issuers and policy files, as SIGHUP does.
+    pub reloader: mayfly::server::Reloader,
     faults: Option<Faults>,
     signer: Option<Arc<FailingSigner>>,
     shutdown: Option<oneshot::Sender<()>>,

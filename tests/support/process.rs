@@ -137,6 +137,15 @@ impl Process {
         status
     }
 
+    /// Sends `signal` (e.g. "HUP") to the process.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
     /// SIGTERM, then the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let sent = Command::new("kill")

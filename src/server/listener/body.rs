@@ -121,6 +121,9 @@ pub(crate) struct ConnService {
     pub(crate) router: axum::Router,
     pub(crate) state: Arc<ConnState>,
     pub(crate) body_timeout: Duration,
+    /// The client's address, handed to handlers as axum's `ConnectInfo` (for per-client
+    /// rate limits).
+    pub(crate) peer: std::net::SocketAddr,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnService {
@@ -133,13 +136,16 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         let guard = RequestGuard::begin(Arc::clone(&self.state));
         let limit = self.body_timeout;
         let expired = Arc::new(AtomicBool::new(false));
-        let request = request.map(|inner| TimedBody {
+        let mut request = request.map(|inner| TimedBody {
             inner,
             deadline: Instant::now() + limit,
             limit,
             sleep: None,
             expired: Arc::clone(&expired),
         });
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
         let mut router = self.router.clone();
         Box::pin(async move {
             let ready = std::future::poll_fn(|cx| {

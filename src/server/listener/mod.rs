@@ -192,6 +192,7 @@ pub async fn serve(
             router: app.clone(),
             state: Arc::clone(admitted.state()),
             body_timeout: limits.body_read_timeout,
+            peer,
         };
         let span = tracing::debug_span!("connection", peer = %peer);
         conns.spawn(
