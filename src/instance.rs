@@ -112,6 +112,16 @@ impl DataDir {
         self.root.join("keys/artifact-log.key.pem")
     }
 
+    /// The issuance log's public key, kept when the key itself lives in an HSM.
+    pub fn issuance_log_public_key(&self) -> PathBuf {
+        self.root.join("keys/issuance-log.pub.pem")
+    }
+
+    /// The artifact log's public key, kept when the key itself lives in an HSM.
+    pub fn artifact_log_public_key(&self) -> PathBuf {
+        self.root.join("keys/artifact-log.pub.pem")
+    }
+
     /// The CA root's key: needed only to sign a new intermediate; move it offline.
     pub fn ca_root_key(&self) -> PathBuf {
         self.root.join("keys/ca-root.key.pem")
@@ -138,6 +148,19 @@ impl DataDir {
     /// Both log keys, issuance first.
     pub fn log_keys(&self) -> [PathBuf; 2] {
         [self.issuance_log_key(), self.artifact_log_key()]
+    }
+
+    /// Both log public keys, issuance first (HSM instances).
+    pub fn log_public_keys(&self) -> [PathBuf; 2] {
+        [
+            self.issuance_log_public_key(),
+            self.artifact_log_public_key(),
+        ]
+    }
+
+    /// The CA's certificates, root first.
+    pub fn ca_certs(&self) -> [PathBuf; 2] {
+        [self.ca_root_cert(), self.ca_intermediate_cert()]
     }
 
     /// Every file of a file-backed CA.

@@ -17,6 +17,7 @@ pub mod api;
 pub mod bench;
 pub mod ca;
 pub mod demo;
+pub mod hsm;
 pub mod identity;
 pub mod instance;
 pub mod log;

@@ -44,7 +44,7 @@ enum Command {
     /// The first start with an empty --data-dir creates the CA (root and intermediate), the log
     /// keys (owner-only files) and the database, and says so. Later starts refuse to run if the keys and the stored logs
     /// disagree. Ctrl-C or SIGTERM drains in-flight work before exiting.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Measure the service's engines on this machine (results belong in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -75,6 +75,19 @@ enum Command {
     /// Issuance policies, offline.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Keys in an HSM: create the CA's and the logs' keys inside the token, or list them.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Generates, inside the token, each of Mayfly's four keys (CA root, CA intermediate,
+    /// issuance log, artifact log) that does not exist yet: P-256, sensitive, not extractable,
+    /// sign only. Existing keys are left alone.
+    Create(HsmArgs),
+    /// Lists the private keys on the token and whether each of Mayfly's labels is there.
+    List(HsmArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -265,7 +278,9 @@ struct ServeArgs {
     /// Where the CA keys live. `file`: PKCS#8 PEM files in the data dir, created on first
     /// start (encrypted when a passphrase is given). `ephemeral`: new keys in memory at every
     /// start, nothing written — for tests and demos, since no verifier can keep trusting it.
-    #[arg(long, env = "MAYFLY_CA", default_value = "file", value_parser = ["file", "ephemeral"])]
+    /// `pkcs11`: the CA's and both logs' keys in an HSM (see --pkcs11-*), created beforehand
+    /// with `mayfly keys create`; they never leave the token.
+    #[arg(long, env = "MAYFLY_CA", default_value = "file", value_parser = ["file", "ephemeral", "pkcs11"])]
     ca: String,
     /// File holding the passphrase that encrypts the CA key files. Alternatively set
     /// MAYFLY_CA_PASSPHRASE (never a flag: the command line is visible to other users).
@@ -280,7 +295,74 @@ struct ServeArgs {
     #[command(flatten)]
     issuance: IssuanceArgs,
     #[command(flatten)]
+    hsm: HsmArgs,
+    #[command(flatten)]
     connections: ConnectionArgs,
+}
+
+/// Keys in an HSM, through its PKCS#11 module (for `serve --ca pkcs11` and `keys`).
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "HSM (PKCS#11)")]
+struct HsmArgs {
+    /// The token's PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(long, env = "MAYFLY_PKCS11_MODULE", value_name = "PATH")]
+    pkcs11_module: Option<PathBuf>,
+    /// The label of the token holding the keys.
+    #[arg(long, env = "MAYFLY_PKCS11_TOKEN_LABEL", value_name = "LABEL")]
+    pkcs11_token_label: Option<String>,
+    /// File holding the token's user PIN; without it, MAYFLY_PKCS11_PIN (never a flag: the
+    /// command line is visible to other users).
+    #[arg(long, env = "MAYFLY_PKCS11_PIN_FILE", value_name = "FILE")]
+    pkcs11_pin_file: Option<PathBuf>,
+    /// Label of the CA root key (signs intermediates only).
+    #[arg(
+        long,
+        env = "MAYFLY_PKCS11_CA_ROOT_LABEL",
+        default_value = "mayfly-ca-root",
+        value_name = "LABEL"
+    )]
+    pkcs11_ca_root_label: String,
+    /// Label of the CA intermediate key (signs every certificate).
+    #[arg(
+        long,
+        env = "MAYFLY_PKCS11_CA_LABEL",
+        default_value = "mayfly-ca",
+        value_name = "LABEL"
+    )]
+    pkcs11_ca_label: String,
+    /// Label of the issuance log key (checkpoints, SCTs).
+    #[arg(
+        long,
+        env = "MAYFLY_PKCS11_ISSUANCE_LOG_LABEL",
+        default_value = "mayfly-issuance-log",
+        value_name = "LABEL"
+    )]
+    pkcs11_issuance_log_label: String,
+    /// Label of the artifact log key (checkpoints, SETs).
+    #[arg(
+        long,
+        env = "MAYFLY_PKCS11_ARTIFACT_LOG_LABEL",
+        default_value = "mayfly-artifact-log",
+        value_name = "LABEL"
+    )]
+    pkcs11_artifact_log_label: String,
+}
+
+impl HsmArgs {
+    /// The settings, if the module and token are given.
+    fn settings(&self) -> Option<mayfly::hsm::HsmSettings> {
+        Some(mayfly::hsm::HsmSettings {
+            module: self.pkcs11_module.clone()?,
+            token_label: self.pkcs11_token_label.clone()?,
+            pin_file: self.pkcs11_pin_file.clone(),
+            labels: mayfly::hsm::KeyLabels {
+                ca_root: self.pkcs11_ca_root_label.clone(),
+                ca: self.pkcs11_ca_label.clone(),
+                issuance_log: self.pkcs11_issuance_log_label.clone(),
+                artifact_log: self.pkcs11_artifact_log_label.clone(),
+            },
+        })
+    }
 }
 
 /// Who may get a certificate, and how often. SIGHUP (or --watch-config) re-reads --issuers and
@@ -420,7 +502,11 @@ fn main() -> ExitCode {
     };
     // Benchmarks print a report; per-request service logs would drown it.
     let default_log = match cli.command {
-        Command::Bench(_) | Command::Attest(_) | Command::Verify(_) | Command::Policy(_) => "warn",
+        Command::Bench(_)
+        | Command::Attest(_)
+        | Command::Verify(_)
+        | Command::Policy(_)
+        | Command::Keys(_) => "warn",
         // The demo's own server runs on loopback for a few seconds; its startup warnings
         // (dev issuer on, CA keys unencrypted) are expected there and would bury the report.
         Command::Demo(_) => "error",
@@ -454,7 +540,7 @@ fn main() -> ExitCode {
                     database_url: args.database_url,
                     issuers: args.issuers,
                     ca: mayfly::ca::setup::CaBackend::parse(&args.ca)
-                        .ok_or("--ca must be file or ephemeral")?,
+                        .ok_or("--ca must be file, ephemeral or pkcs11")?,
                     ca_passphrase_file: args.ca_passphrase_file,
                     dev_issuer: args.dev_issuer,
                     policy: args.issuance.policy,
@@ -462,6 +548,7 @@ fn main() -> ExitCode {
                     rate_limit_client: args.issuance.rate_limit_client,
                     trusted_proxies: args.issuance.trusted_proxy,
                     watch_config: args.issuance.watch_config,
+                    hsm: args.hsm.settings(),
                     connections: mayfly::server::listener::ConnectionSettings {
                         header_read_timeout: args.connections.header_timeout,
                         body_read_timeout: args.connections.body_timeout,
@@ -535,6 +622,7 @@ fn main() -> ExitCode {
             }
             // Handled before the runtime starts, for its exit codes.
             Command::Policy(_) => Ok(()),
+            Command::Keys(command) => keys(command),
             Command::Trust(args) => {
                 let documents = mayfly::trust::datadir::from_data_dir(
                     &mayfly::instance::DataDir::new(&args.data_dir),
@@ -645,6 +733,41 @@ fn parse() -> Result<Cli, clap::Error> {
         extended.push(format!("--{flag}={value}"));
     }
     Cli::from_arg_matches(&Cli::command().try_get_matches_from(extended)?)
+}
+
+/// `mayfly keys create|list`.
+fn keys(command: KeysCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let (args, create) = match command {
+        KeysCommand::Create(args) => (args, true),
+        KeysCommand::List(args) => (args, false),
+    };
+    let hsm = args
+        .settings()
+        .ok_or("--pkcs11-module and --pkcs11-token-label are required")?;
+    let session = hsm.open()?;
+    if create {
+        for (purpose, label, created) in hsm.create_keys(&session)? {
+            let what = if created { "created" } else { "exists " };
+            println!("{what}  {label:<24} {purpose}");
+        }
+    } else {
+        let present = session.private_key_labels()?;
+        for (purpose, label) in hsm.labels.all() {
+            let state = if present.iter().any(|l| l == label) {
+                "present"
+            } else {
+                "missing"
+            };
+            println!("{state}  {label:<24} {purpose}");
+        }
+        for other in present
+            .iter()
+            .filter(|l| !hsm.labels.all().iter().any(|(_, m)| m == l))
+        {
+            println!("other    {other}");
+        }
+    }
+    Ok(())
 }
 
 /// `mayfly policy test`: 0 allow, 1 deny, 2 unusable policy or input.

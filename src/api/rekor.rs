@@ -83,7 +83,10 @@ fn log_entry(
         log_index: index,
     };
     let payload = rekor::set_payload_base64(&entry).map_err(RekorApiError::Invalid)?;
-    let set = log.key().sign(&payload);
+    let set = log
+        .key()
+        .sign(&payload)
+        .map_err(|e| ApiError::Internal(format!("signing the SET: {e}")))?;
     let entry_id = rekor::entry_id(tree_id(log), uuid);
     let json = rekor::log_entry_json(&entry_id, &entry, &set, proof);
     Ok((entry_id, json))

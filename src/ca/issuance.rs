@@ -144,7 +144,10 @@ impl CertificateAuthority {
         };
         let extensions = ct::leaf_index_extension(index)?;
         let signed = ct::signing_input(timestamp_ms, &entry, &extensions)?;
-        let signature = log.key().sign(&signed);
+        let signature = log.key().sign(&signed).map_err(|e| {
+            tracing::error!(error = %e, backend = log.key().backend(), "SCT signing failed");
+            CaError::SctSignature
+        })?;
         let sct = Sct {
             log_id: log.key().log_id().0,
             timestamp_ms,

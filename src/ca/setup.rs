@@ -21,6 +21,9 @@ pub enum CaBackend {
     File,
     /// Generated at every start and never written: tests and demos only.
     Ephemeral,
+    /// In an HSM through PKCS#11 (the root and intermediate keys; certificates in the data
+    /// dir).
+    Pkcs11,
 }
 
 impl CaBackend {
@@ -28,6 +31,7 @@ impl CaBackend {
         match name {
             "file" => Some(CaBackend::File),
             "ephemeral" => Some(CaBackend::Ephemeral),
+            "pkcs11" => Some(CaBackend::Pkcs11),
             _ => None,
         }
     }
@@ -41,6 +45,8 @@ pub enum SetupError {
     Chain(#[from] ChainError),
     #[error(transparent)]
     Ca(#[from] CaError),
+    #[error("--ca pkcs11 needs the HSM settings (--pkcs11-module, --pkcs11-token-label)")]
+    NoHsm,
     #[error("cannot read or write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -50,15 +56,36 @@ pub enum SetupError {
 
 /// Creates the CA (first start) or loads and checks it. `organization` goes into new CA
 /// subjects.
+///
+/// `hsm` holds the root and intermediate signers when the keys live in an HSM
+/// ([`CaBackend::Pkcs11`]); the chain is then created with them on the first start, and on
+/// later starts the stored intermediate certificate must be for the token's key.
 pub fn open_or_create(
     dir: &DataDir,
     backend: CaBackend,
     passphrase: Option<&Passphrase>,
+    hsm: Option<(Arc<dyn CaSigner>, Arc<dyn CaSigner>)>,
     organization: &str,
     fresh: bool,
 ) -> Result<CertificateAuthority, SetupError> {
     let now = OffsetDateTime::now_utc();
     let (chain, signer) = match (backend, fresh) {
+        (CaBackend::Pkcs11, _) => {
+            let (root, intermediate) = hsm.ok_or(SetupError::NoHsm)?;
+            let chain = if fresh {
+                let chain = CaChain::create(&root, &intermediate, organization, now)?;
+                write(&dir.ca_root_cert(), chain.root_pem())?;
+                write(&dir.ca_intermediate_cert(), chain.intermediate_pem())?;
+                chain
+            } else {
+                CaChain::from_pem(
+                    &read(&dir.ca_root_cert())?,
+                    &read(&dir.ca_intermediate_cert())?,
+                    intermediate.as_ref(),
+                )?
+            };
+            (chain, intermediate)
+        }
         (CaBackend::Ephemeral, _) => {
             let root: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral()?);
             let intermediate: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral()?);

@@ -181,6 +181,23 @@ impl CaSigner for SoftwareKey {
     }
 }
 
+/// A key in an HSM signs certificates the same way: the token hashes nothing, Mayfly hashes
+/// with SHA-256 and the token signs the digest (see [`crate::hsm`]).
+impl CaSigner for crate::hsm::Pkcs11Key {
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        &PKCS_ECDSA_P256_SHA256
+    }
+    fn public_key_raw(&self) -> &[u8] {
+        crate::hsm::Pkcs11Key::public_key_raw(self)
+    }
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        crate::hsm::Pkcs11Key::sign(self, message).map_err(|e| SignerError::Sign(e.to_string()))
+    }
+    fn backend(&self) -> &'static str {
+        "pkcs11"
+    }
+}
+
 impl fmt::Debug for SoftwareKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SoftwareKey")

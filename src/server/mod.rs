@@ -62,6 +62,8 @@ pub struct ServeConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Reload when the issuers or policy file changes, not only on SIGHUP.
     pub watch_config: bool,
+    /// Where the keys live when `ca` is [`CaBackend::Pkcs11`]: the CA's and both logs'.
+    pub hsm: Option<crate::hsm::HsmSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,8 @@ pub enum ServerError {
     Policy { path: String, source: PolicyError },
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error("HSM: {0}")]
+    Hsm(#[from] crate::hsm::Pkcs11Error),
     #[error("CA: {0}")]
     Ca(#[from] SetupError),
     #[error("token verification: {0}")]
@@ -127,6 +131,7 @@ impl ServeConfig {
             rate_limit_client: Rate::DEFAULT_CLIENT,
             trusted_proxies: Vec::new(),
             watch_config: false,
+            hsm: None,
         }
     }
 }
@@ -247,6 +252,18 @@ impl Instance {
         }
         let client_limit = rate_limiter(config.rate_limit_client);
         let passphrase = ca_passphrase(config.ca_passphrase_file.as_deref())?;
+        // Keys in an HSM are found (and a wrong PIN, module or label reported) before anything
+        // is created.
+        let hsm_keys = match (config.ca, &config.hsm) {
+            (CaBackend::Pkcs11, Some(hsm)) => {
+                let session = hsm.open()?;
+                let keys = hsm.find_keys(&session)?;
+                tracing::info!(token = %hsm.token_label, "found the CA and log keys in the HSM");
+                Some(keys)
+            }
+            (CaBackend::Pkcs11, None) => return Err(ServerError::Ca(SetupError::NoHsm)),
+            _ => None,
+        };
         let dir = DataDir::new(&config.data_dir);
         let database = match &config.database_url {
             Some(url) => DatabaseUrl::parse(url)?,
@@ -256,9 +273,15 @@ impl Instance {
             path: dir.root().to_owned(),
             source,
         })?;
-        let key_paths = dir.log_keys();
+        // What a complete instance has on disk: the log keys (or, when they live in an HSM,
+        // their public halves), the CA's files, and the database file.
+        let key_paths = match hsm_keys {
+            Some(_) => dir.log_public_keys(),
+            None => dir.log_keys(),
+        };
         let ca_paths: Vec<PathBuf> = match config.ca {
             CaBackend::File => dir.ca_files().into(),
+            CaBackend::Pkcs11 => dir.ca_certs().into(),
             CaBackend::Ephemeral => Vec::new(),
         };
         let db_file: Vec<&Path> = database.local_file().into_iter().collect();
@@ -294,21 +317,46 @@ impl Instance {
             public_url.artifacts_origin(),
         );
 
-        let [issuance_key, artifacts_key] = if fresh {
-            let keys = [LogKey::generate()?, LogKey::generate()?];
-            for (key, path) in keys.iter().zip(&key_paths) {
-                key.write_new(path)?;
+        let (log_keys, ca_keys) = match hsm_keys {
+            Some(keys) => {
+                let log_keys = [
+                    LogKey::from_pkcs11(keys.issuance_log),
+                    LogKey::from_pkcs11(keys.artifact_log),
+                ];
+                if fresh {
+                    for (key, path) in log_keys.iter().zip(&key_paths) {
+                        write_public_key(path, key)?;
+                    }
+                }
+                let ca_keys: (Arc<dyn CaSigner>, Arc<dyn CaSigner>) =
+                    (Arc::new(keys.ca_root), Arc::new(keys.ca));
+                (log_keys, Some(ca_keys))
             }
-            keys
-        } else {
-            [LogKey::read(&key_paths[0])?, LogKey::read(&key_paths[1])?]
+            None if fresh => {
+                let keys = [LogKey::generate()?, LogKey::generate()?];
+                for (key, path) in keys.iter().zip(&key_paths) {
+                    key.write_new(path)?;
+                }
+                (keys, None)
+            }
+            None => (
+                [LogKey::read(&key_paths[0])?, LogKey::read(&key_paths[1])?],
+                None,
+            ),
         };
+        let [issuance_key, artifacts_key] = log_keys;
         let organization = match public_url.host() {
             "" => "mayfly",
             host => host,
         };
-        let ca =
-            ca_setup::open_or_create(&dir, config.ca, passphrase.as_ref(), organization, fresh)?;
+        let ca = ca_setup::open_or_create(
+            &dir,
+            config.ca,
+            passphrase.as_ref(),
+            ca_keys,
+            organization,
+            fresh,
+        )?;
         let ca = ca.map_signer(wrap_signer);
         let store = wrap_store(Store::open(&database).await?);
         let issuance = start_log(
@@ -393,6 +441,20 @@ impl Instance {
         self.state.artifacts.close().await;
         self.store.close().await;
     }
+}
+
+/// A log key's public half, for `mayfly trust` on an instance whose keys live in an HSM. The
+/// file is world-readable: it is public, and a key file is never overwritten.
+fn write_public_key(path: &Path, key: &LogKey) -> Result<(), ServerError> {
+    if path.exists() {
+        return Err(ServerError::Key(KeyError::Exists {
+            path: path.to_owned(),
+        }));
+    }
+    std::fs::write(path, key.public_pem()).map_err(|source| ServerError::DataDir {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Loads and validates the issuer config, or the shipped one when no file is given.

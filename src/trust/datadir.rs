@@ -6,7 +6,7 @@
 
 use super::{TrustDocuments, TrustError, TrustInputs};
 use crate::instance::{DataDir, PublicUrl};
-use crate::log::key::LogKey;
+use crate::log::key::{LogKey, read_public_spki};
 use std::path::{Path, PathBuf};
 
 /// Builds the documents a server on `data_dir` with this public URL serves. `dev_issuer`
@@ -18,15 +18,21 @@ pub fn from_data_dir(
 ) -> Result<TrustDocuments, TrustError> {
     let root = read_cert(&data_dir.ca_root_cert())?;
     let intermediate = read_cert(&data_dir.ca_intermediate_cert())?;
-    let artifacts = read_key(&data_dir.artifact_log_key())?;
-    let issuance = read_key(&data_dir.issuance_log_key())?;
+    let artifacts = read_spki(
+        &data_dir.artifact_log_key(),
+        &data_dir.artifact_log_public_key(),
+    )?;
+    let issuance = read_spki(
+        &data_dir.issuance_log_key(),
+        &data_dir.issuance_log_public_key(),
+    )?;
     let dev = dev_issuer.then(|| public_url.dev_issuer_url());
     TrustDocuments::build(&TrustInputs {
         public_url,
         ca_root_der: &root,
         ca_intermediate_der: &intermediate,
-        artifact_log_spki: artifacts.spki_der(),
-        issuance_log_spki: issuance.spki_der(),
+        artifact_log_spki: &artifacts,
+        issuance_log_spki: &issuance,
         oidc_issuer: dev.as_deref(),
     })
 }
@@ -62,9 +68,18 @@ fn read_cert(path: &Path) -> Result<Vec<u8>, TrustError> {
         .map_err(|e| read_err(e.to_string()))
 }
 
-fn read_key(path: &Path) -> Result<LogKey, TrustError> {
-    LogKey::read(path).map_err(|e| TrustError::Read {
+/// A log's public key: from its private key file, or from the public key file an instance
+/// keeps when the key lives in an HSM.
+fn read_spki(private: &Path, public: &Path) -> Result<Vec<u8>, TrustError> {
+    let read_err = |path: &Path, e: crate::log::key::KeyError| TrustError::Read {
         path: path.display().to_string(),
         reason: e.to_string(),
-    })
+    };
+    if private.exists() {
+        LogKey::read(private)
+            .map(|key| key.spki_der().to_vec())
+            .map_err(|e| read_err(private, e))
+    } else {
+        read_public_spki(public).map_err(|e| read_err(public, e))
+    }
 }

@@ -549,6 +549,9 @@ pub mod certs;
 pub mod clients;
 /// Many idle connections held by a child process.
 pub mod flood;
+/// A fresh SoftHSM2 token per test, each test in its own process.
+#[macro_use]
+pub mod softhsm;
 /// The HTTP listener alone on a test router, with raw-TCP clients.
 pub mod listener;
 /// The `mayfly` binary as an operator runs it.
