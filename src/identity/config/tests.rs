@@ -410,6 +410,168 @@ fn validation_rules_each_reject_with_a_message_naming_the_issuer() {
     assert!(err.starts_with("meta issuer \"https://a.*.*\""), "{err}");
 }
 
+/// Whole messages for the errors about keys and shapes, as `mayfly serve` prints them.
+#[test]
+fn key_and_shape_errors_read_exactly() {
+    let provider = |body: Value| json!({"CIIssuerMetadata": {"p": body}}).to_string();
+    let cases: Vec<(String, &str)> = vec![
+        (
+            json!({"OIDCIssuers": {}, "oidc_issuers": {}}).to_string(),
+            r#"issuer config: key "oidc_issuers" is given twice"#,
+        ),
+        (
+            json!({"OIDCIssuers": {}, "Issuers": {}}).to_string(),
+            "issuer config: unknown top-level key (expected OIDCIssuers, MetaIssuers, \
+             CIIssuerMetadata) in [\"Issuers\", \"OIDCIssuers\"]",
+        ),
+        (
+            json!({"OIDCIssuers": []}).to_string(),
+            "OIDCIssuers: must be a mapping",
+        ),
+        (
+            json!({"MetaIssuers": "x"}).to_string(),
+            "MetaIssuers: must be a mapping",
+        ),
+        (
+            json!({"CIIssuerMetadata": 1}).to_string(),
+            "CIIssuerMetadata: must be a mapping",
+        ),
+        (
+            one_issuer(
+                "https://a.example",
+                json!({"ClientID": "s", "Type": "email", "Client-Secret": "x"}),
+            ),
+            "issuer \"https://a.example\": unknown key in [\"Client-Secret\", \"ClientID\", \
+             \"Type\"]; expected IssuerURL, ClientID, Type, CIProvider, IssuerClaim, \
+             SubjectDomain, SPIFFETrustDomain, ChallengeClaim, Description, Contact, \
+             Environment, CACert, SkipEmailVerification",
+        ),
+        (
+            one_issuer("https://a.example", json!("sigstore")),
+            "issuer \"https://a.example\": must be a mapping",
+        ),
+        (
+            one_meta(
+                "https://*.example.com",
+                json!({"ClientID": "s", "Type": "email", "Skip_Email_Verification": true,
+                    "skipemailverification": false}),
+            ),
+            "meta issuer \"https://*.example.com\": key \"skipemailverification\" is given twice",
+        ),
+        (
+            one_issuer(
+                "https://a.example",
+                json!({"ClientID": "s", "Type": "email", "Description": ["x"]}),
+            ),
+            "issuer \"https://a.example\": Description must be a string",
+        ),
+        (
+            provider(json!({"SubjectAlternativeNameTemplate": "x", "Extension_Template": {}})),
+            "CI provider \"p\": unknown key (normalised \"extensiontemplate\"); expected \
+             DefaultTemplateValues, ExtensionTemplates, SubjectAlternativeNameTemplate",
+        ),
+        (
+            provider(json!({"SubjectAlternativeNameTemplate": "x", "ExtensionTemplates": "x"})),
+            "CI provider \"p\" ExtensionTemplates: must be a mapping",
+        ),
+        (
+            provider(json!({"SubjectAlternativeNameTemplate": "x",
+                "DefaultTemplateValues": [1]})),
+            "CI provider \"p\" DefaultTemplateValues: must be a mapping",
+        ),
+        (
+            provider(json!({"SubjectAlternativeNameTemplate": "x",
+                "DefaultTemplateValues": {"url": null}})),
+            "CI provider \"p\": DefaultTemplateValues[\"url\"] must be a string",
+        ),
+        (
+            provider(json!({"SubjectAlternativeNameTemplate": 7})),
+            "CI provider \"p\": SubjectAlternativeNameTemplate must be a string",
+        ),
+        (
+            provider(json!({"SubjectAlternativeNameTemplate": "x",
+                "ExtensionTemplates": {"build-signer-uri": true}})),
+            "CI provider \"p\": build-signer-uri must be a string",
+        ),
+        (
+            provider(json!({"SubjectAlternativeNameTemplate": "x",
+                "ExtensionTemplates": {"BuildSignerURI": "a", "build_signer_uri": "b"}})),
+            "CI provider \"p\": extension \"build_signer_uri\" is given twice",
+        ),
+        (
+            provider(json!({"SubjectAlternativeNameTemplate": "x",
+                "ExtensionTemplates": {"issuer": "iss"}})),
+            "CI provider \"p\": ExtensionTemplates may not set Issuer: it is always the \
+             token's issuer",
+        ),
+        (
+            "oidc-issuers:\n  https://a.example:\n    client-id: s\n    type: email\n    \
+             ClientId: t\n"
+                .to_owned(),
+            "issuer \"https://a.example\": key \"client-id\" is given twice",
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(err_of(&text), expected, "for {text}");
+    }
+}
+
+/// Keys of maps keyed by data are kept as written: issuer URLs, patterns, provider names and
+/// default value names are case-sensitive; extension names match in any spelling.
+#[test]
+fn data_map_keys_are_kept_as_written() {
+    let text = r#"
+OIDC_Issuers:
+  https://A.example/Path:
+    Client_ID: s
+    TYPE: ci-provider
+    ci_provider: My-Provider
+meta-issuers:
+  https://a.example/Tenant-*:
+    client-id: s
+    type: kubernetes
+CI-Issuer-Metadata:
+  My-Provider:
+    default-template-values:
+      Base-URL: https://example.com
+    subject-alternative-name-template: '{{ index . "Base-URL" }}/{{ .Repo_Name }}'
+    extension-templates:
+      build_signer_uri: Repo_Name
+      SOURCEREPOSITORYURI: '{{ index . "Base-URL" }}'
+"#;
+    let c = IssuerConfig::from_json_or_yaml(text).expect("loads");
+    // The URL parser lower-cases the host, but the map key is kept as written.
+    assert_eq!(
+        c.issuers().map(|(k, _)| k).collect::<Vec<_>>(),
+        ["https://A.example/Path"]
+    );
+    let r = c.issuer_for("https://A.example/Path").expect("exact");
+    let provider = r
+        .ci_provider
+        .expect("provider found by its name as written");
+    assert_eq!(provider.name, "My-Provider");
+    assert_eq!(
+        provider.defaults.get("Base-URL").map(String::as_str),
+        Some("https://example.com")
+    );
+    let claims = match json!({"Repo_Name": "r"}) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let out = provider.render(&claims).expect("renders");
+    assert_eq!(out.san, "https://example.com/r");
+    assert_eq!(out.get(ExtensionField::BuildSignerUri), Some("r"));
+    assert_eq!(
+        out.get(ExtensionField::SourceRepositoryUri),
+        Some("https://example.com")
+    );
+    assert!(c.issuer_for("https://a.example/Tenant-x").is_some());
+    assert!(c.issuer_for("https://a.example/tenant-x").is_none());
+    // Null sections are empty, as in Fulcio.
+    let empty = IssuerConfig::from_json_or_yaml("oidc-issuers:\nmeta-issuers: ~\n").expect("loads");
+    assert_eq!(empty.issuers().count(), 0);
+}
+
 #[test]
 fn loopback_http_and_valid_type_specific_issuers_are_accepted() {
     for url in [
