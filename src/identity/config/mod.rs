@@ -295,7 +295,7 @@ impl IssuerConfig {
                 })?
             }
         };
-        parse::from_value(&value)
+        parse::from_value(value)
     }
 
     /// The issuer for a token's `iss`: an exact `OIDCIssuers` key first, then the first
