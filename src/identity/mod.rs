@@ -12,7 +12,7 @@ pub mod principal;
 pub mod template;
 
 pub use config::{
-    CiProvider, IssuerConfig, IssuerConfigError, IssuerEntry, IssuerType, RenderedCi,
-    ResolvedIssuer,
+    CiProvider, IssuerConfig, IssuerConfigError, IssuerEntry, IssuerType, ResolvedIssuer,
 };
+pub use principal::RenderedCi;
 pub use template::{Template, TemplateData, TemplateError, TemplateParseError};

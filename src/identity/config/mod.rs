@@ -30,9 +30,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mayfly_spec::fulcio::ExtensionField;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::template::{Template, TemplateData, TemplateError};
+use super::template::Template;
 
 pub use wildcard::WildcardPattern;
 
@@ -180,7 +180,8 @@ impl IssuerEntry {
     }
 }
 
-/// One `CIIssuerMetadata` entry with its templates parsed.
+/// One `CIIssuerMetadata` entry with its templates parsed. A token's claims are rendered
+/// through it by [`CiProvider::render`], beside the rest of the principal code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CiProvider {
     /// The provider name (map key).
@@ -191,47 +192,6 @@ pub struct CiProvider {
     pub extension_templates: BTreeMap<ExtensionField, Template>,
     /// `SubjectAlternativeNameTemplate`.
     pub san_template: Template,
-}
-
-/// The SAN URI and extension values a CI provider's templates give for one token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedCi {
-    /// The URI SAN.
-    pub san: String,
-    /// Extension values in OID order; empty results are left out (Fulcio omits them).
-    pub extensions: Vec<(ExtensionField, String)>,
-}
-
-impl RenderedCi {
-    /// The value rendered for `field`, if any.
-    pub fn get(&self, field: ExtensionField) -> Option<&str> {
-        self.extensions
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-impl CiProvider {
-    /// Renders the SAN and every extension template against one token's claims. Any failure
-    /// rejects the token, as in Fulcio.
-    pub fn render(&self, claims: &Map<String, Value>) -> Result<RenderedCi, TemplateError> {
-        let data = TemplateData::new(claims, &self.defaults);
-        let san = self.san_template.render(&data)?;
-        if san.is_empty() {
-            return Err(TemplateError::Exec(
-                "subject alternative name template rendered empty".to_owned(),
-            ));
-        }
-        let mut extensions = Vec::new();
-        for (field, template) in &self.extension_templates {
-            let value = template.render(&data)?;
-            if !value.is_empty() {
-                extensions.push((*field, value));
-            }
-        }
-        Ok(RenderedCi { san, extensions })
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 use super::*;
-use serde_json::json;
+use crate::identity::template::TemplateError;
+use serde_json::{Map, json};
 
 const JSON: &str = r#"{
   "OIDCIssuers": {
