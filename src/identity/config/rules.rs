@@ -196,7 +196,9 @@ fn last_two_labels(host: &str) -> String {
     labels[labels.len().saturating_sub(2)..].join(".")
 }
 
-fn is_loopback_host<S: AsRef<str>>(host: &url::Host<S>) -> bool {
+/// Whether `host` is `localhost` or a loopback address: the hosts `http://` is allowed for, here
+/// and when fetching from an issuer.
+pub(crate) fn is_loopback_host<S: AsRef<str>>(host: &url::Host<S>) -> bool {
     match host {
         url::Host::Domain(d) => d.as_ref().eq_ignore_ascii_case("localhost"),
         url::Host::Ipv4(ip) => ip.is_loopback(),
