@@ -13,7 +13,7 @@ pub mod san;
 pub mod template;
 
 pub use config::{
-    CiProvider, IssuerConfig, IssuerConfigError, IssuerEntry, IssuerType, RenderedCi,
-    ResolvedIssuer,
+    CiProvider, IssuerConfig, IssuerConfigError, IssuerEntry, IssuerType, ResolvedIssuer,
 };
+pub use principal::RenderedCi;
 pub use template::{Template, TemplateData, TemplateError, TemplateParseError};

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use super::config::{CiProvider, IssuerConfig, IssuerEntry, IssuerType};
 use super::oidc::VerifiedToken;
-use super::template::{TemplateError, stringify_claim};
+use super::template::{TemplateData, TemplateError, stringify_claim};
 use mayfly_spec::fulcio::ExtensionField;
 
 /// The certificate's one subject alternative name.
@@ -256,6 +256,49 @@ fn string_claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a st
             expected: "a non-empty string",
         }),
         None => Err(PrincipalError::MissingClaim(name.to_owned())),
+    }
+}
+
+// ---- ci-provider ----------------------------------------------------------------------------
+
+/// The SAN URI and extension values a CI provider's templates give for one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedCi {
+    /// The URI SAN.
+    pub san: String,
+    /// Extension values in OID order; empty results are left out (Fulcio omits them).
+    pub extensions: Vec<(ExtensionField, String)>,
+}
+
+impl RenderedCi {
+    /// The value rendered for `field`, if any.
+    pub fn get(&self, field: ExtensionField) -> Option<&str> {
+        self.extensions
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl CiProvider {
+    /// Renders the SAN and every extension template against one token's claims. Any failure
+    /// rejects the token, as in Fulcio.
+    pub fn render(&self, claims: &Map<String, Value>) -> Result<RenderedCi, TemplateError> {
+        let data = TemplateData::new(claims, &self.defaults);
+        let san = self.san_template.render(&data)?;
+        if san.is_empty() {
+            return Err(TemplateError::Exec(
+                "subject alternative name template rendered empty".to_owned(),
+            ));
+        }
+        let mut extensions = Vec::new();
+        for (field, template) in &self.extension_templates {
+            let value = template.render(&data)?;
+            if !value.is_empty() {
+                extensions.push((*field, value));
+            }
+        }
+        Ok(RenderedCi { san, extensions })
     }
 }
 

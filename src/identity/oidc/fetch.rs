@@ -18,7 +18,7 @@ use url::Url;
 
 use super::error::TokenError;
 use super::keys::KeySet;
-use crate::identity::config::IssuerConfig;
+use crate::identity::config::{IssuerConfig, is_loopback_host};
 
 /// Whole-request timeout (Fulcio's discovery timeout).
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -116,21 +116,12 @@ fn same_origin_redirects(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::re
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 /// Parses a URL we are about to fetch and applies the https/loopback rule.
 pub fn checked_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     match url.scheme() {
         "https" if url.host().is_some() => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
+        "http" if url.host().is_some_and(|host| is_loopback_host(&host)) => Ok(url),
         _ => Err(format!(
             "{text:?} must be https:// (http:// only for loopback hosts)"
         )),

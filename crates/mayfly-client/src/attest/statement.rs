@@ -478,5 +478,4 @@ pub fn gitlab(
 }
 
 #[cfg(test)]
-#[path = "statement_tests.rs"]
 mod tests;

@@ -136,5 +136,4 @@ fn check_version(version: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-#[path = "tarball_tests.rs"]
 mod tests;

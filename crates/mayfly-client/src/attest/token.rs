@@ -218,5 +218,4 @@ pub fn precheck(jwt: &str, source: TokenSource, now: u64) -> Result<String, Atte
 }
 
 #[cfg(test)]
-#[path = "token_tests.rs"]
 mod tests;

@@ -24,7 +24,7 @@ pub mod tbs;
 mod tls;
 
 #[cfg(test)]
-mod vector_tests;
+mod tests;
 
 pub use error::CtError;
 pub use sct::{
