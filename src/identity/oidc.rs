@@ -32,6 +32,10 @@ use serde_json::{Map, Value};
 
 pub use error::TokenError;
 pub use token::{LEEWAY_SECS, MAX_TOKEN_BYTES};
+/// The pure steps [`TokenVerifier::verify`] runs on a token before any key is fetched (shape and
+/// header allow-list, the unverified `iss`, the claim checks): no network, no keys, no clock.
+/// Public so the fuzz targets (`fuzz/`) reach exactly the server's code path.
+pub use token::{Parsed as ParsedToken, check_claims, issuer_claim, parse as parse_token};
 
 use cache::{KeyCache, Snapshot};
 use fetch::Clients;

@@ -41,16 +41,16 @@ fn decode_dsse(text: &str) -> Option<Vec<u8>> {
 }
 
 /// One envelope signature: `sig` exactly as it appeared (its base64 text), and its bytes.
-#[derive(Debug, Clone)]
-pub(crate) struct EnvelopeSignature<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeSignature<'a> {
     pub sig_text: Cow<'a, str>,
     pub sig: Vec<u8>,
 }
 
 /// A parsed envelope with its payload decoded; strings are borrowed from the envelope text
 /// where it allows.
-#[derive(Debug, Clone)]
-pub(crate) struct Envelope<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope<'a> {
     pub payload_type: Cow<'a, str>,
     pub payload: Vec<u8>,
     pub signatures: Vec<EnvelopeSignature<'a>>,
@@ -76,7 +76,8 @@ struct TypedSignature<'a> {
 }
 
 impl<'a> Envelope<'a> {
-    /// Parses the JSON envelope that a dsse entry carries as a string.
+    /// Parses the JSON envelope that a dsse entry carries as a string; `at` is the JSON path
+    /// that errors name.
     pub fn parse(at: &str, json: &'a str) -> Result<Envelope<'a>, RekorError> {
         match Self::parse_typed(json) {
             Some(envelope) => Ok(envelope),
@@ -141,6 +142,7 @@ impl<'a> Envelope<'a> {
         })
     }
 
+    /// The pre-authentication encoding the envelope's signatures cover.
     pub fn pae(&self) -> Vec<u8> {
         pae(&self.payload_type, &self.payload)
     }

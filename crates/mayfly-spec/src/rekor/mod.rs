@@ -38,7 +38,7 @@ pub use entry::{
     EntryRef, InclusionProof, Integrated, IntegratedBase64, entry_id, log_entry_json,
     parse_entry_ref, set_payload, set_payload_base64, tree_id,
 };
-pub use envelope::pae;
+pub use envelope::{Envelope, EnvelopeSignature, pae};
 pub use error::RekorError;
 pub use key::{DigestAlg, Verifier};
 
