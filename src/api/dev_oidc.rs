@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-pub fn router() -> Router<SharedState> {
+pub(super) fn router() -> Router<SharedState> {
     Router::new()
         .route(
             "/dev-oidc/.well-known/openid-configuration",

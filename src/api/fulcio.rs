@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 /// Fulcio's request cap (`maxMsgSize`, 4 MiB). Real requests are a few KiB.
 pub const MAX_SIGNING_BODY: usize = 4 << 20;
 
-pub fn router() -> Router<SharedState> {
+pub(super) fn router() -> Router<SharedState> {
     Router::new()
         .route("/api/v2/signingCert", post(signing_cert_v2))
         .route("/api/v2/trustBundle", get(trust_bundle))

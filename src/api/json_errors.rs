@@ -16,9 +16,9 @@ use axum::response::{IntoResponse, Response};
 /// Longest request target accepted, in bytes. No API takes more than a UUID or a few query
 /// parameters; hyper itself refuses targets over 64 KiB before a request reaches Mayfly, with
 /// an empty 414 this layer never sees.
-pub const MAX_URI_BYTES: usize = 8 * 1024;
+pub(super) const MAX_URI_BYTES: usize = 8 * 1024;
 
-pub async fn json_errors(request: Request, next: Next) -> Response {
+pub(super) async fn json_errors(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let api = path.starts_with("/api/");
     if api && request.uri().to_string().len() > MAX_URI_BYTES {

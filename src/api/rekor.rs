@@ -32,7 +32,7 @@ const ENTRIES_PATH: &str = "/api/v1/log/entries";
 /// Rekor's cap on the queries in one retrieve request.
 const MAX_SEARCH_QUERIES: usize = 10;
 
-pub fn router() -> Router<SharedState> {
+pub(super) fn router() -> Router<SharedState> {
     Router::new()
         .route(ENTRIES_PATH, post(create).get(get_by_index))
         .route("/api/v1/log/entries/retrieve", post(retrieve))

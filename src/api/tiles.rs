@@ -15,7 +15,7 @@ use mayfly_spec::tlog::tile::TilePath;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-pub fn router() -> Router<SharedState> {
+pub(super) fn router() -> Router<SharedState> {
     Router::new()
         .route("/logs/{log}/checkpoint", get(checkpoint))
         .route("/logs/{log}/key.pem", get(key_pem))

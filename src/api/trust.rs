@@ -17,7 +17,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-pub fn router() -> Router<SharedState> {
+pub(super) fn router() -> Router<SharedState> {
     Router::new()
         .route(
             "/trust/trusted_root.json",

@@ -143,7 +143,7 @@ fn client() -> Result<reqwest::Client, BenchError> {
 }
 
 /// Sends one timed request; anything but `expected` is an error quoting the server's answer.
-pub async fn send_expecting(
+pub(super) async fn send_expecting(
     request: reqwest::RequestBuilder,
     expected: u16,
     what: &str,
@@ -161,7 +161,7 @@ pub async fn send_expecting(
 }
 
 /// Prints the memory line after a run with a local server.
-pub fn print_rss(server: &BenchServer, start: Option<f64>) {
+pub(super) fn print_rss(server: &BenchServer, start: Option<f64>) {
     if let (true, Some(start), Some(end)) = (server.is_local(), start, rss_mib()) {
         println!(
             "\nresident memory (server and load generator): {start:.0} MiB at start, {end:.0} MiB at end"
@@ -170,7 +170,7 @@ pub fn print_rss(server: &BenchServer, start: Option<f64>) {
 }
 
 /// This process's resident memory in MiB (Linux), for the memory-over-time check.
-pub fn rss_mib() -> Option<f64> {
+pub(super) fn rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kib: f64 = status
         .lines()
@@ -184,7 +184,7 @@ pub fn rss_mib() -> Option<f64> {
 }
 
 /// One level's outcome. Only successful requests count toward the rate and latencies.
-pub struct Level {
+pub(super) struct Level {
     pub rate: f64,
     pub p50_us: u64,
     pub p90_us: u64,
@@ -204,7 +204,7 @@ pub struct Level {
 /// `start + k / per_second`, worker w taking k ≡ w (mod clients). A worker that is still
 /// waiting when its next request falls due sends late, and the latency counts from when it
 /// was due, so queueing is measured rather than hidden (coordinated omission).
-pub async fn run_level<F, Fut>(
+pub(super) async fn run_level<F, Fut>(
     clients: usize,
     duration: Duration,
     rate: Option<f64>,
@@ -404,7 +404,7 @@ fn rustcrypto_p256(message: &[u8], time: &dyn Fn(&mut dyn FnMut()) -> f64) -> (f
 }
 
 /// The table header matching [`print_row`]; `what` names the operation (e.g. `issuances/s`).
-pub fn print_header(what: &str, extra: &str) {
+pub(super) fn print_header(what: &str, extra: &str) {
     println!("| clients | {what} | p50 | p90 | p99 | max | errors | ratio to floor |{extra}");
     println!(
         "|---:|---:|---:|---:|---:|---:|---:|---:|{}",
@@ -414,7 +414,7 @@ pub fn print_header(what: &str, extra: &str) {
 
 /// Prints one table row: clients, rate, latencies, errors, ratio to `floor_rate`, and `extra`
 /// cells (already formatted, each ending in `|`).
-pub fn print_row(clients: usize, level: &Level, floor_rate: f64, extra: &str) {
+pub(super) fn print_row(clients: usize, level: &Level, floor_rate: f64, extra: &str) {
     let ms = |us: u64| us as f64 / 1000.0;
     println!(
         "| {clients} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {} | {:.2} |{extra}",
@@ -432,13 +432,13 @@ pub fn print_row(clients: usize, level: &Level, floor_rate: f64, extra: &str) {
 }
 
 /// A fresh P-256 key as aws-lc signs with it.
-pub fn p256_key() -> Result<EcdsaKeyPair, BenchError> {
+pub(super) fn p256_key() -> Result<EcdsaKeyPair, BenchError> {
     EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_ASN1_SIGNING)
         .map_err(|_| BenchError::Check("key generation failed".into()))
 }
 
 /// SPKI PEM of an uncompressed P-256 point.
-pub fn p256_spki_pem(point: &[u8]) -> String {
+pub(super) fn p256_spki_pem(point: &[u8]) -> String {
     // id-ecPublicKey with prime256v1, then the 65-byte point in a BIT STRING.
     const PREFIX: [u8; 26] = [
         0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// How long a freshly created root (and so its intermediate) is valid.
-pub const ROOT_VALIDITY: time::Duration = time::Duration::days(3650);
+pub(crate) const ROOT_VALIDITY: time::Duration = time::Duration::days(3650);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -86,11 +86,8 @@ impl CaChain {
         intermediate_key: &dyn CaSigner,
     ) -> Result<Self, ChainError> {
         let der = |pem: &str, which| {
-            pkcs8::der::pem::decode_vec(pem.as_bytes())
-                .ok()
-                .filter(|(label, _)| *label == "CERTIFICATE")
-                .map(|(_, der)| der)
-                .ok_or(ChainError::Unparseable { which })
+            mayfly_spec::pem::decode_label(pem.as_bytes(), "CERTIFICATE")
+                .map_err(|_| ChainError::Unparseable { which })
         };
         Self::from_der(
             der(root_pem, "root")?,

@@ -200,14 +200,14 @@ struct ShortPayload(usize);
 /// The issuance log's leaves: RFC 6962 `MerkleTreeLeaf`s for precertificate entries, with the
 /// batch timestamp and the static-CT `leaf_index` extension the sequencer assigns. Payloads are
 /// `issuer_key_hash ‖ TBS`, as [`PrecertCodec::payload`] builds them.
-pub struct PrecertCodec;
+pub(crate) struct PrecertCodec;
 
 /// The bytes the leaf adds around the payload: version, leaf type, timestamp, entry type, the
 /// u24 TBS length, the u16 extensions length and the 8-byte `leaf_index` extension.
 const LEAF_OVERHEAD: usize = 1 + 1 + 8 + 2 + 3 + 2 + 8;
 
 impl PrecertCodec {
-    pub fn payload(entry: &PrecertEntry) -> Vec<u8> {
+    pub(crate) fn payload(entry: &PrecertEntry) -> Vec<u8> {
         [&entry.issuer_key_hash[..], entry.tbs].concat()
     }
 }

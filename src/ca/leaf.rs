@@ -19,14 +19,14 @@ use time::{OffsetDateTime, UtcOffset};
 
 /// `AlgorithmIdentifier { ecdsa-with-SHA256 }`, no parameters (RFC 5758 §3.2): the CA's
 /// signature algorithm, written both inside the TBS and after it.
-pub const ECDSA_WITH_SHA256: &[u8] = &[
+pub(crate) const ECDSA_WITH_SHA256: &[u8] = &[
     0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02,
 ];
 
 /// The precertificate poison (RFC 6962 §3.1) as a complete `Extension`: OID
 /// 1.3.6.1.4.1.11129.2.4.3, critical, `extnValue` an ASN.1 NULL. Critical so that a
 /// precertificate can never be used as a certificate.
-pub const POISON_EXTENSION: &[u8] = &[
+pub(crate) const POISON_EXTENSION: &[u8] = &[
     0x30, 0x13, 0x06, 0x0A, 0x2B, 0x06, 0x01, 0x04, 0x01, 0xD6, 0x79, 0x02, 0x04, 0x03, 0x01, 0x01,
     0xFF, 0x04, 0x02, 0x05, 0x00,
 ];
@@ -48,7 +48,7 @@ const EMPTY_NAME: &[u8] = &[TAG_SEQUENCE, 0x00];
 
 /// The fields of one leaf's TBSCertificate that do not depend on its last extension.
 #[derive(Debug, Clone)]
-pub struct LeafTbs {
+pub(crate) struct LeafTbs {
     /// `version ‖ serialNumber ‖ signature ‖ issuer ‖ validity ‖ subject ‖ subjectPublicKeyInfo`
     /// followed by every extension but the last, each a complete DER `Extension`.
     body: Vec<u8>,
@@ -58,7 +58,7 @@ pub struct LeafTbs {
 
 /// What goes into a [`LeafTbs`]; every byte slice is already DER.
 #[derive(Debug, Clone, Copy)]
-pub struct TbsFields<'a> {
+pub(crate) struct TbsFields<'a> {
     /// The serial's big-endian magnitude; leading zero bytes are allowed and dropped.
     pub serial: &'a [u8],
     /// The issuing certificate's subject `Name`, exactly as that certificate encodes it:
@@ -73,7 +73,7 @@ pub struct TbsFields<'a> {
 }
 
 impl LeafTbs {
-    pub fn new(fields: &TbsFields<'_>) -> Self {
+    pub(crate) fn new(fields: &TbsFields<'_>) -> Self {
         let mut body = Vec::with_capacity(
             64 + fields.issuer_name.len() + fields.spki.len() + fields.extensions.len(),
         );
@@ -99,7 +99,7 @@ impl LeafTbs {
     /// The DER TBSCertificate with `last` (one complete `Extension`, or empty for none) after
     /// the other extensions. Everything but the three enclosing lengths is copied from `self`,
     /// so calls that differ in `last` differ only there.
-    pub fn with_last_extension(&self, last: &[u8]) -> Vec<u8> {
+    pub(crate) fn with_last_extension(&self, last: &[u8]) -> Vec<u8> {
         let (fields, extensions) = self.body.split_at(self.extensions_start);
         let list_len = extensions.len() + last.len();
         // RFC 5280 forbids an empty `extensions` field; every leaf profile has several.
@@ -123,7 +123,7 @@ impl LeafTbs {
 /// `Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }` for a TBS
 /// signed by the CA: `signature` is its DER `ECDSA-Sig-Value`, carried in a BIT STRING with no
 /// unused bits.
-pub fn certificate(tbs: &[u8], signature: &[u8]) -> Vec<u8> {
+pub(crate) fn certificate(tbs: &[u8], signature: &[u8]) -> Vec<u8> {
     let bits_len = 1 + signature.len();
     let len = tbs.len() + ECDSA_WITH_SHA256.len() + 1 + der_length_len(bits_len) + bits_len;
     let mut cert = Vec::with_capacity(1 + der_length_len(len) + len);
@@ -140,7 +140,7 @@ pub fn certificate(tbs: &[u8], signature: &[u8]) -> Vec<u8> {
 
 /// Appends one `Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }`.
 /// DER omits a FALSE `critical`, as it is the default.
-pub fn push_extension(
+pub(crate) fn push_extension(
     out: &mut Vec<u8>,
     oid: &[u64],
     critical: bool,
@@ -161,14 +161,14 @@ pub fn push_extension(
 }
 
 /// One complete `Extension` (see [`push_extension`]).
-pub fn extension(oid: &[u64], critical: bool, value: &[u8]) -> Result<Vec<u8>, DerError> {
+pub(crate) fn extension(oid: &[u64], critical: bool, value: &[u8]) -> Result<Vec<u8>, DerError> {
     let mut out = Vec::new();
     push_extension(&mut out, oid, critical, value)?;
     Ok(out)
 }
 
 /// The subject `Name` of a DER certificate, as encoded there (tag and length included).
-pub fn subject_name(cert_der: &[u8]) -> Option<&[u8]> {
+pub(crate) fn subject_name(cert_der: &[u8]) -> Option<&[u8]> {
     let (cert, _) = der::read_tlv(cert_der)
         .ok()
         .filter(|(c, rest)| c.tag == TAG_SEQUENCE && rest.is_empty())?;
@@ -193,7 +193,7 @@ pub fn subject_name(cert_der: &[u8]) -> Option<&[u8]> {
 
 /// The `subjectPublicKey` BIT STRING contents of a DER `SubjectPublicKeyInfo` (what RFC 5280's
 /// key identifier hashes), if the key is a whole number of bytes.
-pub fn spki_public_key(spki_der: &[u8]) -> Option<&[u8]> {
+pub(crate) fn spki_public_key(spki_der: &[u8]) -> Option<&[u8]> {
     let (spki, _) = der::read_tlv(spki_der)
         .ok()
         .filter(|(s, rest)| s.tag == TAG_SEQUENCE && rest.is_empty())?;

@@ -5,10 +5,10 @@
 //! Pure parts (`extensions`, `profile`, `leaf`, `der`) transform data; `signer` and `setup` hold keys
 //! and files; `issuance` ties the CA to the issuance log through `Log::append`.
 
-pub mod chain;
-pub mod issuance;
-pub mod leaf;
+pub(crate) mod chain;
+pub(crate) mod issuance;
+pub(crate) mod leaf;
 pub mod pipeline;
-pub mod profile;
+pub(crate) mod profile;
 pub mod setup;
-pub mod signer;
+pub(crate) mod signer;

@@ -73,7 +73,7 @@ impl fmt::Debug for Passphrase {
 }
 
 /// An ECDSA P-256 key held in process memory (aws-lc), from a file or freshly generated.
-pub struct SoftwareKey {
+pub(crate) struct SoftwareKey {
     key: KeyPair,
     backend: &'static str,
 }
@@ -83,7 +83,7 @@ const ENCRYPTED_LABEL: &str = "ENCRYPTED PRIVATE KEY";
 
 impl SoftwareKey {
     /// A new key for the ephemeral backend: lives as long as the process.
-    pub fn ephemeral() -> Result<Self, SignerError> {
+    pub(crate) fn ephemeral() -> Result<Self, SignerError> {
         Ok(SoftwareKey {
             key: generate()?,
             backend: "ephemeral",
@@ -92,7 +92,10 @@ impl SoftwareKey {
 
     /// Generates a key and writes it to a new owner-only file (encrypted when a passphrase is
     /// given). Never overwrites an existing file.
-    pub fn create_file(path: &Path, passphrase: Option<&Passphrase>) -> Result<Self, SignerError> {
+    pub(crate) fn create_file(
+        path: &Path,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<Self, SignerError> {
         let key = generate()?;
         let pkcs8 = Zeroizing::new(key.serialize_der());
         let pem = match passphrase {
@@ -119,7 +122,10 @@ impl SoftwareKey {
     /// Loads a key written by [`SoftwareKey::create_file`], or any P-256 PKCS#8 PEM key
     /// (`openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`, optionally with
     /// `-aes-256-cbc`).
-    pub fn open_file(path: &Path, passphrase: Option<&Passphrase>) -> Result<Self, SignerError> {
+    pub(crate) fn open_file(
+        path: &Path,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<Self, SignerError> {
         let text =
             Zeroizing::new(
                 std::fs::read_to_string(path).map_err(|source| KeyError::Io {
@@ -130,9 +136,9 @@ impl SoftwareKey {
         let malformed = || SignerError::Malformed {
             path: path.to_owned(),
         };
-        let (label, der) = pkcs8::der::pem::decode_vec(text.as_bytes()).map_err(|_| malformed())?;
+        let (label, der) = mayfly_spec::pem::decode(text.as_bytes()).map_err(|_| malformed())?;
         let der = Zeroizing::new(der);
-        let pkcs8 = match label {
+        let pkcs8 = match label.as_str() {
             PLAIN_LABEL => der,
             ENCRYPTED_LABEL => {
                 let passphrase = passphrase.ok_or_else(|| SignerError::PassphraseNeeded {

@@ -5,12 +5,12 @@
 //! certificate names; `dev_issuer` is the built-in test issuer. Certificates are not built
 //! here: the CA consumes [`principal::Principal`].
 
-pub mod config;
-pub mod dev_issuer;
+pub(crate) mod config;
+pub(crate) mod dev_issuer;
 pub mod oidc;
-pub mod principal;
-pub mod san;
-pub mod template;
+pub(crate) mod principal;
+pub(crate) mod san;
+pub(crate) mod template;
 
 pub use config::{
     CiProvider, IssuerConfig, IssuerConfigError, IssuerEntry, IssuerType, ResolvedIssuer,

@@ -135,7 +135,7 @@ pub enum PrincipalError {
 }
 
 /// Builds the principal for a verified token.
-pub fn principal(token: &VerifiedToken) -> Result<Principal, PrincipalError> {
+pub(crate) fn principal(token: &VerifiedToken) -> Result<Principal, PrincipalError> {
     let claims = &token.claims;
     let entry: &IssuerEntry = &token.issuer.entry;
     let iss = token.issuer.issuer_url.clone();

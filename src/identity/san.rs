@@ -38,7 +38,7 @@ impl SubjectAltName {
 }
 
 /// `san`, encodable as X.509 writes it, or why not.
-pub fn encodable(
+pub(crate) fn encodable(
     san: SubjectAltName,
     claims: &Map<String, Value>,
 ) -> Result<SubjectAltName, SanError> {

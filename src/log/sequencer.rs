@@ -63,7 +63,7 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    pub fn new(config: &LogConfig) -> Self {
+    pub(super) fn new(config: &LogConfig) -> Self {
         Pool {
             state: std::sync::Mutex::new(PoolState {
                 pending: Vec::new(),
@@ -86,7 +86,7 @@ impl Pool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn submit(
+    pub(super) fn submit(
         &self,
         payload: Vec<u8>,
     ) -> Result<oneshot::Receiver<Result<Appended, LogError>>, LogError> {
@@ -117,12 +117,12 @@ impl Pool {
         Ok(rx)
     }
 
-    pub fn close(&self) {
+    pub(super) fn close(&self) {
         self.lock().closed = true;
         self.wake.notify_one();
     }
 
-    pub fn is_running(&self) -> bool {
+    pub(super) fn is_running(&self) -> bool {
         self.running.load(Ordering::Relaxed)
     }
 

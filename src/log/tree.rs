@@ -34,7 +34,7 @@ pub(crate) struct Changes {
 
 impl Tree {
     #[cfg(test)]
-    pub fn empty() -> Self {
+    pub(super) fn empty() -> Self {
         Tree {
             size: 0,
             edges: vec![TileTree::new(TileId { level: 0, index: 0 })],
@@ -43,13 +43,17 @@ impl Tree {
         }
     }
 
-    pub fn size(&self) -> u64 {
+    pub(super) fn size(&self) -> u64 {
         self.size
     }
 
     /// Rebuilds the right edge of a tree of `size` leaves from storage, checking that every
     /// stored edge tile and the open bundle have exactly the width the size implies.
-    pub async fn load<S: LogStore>(store: &S, log: LogSlot, size: u64) -> Result<Self, LogError> {
+    pub(super) async fn load<S: LogStore>(
+        store: &S,
+        log: LogSlot,
+        size: u64,
+    ) -> Result<Self, LogError> {
         let mut edges = Vec::new();
         for level in 0..=max_level(size) {
             let id = TileId {
@@ -103,7 +107,7 @@ impl Tree {
     }
 
     /// Appends entries (with their leaf hashes) and reports every tile and bundle to rewrite.
-    pub fn append<'a>(
+    pub(super) fn append<'a>(
         &mut self,
         entries: impl IntoIterator<Item = (Hash, &'a [u8])>,
     ) -> Result<Changes, TlogError> {
@@ -174,7 +178,7 @@ impl Tree {
     }
 
     /// The tiles needed to prove anything about the leaves appended since `changes` began.
-    pub fn snapshot(&self, changes: Changes) -> Snapshot {
+    pub(super) fn snapshot(&self, changes: Changes) -> Snapshot {
         let mut tiles: HashMap<TileId, TileTree> =
             changes.completed.into_iter().map(|t| (t.id(), t)).collect();
         for edge in self.edges.iter().filter(|e| e.width() > 0) {
@@ -205,7 +209,7 @@ fn corrupt(msg: String) -> LogError {
 pub(crate) struct TileMap(HashMap<TileId, TileTree>);
 
 impl TileMap {
-    pub fn node(&self, s: Subtree) -> Result<Hash, LogError> {
+    pub(super) fn node(&self, s: Subtree) -> Result<Hash, LogError> {
         let (id, height, index) = tile::locate(s);
         self.0
             .get(&id)
@@ -213,7 +217,7 @@ impl TileMap {
             .ok_or_else(|| corrupt(format!("tile {id:?} lacks the node for {s:?}")))
     }
 
-    pub fn root(&self, size: u64) -> Result<Hash, LogError> {
+    pub(super) fn root(&self, size: u64) -> Result<Hash, LogError> {
         if size == 0 {
             return Ok(mayfly_spec::tlog::hash::empty_root());
         }
@@ -221,7 +225,7 @@ impl TileMap {
     }
 
     /// Fetches from storage every tile holding a node of the given subtrees.
-    pub async fn fetch<S: LogStore>(
+    pub(super) async fn fetch<S: LogStore>(
         store: &S,
         log: LogSlot,
         subtrees: impl IntoIterator<Item = Subtree>,

@@ -4,7 +4,7 @@
 //! WAL and one writer connection today). [`Store`] is the one the server runs on: an enum, so
 //! the engine and the HTTP layer are written once and dispatch costs a branch, not a box.
 
-pub mod sqlite;
+mod sqlite;
 
 pub use sqlite::SqliteStore;
 

@@ -2,7 +2,14 @@
 //! signed keylessly against a Mayfly) and `mayfly verify` (Sigstore bundles, offline, against a
 //! trusted root). It talks to servers over HTTP only, and builds on `mayfly-spec` alone: the
 //! compiler keeps it from reaching into the server.
+//!
+//! - [`attest`]: statements (npm provenance, in-toto), DSSE signing, the keyless flow against
+//!   Fulcio and Rekor endpoints, bundles.
+//! - [`verify`]: offline bundle verification against a trusted root and an identity policy.
+//! - [`commands`]: the `attest` and `verify` subcommands' arguments and output.
 #![forbid(unsafe_code)]
+// Items are `pub(crate)` unless the crate's public surface reaches them.
+#![warn(unreachable_pub)]
 
 pub mod attest;
 pub mod commands;

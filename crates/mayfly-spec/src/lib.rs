@@ -13,6 +13,8 @@
 //! - [`sigstore`]: bundles, trusted roots and signing configs in protobuf JSON.
 //! - [`der`], [`pem`]: the one strict DER reader/writer and the one PEM reader/writer.
 #![forbid(unsafe_code)]
+// Items are `pub(crate)` unless the crate's public surface reaches them.
+#![warn(unreachable_pub)]
 
 pub mod ct;
 pub mod der;

@@ -35,7 +35,7 @@ use serde_json::Value;
 use super::template::Template;
 
 pub(crate) use rules::is_loopback_host;
-pub use wildcard::WildcardPattern;
+pub(crate) use wildcard::WildcardPattern;
 
 /// A configuration that could not be loaded.
 #[derive(Debug, thiserror::Error)]

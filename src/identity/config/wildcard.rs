@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 /// a `.`, `/`, `:`, `@`, `?` or `#`), everything else matches literally. This is exactly what
 /// Fulcio's quoted-and-anchored regex does, without building a regex from config text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WildcardPattern {
+pub(crate) struct WildcardPattern {
     /// The literal text between wildcards (`n` wildcards ⇒ `n + 1` pieces, possibly empty).
     pieces: Vec<String>,
 }
@@ -17,14 +17,14 @@ fn is_wildcard_char(b: u8) -> bool {
 
 impl WildcardPattern {
     /// Compiles a pattern.
-    pub fn new(pattern: &str) -> Self {
+    pub(crate) fn new(pattern: &str) -> Self {
         WildcardPattern {
             pieces: pattern.split('*').map(str::to_owned).collect(),
         }
     }
 
     /// Whether the whole of `text` matches.
-    pub fn matches(&self, text: &str) -> bool {
+    pub(crate) fn matches(&self, text: &str) -> bool {
         // Set of positions in `text` where the current literal piece may start. Positions only
         // ever follow a literal piece or ASCII wildcard bytes, so they are char boundaries.
         let mut starts = BTreeSet::from([0usize]);

@@ -19,15 +19,15 @@ use super::error::TokenError;
 use super::keys::KeySet;
 
 /// Minimum interval between fetch attempts for one issuer URL, in seconds.
-pub const MIN_REFRESH_SECS: u64 = 30;
+pub(super) const MIN_REFRESH_SECS: u64 = 30;
 /// Age after which keys are refetched, in seconds.
-pub const MAX_AGE_SECS: u64 = 3600;
+pub(super) const MAX_AGE_SECS: u64 = 3600;
 /// Bound on cached meta-issuer URLs (Fulcio: LRU of 100).
-pub const MAX_META_ENTRIES: usize = 100;
+pub(super) const MAX_META_ENTRIES: usize = 100;
 
 /// Keys as last fetched.
 #[derive(Debug, Clone)]
-pub struct Snapshot {
+pub(super) struct Snapshot {
     /// The keys.
     pub keys: Arc<KeySet>,
     /// When they were fetched (verifier clock, unix seconds).
@@ -36,14 +36,14 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Whether the keys are due for a refresh.
-    pub fn is_stale(&self, now: u64) -> bool {
+    pub(super) fn is_stale(&self, now: u64) -> bool {
         now.saturating_sub(self.fetched_at) >= MAX_AGE_SECS
     }
 }
 
 /// Fetch bookkeeping, guarded by the async mutex that serialises fetches.
 #[derive(Debug, Default)]
-pub struct RefreshState {
+pub(super) struct RefreshState {
     /// Last fetch attempt (verifier clock).
     pub last_attempt: Option<u64>,
     /// The last failure, reported again while rate-limited and no keys are known.
@@ -52,7 +52,7 @@ pub struct RefreshState {
 
 impl RefreshState {
     /// Whether the rate limit allows a fetch now.
-    pub fn may_fetch(&self, now: u64) -> bool {
+    pub(super) fn may_fetch(&self, now: u64) -> bool {
         self.last_attempt
             .is_none_or(|t| now.saturating_sub(t) >= MIN_REFRESH_SECS)
     }
@@ -60,7 +60,7 @@ impl RefreshState {
 
 /// One issuer URL's keys.
 #[derive(Debug, Default)]
-pub struct IssuerKeys {
+pub(super) struct IssuerKeys {
     snapshot: Mutex<Option<Snapshot>>,
     /// Held across a fetch so concurrent misses share it.
     pub refresh: tokio::sync::Mutex<RefreshState>,
@@ -68,7 +68,7 @@ pub struct IssuerKeys {
 
 impl IssuerKeys {
     /// The current keys, if any were ever fetched.
-    pub fn snapshot(&self) -> Option<Snapshot> {
+    pub(super) fn snapshot(&self) -> Option<Snapshot> {
         self.snapshot
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -76,7 +76,7 @@ impl IssuerKeys {
     }
 
     /// Replaces the keys.
-    pub fn store(&self, snapshot: Snapshot) {
+    pub(super) fn store(&self, snapshot: Snapshot) {
         *self.snapshot.lock().unwrap_or_else(PoisonError::into_inner) = Some(snapshot);
     }
 }
@@ -98,14 +98,14 @@ struct Slots {
 
 /// All issuers' key entries.
 #[derive(Debug, Default)]
-pub struct KeyCache {
+pub(super) struct KeyCache {
     slots: Mutex<Slots>,
 }
 
 impl KeyCache {
     /// The entry for `issuer_url`, created empty if needed. `meta` marks URLs that matched a
     /// wildcard; inserting one beyond the bound evicts the least recently used meta entry.
-    pub fn entry(&self, issuer_url: &str, meta: bool) -> Arc<IssuerKeys> {
+    pub(super) fn entry(&self, issuer_url: &str, meta: bool) -> Arc<IssuerKeys> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         slots.tick += 1;
         let tick = slots.tick;
@@ -144,7 +144,7 @@ impl KeyCache {
     }
 
     /// Number of cached issuer URLs.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -154,7 +154,7 @@ impl KeyCache {
 
     /// Whether `issuer_url` is cached (tests).
     #[cfg(test)]
-    pub fn contains(&self, issuer_url: &str) -> bool {
+    pub(super) fn contains(&self, issuer_url: &str) -> bool {
         self.slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -30,7 +30,7 @@ const MAX_REDIRECTS: usize = 5;
 /// HTTP clients: one trusting only its `CACert` per issuer that configures one, and a default
 /// trusting the system roots.
 #[derive(Debug)]
-pub struct Clients {
+pub(super) struct Clients {
     default: Client,
     /// Keyed by the configuration entry's URL or pattern (`IssuerEntry::issuer_url`).
     pinned: HashMap<String, Client>,
@@ -38,7 +38,7 @@ pub struct Clients {
 
 impl Clients {
     /// Builds every client up front, so a bad `CACert` fails at start-up, not per token.
-    pub fn new(config: &IssuerConfig) -> Result<Self, TokenError> {
+    pub(super) fn new(config: &IssuerConfig) -> Result<Self, TokenError> {
         let mut pinned = HashMap::new();
         for (key, entry) in config.issuers().chain(config.meta_issuers()) {
             if let Some(pem) = &entry.ca_cert {
@@ -79,7 +79,7 @@ impl Clients {
     }
 
     /// The client for a configuration entry.
-    pub fn for_entry(&self, entry_url: &str) -> &Client {
+    pub(super) fn for_entry(&self, entry_url: &str) -> &Client {
         self.pinned.get(entry_url).unwrap_or(&self.default)
     }
 }
@@ -117,7 +117,7 @@ fn same_origin_redirects(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::re
 }
 
 /// Parses a URL we are about to fetch and applies the https/loopback rule.
-pub fn checked_url(text: &str) -> Result<Url, String> {
+pub(super) fn checked_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     match url.scheme() {
         "https" if url.host().is_some() => Ok(url),
@@ -129,7 +129,7 @@ pub fn checked_url(text: &str) -> Result<Url, String> {
 }
 
 /// The discovery URL for an issuer (OIDC Discovery §4: drop a trailing `/`, then append).
-pub fn discovery_url(issuer: &str) -> String {
+pub(super) fn discovery_url(issuer: &str) -> String {
     format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -173,7 +173,7 @@ async fn get(client: &Client, url: Url) -> Result<Vec<u8>, String> {
 }
 
 /// Discovery then JWKS for `issuer` (the token's `iss`, already matched to the configuration).
-pub async fn fetch_keys(client: &Client, issuer: &str) -> Result<KeySet, TokenError> {
+pub(super) async fn fetch_keys(client: &Client, issuer: &str) -> Result<KeySet, TokenError> {
     let unavailable = |reason: String| TokenError::KeysUnavailable {
         issuer: issuer.to_owned(),
         reason,

@@ -20,13 +20,13 @@ struct Key {
 
 /// The usable keys of one issuer.
 #[derive(Debug, Clone, Default)]
-pub struct KeySet {
+pub(super) struct KeySet {
     keys: Vec<Key>,
 }
 
 impl KeySet {
     /// Builds a set from parsed JWKs, keeping only asymmetric signature keys.
-    pub fn from_jwks(jwks: &JwkSet) -> Self {
+    pub(super) fn from_jwks(jwks: &JwkSet) -> Self {
         let keys = jwks.keys.iter().filter_map(usable).collect();
         KeySet { keys }
     }
@@ -34,7 +34,7 @@ impl KeySet {
     /// Parses a JWKS document (`{"keys": [...]}`). Members that do not parse or cannot verify
     /// signatures are skipped, as OIDC libraries do, so one exotic key (say an encryption key)
     /// does not make the issuer unusable. A set without any usable key is an error.
-    pub fn from_json(body: &[u8]) -> Result<Self, String> {
+    pub(super) fn from_json(body: &[u8]) -> Result<Self, String> {
         let doc: Value =
             serde_json::from_slice(body).map_err(|e| format!("JWKS is not JSON: {e}"))?;
         let Some(Value::Array(members)) = doc.get("keys") else {
@@ -54,18 +54,18 @@ impl KeySet {
     }
 
     /// Whether some key has this `kid`.
-    pub fn has_kid(&self, kid: &str) -> bool {
+    pub(super) fn has_kid(&self, kid: &str) -> bool {
         self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
     }
 
     /// Number of usable keys.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.keys.len()
     }
 
     /// Verifies `signature` over `signing_input` with the key chosen by `kid` (or, without a
     /// `kid`, every key that fits `alg`, as go-oidc does).
-    pub fn verify(
+    pub(super) fn verify(
         &self,
         kid: Option<&str>,
         alg: Algorithm,

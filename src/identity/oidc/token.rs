@@ -37,7 +37,7 @@ pub struct Parsed<'a> {
 /// The asymmetric allow-list. Everything else (`none`, HMAC, unknown names) is refused here,
 /// before a key is looked at; with [`super::keys`]'s key-type check this defeats the
 /// "HS256 keyed with the RSA public key" confusion.
-pub fn allowed_algorithm(name: &str) -> Result<Algorithm, TokenError> {
+pub(super) fn allowed_algorithm(name: &str) -> Result<Algorithm, TokenError> {
     Ok(match name {
         "RS256" => Algorithm::RS256,
         "RS384" => Algorithm::RS384,

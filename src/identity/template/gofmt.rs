@@ -5,7 +5,7 @@ use serde_json::Value;
 
 /// Stringifies a top-level claim as Fulcio does: strings as-is, whole numbers as integers, the
 /// rest like Go's `%v` of the decoded JSON value.
-pub fn stringify_claim(value: &Value) -> String {
+pub(crate) fn stringify_claim(value: &Value) -> String {
     match value {
         Value::Number(n) => {
             // Go decodes every JSON number to float64; mirror that (including the precision loss

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-pub use gofmt::stringify_claim;
+pub(crate) use gofmt::stringify_claim;
 
 /// Why a template could not be parsed (at configuration load).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

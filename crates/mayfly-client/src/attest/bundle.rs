@@ -46,7 +46,7 @@ struct BodySignature {
 }
 
 /// Builds the bundle; `payload` and `envelope` are what was signed and submitted.
-pub fn assemble(
+pub(super) fn assemble(
     leaf_der: &[u8],
     envelope: Envelope,
     payload: &[u8],

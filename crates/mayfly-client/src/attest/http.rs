@@ -23,7 +23,7 @@ const MAX_MESSAGE: usize = 500;
 /// An HTTPS client trusting the system roots, with aws-lc as the TLS provider. Redirects are
 /// not followed: none of these endpoints redirects, and a redirected POST would resend the
 /// identity token somewhere else.
-pub fn client() -> Result<reqwest::Client, AttestError> {
+pub(super) fn client() -> Result<reqwest::Client, AttestError> {
     crate::install_crypto_provider();
     let native = rustls_native_certs::load_native_certs();
     let mut roots = rustls::RootCertStore::empty();
@@ -49,7 +49,7 @@ pub fn client() -> Result<reqwest::Client, AttestError> {
 const RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(2)];
 
 /// An answer read in full.
-pub struct Answer {
+pub(super) struct Answer {
     pub status: reqwest::StatusCode,
     pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
@@ -59,7 +59,10 @@ pub struct Answer {
 /// answer, whatever its status. Every request here is safe to repeat: a certificate request
 /// only costs a certificate, and a repeated log entry is answered 409 (see
 /// [`create_dsse_entry`]).
-pub async fn send(step: Step, request: reqwest::RequestBuilder) -> Result<Answer, AttestError> {
+pub(super) async fn send(
+    step: Step,
+    request: reqwest::RequestBuilder,
+) -> Result<Answer, AttestError> {
     let mut pauses = RETRY_PAUSES.iter();
     loop {
         let attempt = request
@@ -118,7 +121,7 @@ async fn receive(step: Step, request: reqwest::RequestBuilder) -> Result<Answer,
 
 /// Sends `request` (with retries); a 2xx answer is parsed as `T`, anything else becomes
 /// `Server` with the body's `message` (Fulcio and Rekor both answer `{"code", "message"}`).
-pub async fn send_json<T: DeserializeOwned>(
+pub(super) async fn send_json<T: DeserializeOwned>(
     step: Step,
     request: reqwest::RequestBuilder,
 ) -> Result<T, AttestError> {
@@ -171,7 +174,7 @@ fn error_message(body: &[u8]) -> String {
 
 /// `POST {server}/api/v2/signingCert`, npm's shape: the token in the body, no Authorization
 /// header. Returns the chain's PEM certificates, leaf first.
-pub async fn signing_certificate(
+pub(super) async fn signing_certificate(
     client: &reqwest::Client,
     server: &url::Url,
     token: &str,
@@ -223,7 +226,7 @@ struct Chain {
 
 /// `POST {server}/api/v1/log/entries` with a dsse 0.0.1 proposed entry: the envelope as a
 /// JSON string and the leaf certificate as base64 of its PEM (Rekor's convention for keys).
-pub async fn create_dsse_entry(
+pub(super) async fn create_dsse_entry(
     client: &reqwest::Client,
     server: &url::Url,
     envelope_json: &str,
@@ -276,7 +279,7 @@ pub async fn create_dsse_entry(
 /// A Rekor v1 log entry as the API returns it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RekorEntry {
+pub(super) struct RekorEntry {
     pub body: String,
     pub integrated_time: i64,
     #[serde(rename = "logID")]
@@ -287,14 +290,14 @@ pub struct RekorEntry {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Verification {
+pub(super) struct Verification {
     pub inclusion_proof: Option<InclusionProof>,
     pub signed_entry_timestamp: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct InclusionProof {
+pub(super) struct InclusionProof {
     pub checkpoint: Option<String>,
     pub hashes: Vec<String>,
     pub log_index: u64,

@@ -8,6 +8,7 @@
 //! re-encoded-PEM comparison and immune to PEM layout differences.
 
 use super::error::VerifyError;
+use mayfly_spec::pem;
 use mayfly_spec::sigstore::bundle::{Content, TlogEntry};
 use mayfly_spec::sigstore::json::{self, Obj};
 use serde_json::Value;
@@ -168,14 +169,8 @@ fn check_payload_hash(obj: &Obj, at: &str, payload: &[u8]) -> Result<(), VerifyE
 /// `b64_pem` (base64 of a PEM certificate) holds exactly the leaf.
 fn check_key(b64_pem: &str, leaf_der: &[u8]) -> Result<(), VerifyError> {
     let pem = json::b64(b64_pem, "logged key").map_err(err)?;
-    match x509_parser::pem::parse_x509_pem(&pem) {
-        Ok((rest, block))
-            if block.label == "CERTIFICATE"
-                && block.contents == leaf_der
-                && rest.iter().all(u8::is_ascii_whitespace) =>
-        {
-            Ok(())
-        }
+    match pem::decode_label(&pem, "CERTIFICATE") {
+        Ok(der) if der == leaf_der => Ok(()),
         _ => Err(err("logged key is not the bundle's certificate")),
     }
 }

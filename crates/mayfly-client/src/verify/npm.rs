@@ -41,7 +41,7 @@ pub(crate) struct Package {
 
 impl Package {
     /// The package URL as npm writes it in provenance subjects.
-    pub fn purl(&self) -> String {
+    pub(super) fn purl(&self) -> String {
         let name = match self.name.strip_prefix('@') {
             Some(rest) => format!("%40{rest}"),
             None => self.name.clone(),

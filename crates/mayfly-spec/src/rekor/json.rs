@@ -27,7 +27,7 @@ pub(crate) struct Object<'o> {
 }
 
 impl<'o> Object<'o> {
-    pub fn open(out: &'o mut Vec<u8>) -> Self {
+    pub(super) fn open(out: &'o mut Vec<u8>) -> Self {
         out.push(b'{');
         Object {
             out,
@@ -36,7 +36,7 @@ impl<'o> Object<'o> {
     }
 
     /// Writes `"key":` and returns the buffer for its value.
-    pub fn key(&mut self, key: &'static str) -> &mut Vec<u8> {
+    pub(super) fn key(&mut self, key: &'static str) -> &mut Vec<u8> {
         debug_assert!(
             key.bytes().all(|b| b.is_ascii() && !needs_escape(b))
                 && self.last_key.is_none_or(|last| last < key),
@@ -53,7 +53,7 @@ impl<'o> Object<'o> {
         self.out
     }
 
-    pub fn close(self) {
+    pub(super) fn close(self) {
         self.out.push(b'}');
     }
 }
