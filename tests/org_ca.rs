@@ -316,8 +316,17 @@ fn sighup_reloads_the_policy_and_a_bad_file_is_counted_and_ignored() {
 
     std::fs::write(&policy, ACME_RELEASES).unwrap();
     server.signal("HUP");
-    server.wait_for("reloaded the issuer configuration and policy");
+    server.wait_for("reloaded the issuer configuration, policy and CA generations");
     assert_eq!(block_on(issue_at(&base, &acme_tag_claims())), 200);
+
+    // A rotation written beside the running server is loaded by the same signal.
+    let mut rotate = mayfly_command(tmp.path());
+    rotate
+        .args(["ca", "rotate", "--data-dir"])
+        .arg(tmp.path().join("data"));
+    assert!(rotate.output().unwrap().status.success());
+    server.signal("HUP");
+    server.wait_for("loaded a new CA generation");
 
     std::fs::write(&policy, "rules: [").unwrap();
     server.signal("HUP");
