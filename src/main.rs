@@ -491,6 +491,29 @@ enum BenchCommand {
     /// them): entries/s and latency per client count, read latency meanwhile, with the crypto
     /// floor measured in the same run and the ratio to it.
     Rekor(HttpBenchArgs),
+    /// The cost of an issuance policy per request: `Policy::evaluate` on the claims of a
+    /// request (as `mayfly policy test` takes them), timed on one core against the issuance
+    /// floor measured in the same run.
+    Policy(PolicyBenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct PolicyBenchArgs {
+    /// The policy file (YAML or JSON), as given to `serve --policy`.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// The verified token's claims, as a JSON object.
+    #[arg(long, value_name = "FILE")]
+    claims: PathBuf,
+    /// The issuer, when the claims have no `iss`.
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    /// The issuer configuration (default: the shipped one).
+    #[arg(long, env = "MAYFLY_ISSUERS", value_name = "FILE")]
+    issuers: Option<PathBuf>,
+    /// Evaluations per timed batch.
+    #[arg(long, default_value_t = 1000)]
+    batch: u32,
 }
 
 #[derive(clap::Args, Debug)]
@@ -722,6 +745,15 @@ fn main() -> ExitCode {
                 };
                 Ok(mayfly::bench::rekor::run(options).await?)
             }
+            Command::Bench(BenchCommand::Policy(args)) => Ok(mayfly::bench::policy::run(
+                mayfly::bench::policy::Options {
+                    policy: args.policy,
+                    claims: args.claims,
+                    issuers: args.issuers,
+                    issuer: args.issuer,
+                    batch: args.batch,
+                },
+            )?),
             Command::Bench(BenchCommand::Log(args)) => {
                 let options = mayfly::bench::log::Options {
                     concurrency: args.concurrency,

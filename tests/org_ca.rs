@@ -420,3 +420,33 @@ fn policy_test_says_allow_deny_or_bad_policy_in_its_exit_code() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("\"r\""), "names the rule: {stderr}");
 }
+
+/// README's example: the shipped example policy admits its example release claims, and the
+/// same claims from a branch are denied.
+#[test]
+fn the_example_policy_admits_the_example_release_and_nothing_from_a_branch() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("ca-config/examples");
+    let tmp = tempfile::tempdir().unwrap();
+    let test = |claims: &Path| {
+        mayfly_command(tmp.path())
+            .args(["policy", "test", "--policy"])
+            .arg(examples.join("policy.yaml"))
+            .arg("--claims")
+            .arg(claims)
+            .output()
+            .unwrap()
+    };
+    let out = test(&examples.join("github-release-claims.json"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("rule      acme-releases"), "{stdout}");
+
+    let mut claims: Value = serde_json::from_slice(
+        &std::fs::read(examples.join("github-release-claims.json")).unwrap(),
+    )
+    .unwrap();
+    claims["ref"] = json!("refs/heads/main");
+    let branch = tmp.path().join("branch.json");
+    std::fs::write(&branch, claims.to_string()).unwrap();
+    assert_eq!(test(&branch).status.code(), Some(1));
+}
