@@ -70,6 +70,14 @@ impl Hook {
 /// Issues a certificate for a GitHub workflow of `repository` (`owner/name`); returns its
 /// issuance-log index.
 async fn issue(mayfly: &Mayfly, repository: &str) -> u64 {
+    issue_with_key(mayfly, repository).await.0
+}
+
+/// [`issue`], also returning the certificate (PEM) and its key.
+async fn issue_with_key(
+    mayfly: &Mayfly,
+    repository: &str,
+) -> (u64, String, p256::ecdsa::SigningKey) {
     let owner = repository.split('/').next().unwrap();
     let workflow = format!("{repository}/.github/workflows/release.yml@refs/heads/main");
     let claims = json!({
@@ -80,11 +88,42 @@ async fn issue(mayfly: &Mayfly, repository: &str) -> u64 {
         "job_workflow_ref": workflow,
     });
     let before = mayfly.issuance_size().await;
-    let (request, _) = mayfly.signing_request_with(&claims).await;
+    let (request, key) = mayfly.signing_request_with(&claims).await;
     let (status, body) = mayfly.sign_v2(&request, None).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(mayfly.issuance_size().await, before + 1);
-    before
+    let pem = body["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (before, pem, key)
+}
+
+/// Logs a hashedrekord entry signed with a fresh certificate for `repository`; returns its
+/// artifact-log index.
+async fn log_artifact(mayfly: &Mayfly, repository: &str, blob: &[u8]) -> u64 {
+    use base64::Engine as _;
+    use p256::ecdsa::signature::Signer as _;
+    use sha2::Digest as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let (_, pem, key) = issue_with_key(mayfly, repository).await;
+    let signature: p256::ecdsa::DerSignature = key.sign(blob);
+    let entry = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+        "data": {"hash": {"algorithm": "sha256", "value": hex::encode(sha2::Sha256::digest(blob))}},
+        "signature": {"content": b64(signature.as_bytes()),
+                      "publicKey": {"content": b64(pem.as_bytes())}}}});
+    let response = mayfly
+        .client
+        .post(format!("{}/api/v1/log/entries", mayfly.url))
+        .json(&entry)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    body.as_object().unwrap().values().next().unwrap()["logIndex"]
+        .as_u64()
+        .unwrap()
 }
 
 fn watch_options(mayfly: &Mayfly, state: &Path) -> WatchOptions {
@@ -157,6 +196,25 @@ async fn a_watched_repository_new_certificate_is_reported_once() {
     let summary = watch_once(&by_identity).await.expect("identity pass");
     let indices: Vec<u64> = summary.matches.iter().map(|m| m.index).collect();
     assert_eq!(indices, [0, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifact_log_entries_are_reported_by_their_certificate_identity() {
+    let mayfly = Mayfly::builder().dev_issuer().start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let options = watch_options(&mayfly, &dir.path().join("state.json"));
+    log_artifact(&mayfly, "octo-org/noise", b"one").await;
+    let watched = log_artifact(&mayfly, WATCHED, b"two").await;
+    let summary = watch_once(&options).await.expect("pass");
+    assert_eq!(summary.sizes, [2, 2]);
+    let found: Vec<(&str, u64)> = summary.matches.iter().map(|m| (m.log, m.index)).collect();
+    assert_eq!(found, [("issuance", 1), ("artifacts", watched)]);
+    let artifact = &summary.matches[1];
+    assert_eq!(
+        artifact.repository.as_deref(),
+        Some("https://github.com/octo-org/watched")
+    );
+    assert_eq!(artifact.checkpoint_size, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -408,4 +466,43 @@ async fn a_checkpoint_under_another_key_is_detected() {
     let (ok, _, err) = watch_binary(&impostor.url, &state, &[]).await;
     assert!(!ok, "a changed key must fail the run");
     assert!(err.contains("stored checkpoint does not verify"), "{err}");
+}
+
+/// Appends `count` distinct raw entries to the artifact log behind the API, concurrently so
+/// they commit in a few batches.
+async fn fill_artifacts(mayfly: &Mayfly, tag: &str, count: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let log = mayfly.state.artifacts.clone();
+        let payload = format!("{tag} entry {i}").into_bytes();
+        tasks.spawn(async move { log.append(payload).await.map(|_| ()) });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap().expect("append");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_crosses_tiles_and_batches_and_resumes_mid_tile() {
+    let mayfly = Mayfly::builder().dev_issuer().start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let options = watch_options(&mayfly, &dir.path().join("state.json"));
+
+    // 4100 entries: past one batch of 16 full bundles, ending in a partial tile.
+    fill_artifacts(&mayfly, "first", 4100).await;
+    let summary = watch_once(&options).await.expect("first catch-up");
+    assert_eq!((summary.entries, summary.sizes[1]), (4100, 4100));
+
+    // Resume from the middle of a tile, across the next tile boundary.
+    fill_artifacts(&mayfly, "second", 300).await;
+    let watched = log_artifact(&mayfly, WATCHED, b"late").await;
+    let summary = watch_once(&options).await.expect("second catch-up");
+    assert_eq!(summary.sizes[1], 4401);
+    assert_eq!(
+        summary.entries,
+        301 + 1,
+        "the new artifacts and one issuance"
+    );
+    let found: Vec<(&str, u64)> = summary.matches.iter().map(|m| (m.log, m.index)).collect();
+    assert_eq!(found, [("issuance", 0), ("artifacts", watched)]);
 }

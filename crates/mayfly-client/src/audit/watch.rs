@@ -40,7 +40,9 @@ pub struct WatchOptions {
     pub webhook: Option<url::Url>,
     /// A trusted root to use instead of the server's `/trust/trusted_root.json`.
     pub trusted_root: Option<PathBuf>,
-    /// Print matches on stdout (the command line does; tests may not want to).
+    /// Print matches on stdout as JSON lines (the command line does). When false they are
+    /// returned in [`Summary::matches`] instead; printing keeps memory flat however many
+    /// entries match.
     pub print: bool,
     /// Pause between polls.
     pub interval: Duration,
@@ -71,6 +73,7 @@ impl WatchOptions {
 pub struct Summary {
     /// New entries checked, over both logs.
     pub entries: u64,
+    /// Matches found, in log order (only when not printing, see [`WatchOptions::print`]).
     pub matches: Vec<Match>,
     /// Checkpoint sizes reached: [issuance, artifacts].
     pub sizes: [u64; 2],

@@ -39,7 +39,7 @@ pub(crate) struct Context<'a> {
     pub(crate) filters: &'a Filters,
     pub(crate) webhook: Option<&'a Webhook>,
     pub(crate) state: &'a mut StateFile,
-    /// Print each match as a JSON line on stdout.
+    /// Print each match as a JSON line on stdout; otherwise collect them in the outcome.
     pub(crate) print: bool,
 }
 
@@ -126,7 +126,9 @@ pub(crate) async fn follow(
         }
         remember(cx.state, name, b, range.root(), &served)?;
         bar.inc(b - a);
-        all.extend(matches);
+        if !cx.print {
+            all.extend(matches);
+        }
     }
     bar.finish_and_clear();
     Ok(Outcome {
