@@ -90,12 +90,17 @@ pub(crate) async fn follow(
     remember(cx.state, name, processed, processed_root, &served)?;
     let bar = progress_bar(name, n - processed);
     let mut all = Vec::new();
-    while range.size() < n {
+    let mut next = Some(reader.prefetch(batch(processed, n), n));
+    while let Some(fetching) = next.take() {
         let a = range.size();
+        let bundles = fetching.bundles().await?;
         let first = a / TILE_WIDTH;
-        let end = (first + BATCH_BUNDLES).min(n.div_ceil(TILE_WIDTH));
-        let b = (end * TILE_WIDTH).min(n);
-        let bundles = reader.bundles(first..end, n).await?;
+        let b = (first + bundles.len() as u64)
+            .saturating_mul(TILE_WIDTH)
+            .min(n);
+        if b < n {
+            next = Some(reader.prefetch(batch(b, n), n));
+        }
         let mut matches = Vec::new();
         let mut index = first * TILE_WIDTH;
         for bundle in &bundles {
@@ -136,6 +141,12 @@ pub(crate) async fn follow(
         matches: all,
         size: n,
     })
+}
+
+/// The bundles of the batch starting at entry `a` of a tree of `n` (`a < n`).
+fn batch(a: u64, n: u64) -> std::ops::Range<u64> {
+    let first = a / TILE_WIDTH;
+    first..(first + BATCH_BUNDLES).min(n.div_ceil(TILE_WIDTH))
 }
 
 /// Rollback, fork and consistency checks of the served checkpoint against the stored one;

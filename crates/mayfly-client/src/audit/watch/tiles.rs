@@ -208,39 +208,72 @@ impl LogReader {
         .map_err(|e| self.log_error(e))
     }
 
-    /// The entry bundles `bundles` of the tree of `size`, fetched concurrently, in order, each
-    /// checked to hold the number of entries the tree gives it.
-    pub(crate) async fn bundles(
-        &self,
-        bundles: Range<u64>,
-        size: u64,
-    ) -> Result<Vec<Vec<u8>>, WatchError> {
-        let mut tasks = tokio::task::JoinSet::new();
-        for index in bundles.clone() {
-            let width = tile::entries_width(index, size);
-            let url = format!("{}{}", self.base, bundle_path(index, width));
-            let http = self.http.clone();
-            tasks.spawn(async move { (index, fetch(&http, &url, MAX_BUNDLE).await) });
-        }
-        let mut out: Vec<Option<Vec<u8>>> = vec![None; (bundles.end - bundles.start) as usize];
-        while let Some(joined) = tasks.join_next().await {
-            let (index, body) = joined.map_err(|e| self.log_error(format!("fetch task: {e}")))?;
-            let body = body?;
-            let count = tile::split_entries(&body)
-                .map_err(|e| self.log_error(format!("entry bundle {index}: {e}")))?
-                .len() as u64;
-            let want = tile::entries_width(index, size);
-            if count != want {
-                return Err(self.log_error(format!(
-                    "entry bundle {index} holds {count} entries, not {want}"
-                )));
-            }
-            if let Some(slot) = out.get_mut((index - bundles.start) as usize) {
-                *slot = Some(body);
-            }
-        }
-        out.into_iter()
-            .map(|b| b.ok_or_else(|| self.log_error("an entry bundle went missing")))
-            .collect()
+    /// Starts fetching the entry bundles `bundles` of the tree of `size` in the background,
+    /// so the next batch downloads while the current one is checked.
+    pub(crate) fn prefetch(&self, bundles: Range<u64>, size: u64) -> Prefetch {
+        let (name, http, base) = (self.name, self.http.clone(), self.base.clone());
+        let task =
+            tokio::spawn(async move { fetch_bundles(name, &http, &base, bundles, size).await });
+        Prefetch { name, task }
     }
+}
+
+/// Bundles being fetched; dropping it stops the fetch.
+pub(crate) struct Prefetch {
+    name: &'static str,
+    task: tokio::task::JoinHandle<Result<Vec<Vec<u8>>, WatchError>>,
+}
+
+impl Prefetch {
+    pub(crate) async fn bundles(mut self) -> Result<Vec<Vec<u8>>, WatchError> {
+        (&mut self.task).await.map_err(|e| WatchError::Log {
+            log: self.name,
+            why: format!("fetch task: {e}"),
+        })?
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Entry bundles `bundles` of the tree of `size`, fetched concurrently, in order, each checked
+/// to hold the number of entries the tree gives it.
+async fn fetch_bundles(
+    name: &'static str,
+    http: &reqwest::Client,
+    base: &str,
+    bundles: Range<u64>,
+    size: u64,
+) -> Result<Vec<Vec<u8>>, WatchError> {
+    let log_error = |why: String| WatchError::Log { log: name, why };
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in bundles.clone() {
+        let width = tile::entries_width(index, size);
+        let url = format!("{base}{}", bundle_path(index, width));
+        let http = http.clone();
+        tasks.spawn(async move { (index, fetch(&http, &url, MAX_BUNDLE).await) });
+    }
+    let mut out: Vec<Option<Vec<u8>>> = vec![None; (bundles.end - bundles.start) as usize];
+    while let Some(joined) = tasks.join_next().await {
+        let (index, body) = joined.map_err(|e| log_error(format!("fetch task: {e}")))?;
+        let body = body?;
+        let count = tile::split_entries(&body)
+            .map_err(|e| log_error(format!("entry bundle {index}: {e}")))?
+            .len() as u64;
+        let want = tile::entries_width(index, size);
+        if count != want {
+            return Err(log_error(format!(
+                "entry bundle {index} holds {count} entries, not {want}"
+            )));
+        }
+        if let Some(slot) = out.get_mut((index - bundles.start) as usize) {
+            *slot = Some(body);
+        }
+    }
+    out.into_iter()
+        .map(|b| b.ok_or_else(|| log_error("an entry bundle went missing".into())))
+        .collect()
 }
