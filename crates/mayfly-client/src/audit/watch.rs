@@ -92,7 +92,10 @@ pub async fn watch(options: &WatchOptions) -> Result<(), WatchError> {
     loop {
         match watcher.pass().await {
             Ok(_) => {}
-            Err(e @ WatchError::Fetch { .. }) => eprintln!("warning: {e}; retrying"),
+            Err(e @ WatchError::Fetch { .. }) => {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr(), "warning: {e}; retrying");
+            }
             Err(e) => return Err(e),
         }
         tokio::time::sleep(options.interval).await;

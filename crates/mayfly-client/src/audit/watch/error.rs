@@ -50,6 +50,8 @@ pub enum WatchError {
         stored: String,
         served: String,
     },
+    #[error("cannot print a match: {0} (the state file was not advanced past it)")]
+    Stdout(std::io::Error),
     #[error("webhook {url}: {why} (the state file was not advanced past this match)")]
     Webhook { url: String, why: String },
 }

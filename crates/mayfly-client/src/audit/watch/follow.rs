@@ -23,7 +23,7 @@ use mayfly_spec::tlog::compact::CompactRange;
 use mayfly_spec::tlog::proof::verify_consistency;
 use mayfly_spec::tlog::tile::{TILE_WIDTH, split_entries};
 use mayfly_spec::tlog::{Hash, leaf_hash};
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 
 /// Entry bundles per batch: 4096 entries, fetched concurrently, then one state write.
 const BATCH_BUNDLES: u64 = 16;
@@ -123,7 +123,10 @@ pub(crate) async fn follow(
         for m in &matches {
             if cx.print {
                 let line = serde_json::to_string(m).unwrap_or_default();
-                bar.suspend(|| println!("{line}"));
+                // An error, not a panic, when stdout is gone (a closed pipe): the state then
+                // stays before this batch, so nothing unprinted is skipped.
+                bar.suspend(|| writeln!(std::io::stdout().lock(), "{line}"))
+                    .map_err(WatchError::Stdout)?;
             }
             if let Some(webhook) = cx.webhook {
                 webhook.deliver(m).await?;
@@ -248,7 +251,10 @@ fn subject_of(name: &'static str, index: u64, entry: &[u8], bar: &ProgressBar) -
     }
     decode::issuance_leaf(entry).unwrap_or_else(|why| {
         bar.suspend(|| {
-            eprintln!("warning: issuance log entry {index} is not a precertificate entry: {why}")
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: issuance log entry {index} is not a precertificate entry: {why}"
+            );
         });
         Subject::default()
     })
