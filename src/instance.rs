@@ -140,6 +140,30 @@ impl DataDir {
         self.root.join("ca/intermediate.pem")
     }
 
+    /// The CA generation schedule `mayfly ca rotate` writes (absent: one generation).
+    pub fn ca_schedule(&self) -> PathBuf {
+        self.root.join("ca/generations.json")
+    }
+
+    /// The files of CA generation `n`; generation 1 is the CA the instance was created with.
+    /// A generation that kept its predecessor's root has no root files of its own.
+    pub fn ca_generation(&self, n: u32) -> CaFiles {
+        if n <= 1 {
+            return CaFiles {
+                root_cert: self.ca_root_cert(),
+                intermediate_cert: self.ca_intermediate_cert(),
+                root_key: self.ca_root_key(),
+                intermediate_key: self.ca_intermediate_key(),
+            };
+        }
+        CaFiles {
+            root_cert: self.root.join(format!("ca/root-{n}.pem")),
+            intermediate_cert: self.root.join(format!("ca/intermediate-{n}.pem")),
+            root_key: self.root.join(format!("keys/ca-root-{n}.key.pem")),
+            intermediate_key: self.root.join(format!("keys/ca-intermediate-{n}.key.pem")),
+        }
+    }
+
     /// The embedded SQLite database, when no `--database-url` is given.
     pub fn database(&self) -> PathBuf {
         self.root.join("mayfly.db")
@@ -185,6 +209,15 @@ impl DataDir {
         }
         Ok(())
     }
+}
+
+/// Where one CA generation's certificates and (file backend) keys live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaFiles {
+    pub root_cert: PathBuf,
+    pub intermediate_cert: PathBuf,
+    pub root_key: PathBuf,
+    pub intermediate_key: PathBuf,
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

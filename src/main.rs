@@ -78,6 +78,9 @@ enum Command {
     /// Keys in an HSM: create the CA's and the logs' keys inside the token, or list them.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The CA of an instance, offline.
+    #[command(subcommand)]
+    Ca(CaCommand),
     /// Audit a Mayfly from the outside: watch its logs for certificates.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -120,6 +123,50 @@ struct AuditWatchArgs {
     /// The instance's trusted root, pinned (default: fetched from the server).
     #[arg(long, value_name = "FILE")]
     trusted_root: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum CaCommand {
+    /// Schedules a new CA generation: a new intermediate under the current root (or, with
+    /// --new-root, a new root too) that signs every certificate issued from --at on.
+    ///
+    /// Earlier generations stay in the trusted root, each valid until the last certificate
+    /// it issued expires, so nothing issued before the switch stops verifying. Running
+    /// instances load the new generation on SIGHUP, with --watch-config, or at restart; give
+    /// every replica the updated data dir (and the token the new keys) before --at.
+    Rotate(CaRotateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CaRotateArgs {
+    /// The instance's data dir.
+    #[arg(long, env = "MAYFLY_DATA_DIR", value_name = "DIR")]
+    data_dir: PathBuf,
+    /// When the new generation starts signing (RFC 3339, e.g. 2027-01-04T09:00:00Z); not in
+    /// the past. Default: now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    at: Option<time::OffsetDateTime>,
+    /// Create a new root as well (the old root's key was lost, or its term ends). Verifiers
+    /// must fetch the new trusted root before they meet a certificate of the new generation.
+    #[arg(long)]
+    new_root: bool,
+    /// Where the current root's key file is, if it was moved off the server (file backend).
+    #[arg(long, value_name = "FILE", conflicts_with = "new_root")]
+    root_key: Option<PathBuf>,
+    /// Where the CA keys live: `file` or `pkcs11`, as the instance is served with.
+    #[arg(long, env = "MAYFLY_CA", default_value = "file", value_parser = ["file", "pkcs11"])]
+    ca: String,
+    /// File holding the passphrase of the CA key files (else MAYFLY_CA_PASSPHRASE); new
+    /// keys are encrypted with it too.
+    #[arg(long, env = "MAYFLY_CA_PASSPHRASE_FILE", value_name = "FILE")]
+    ca_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    hsm: HsmArgs,
+}
+
+fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 time ({e}); e.g. 2027-01-04T09:00:00Z"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -486,6 +533,29 @@ enum BenchCommand {
     /// them): entries/s and latency per client count, read latency meanwhile, with the crypto
     /// floor measured in the same run and the ratio to it.
     Rekor(HttpBenchArgs),
+    /// The cost of an issuance policy per request: `Policy::evaluate` on the claims of a
+    /// request (as `mayfly policy test` takes them), timed on one core against the issuance
+    /// floor measured in the same run.
+    Policy(PolicyBenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct PolicyBenchArgs {
+    /// The policy file (YAML or JSON), as given to `serve --policy`.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// The verified token's claims, as a JSON object.
+    #[arg(long, value_name = "FILE")]
+    claims: PathBuf,
+    /// The issuer, when the claims have no `iss`.
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    /// The issuer configuration (default: the shipped one).
+    #[arg(long, env = "MAYFLY_ISSUERS", value_name = "FILE")]
+    issuers: Option<PathBuf>,
+    /// Evaluations per timed batch.
+    #[arg(long, default_value_t = 1000)]
+    batch: u32,
 }
 
 #[derive(clap::Args, Debug)]
@@ -549,6 +619,7 @@ fn main() -> ExitCode {
         | Command::Verify(_)
         | Command::Policy(_)
         | Command::Keys(_)
+        | Command::Ca(_)
         | Command::Audit(_) => "warn",
         // The demo's own server runs on loopback for a few seconds; its startup warnings
         // (dev issuer on, CA keys unencrypted) are expected there and would bury the report.
@@ -666,6 +737,28 @@ fn main() -> ExitCode {
             // Handled before the runtime starts, for its exit codes.
             Command::Policy(_) => Ok(()),
             Command::Keys(command) => keys(command),
+            Command::Ca(CaCommand::Rotate(args)) => {
+                let config = mayfly::server::RotateConfig {
+                    data_dir: args.data_dir,
+                    ca: mayfly::ca::setup::CaBackend::parse(&args.ca)
+                        .ok_or("--ca must be file or pkcs11")?,
+                    ca_passphrase_file: args.ca_passphrase_file,
+                    hsm: args.hsm.settings(),
+                    rotation: mayfly::ca::setup::Rotation {
+                        active_from: args.at.unwrap_or_else(time::OffsetDateTime::now_utc),
+                        new_root: args.new_root,
+                        root_key_file: args.root_key,
+                    },
+                };
+                let generation = mayfly::server::rotate_ca(&config)?;
+                println!(
+                    "CA generation {} (root of generation {}) signs from {}",
+                    generation.number,
+                    generation.root,
+                    mayfly::ca::generations::rfc3339(generation.active_from)
+                );
+                Ok(())
+            }
             Command::Audit(AuditCommand::Watch(args)) => {
                 use mayfly_client::audit::watch::{WatchOptions, watch, watch_once};
                 let options = WatchOptions {
@@ -712,6 +805,15 @@ fn main() -> ExitCode {
                 };
                 Ok(mayfly::bench::rekor::run(options).await?)
             }
+            Command::Bench(BenchCommand::Policy(args)) => Ok(mayfly::bench::policy::run(
+                mayfly::bench::policy::Options {
+                    policy: args.policy,
+                    claims: args.claims,
+                    issuers: args.issuers,
+                    issuer: args.issuer,
+                    batch: args.batch,
+                },
+            )?),
             Command::Bench(BenchCommand::Log(args)) => {
                 let options = mayfly::bench::log::Options {
                     concurrency: args.concurrency,

@@ -200,6 +200,32 @@ async fn a_pkcs11_instance_signs_for_the_real_clients_with_keys_that_never_leave
         std::fs::read(out.join("trusted_root.json")).unwrap(),
         std::fs::read(&trusted_root).unwrap()
     );
+
+    // A rotation makes the new intermediate's key on the token, and the restarted instance
+    // signs with it while still publishing the first generation.
+    let data_dir = data.to_str().unwrap();
+    let rotated = stdout(&mut mayfly(
+        &hsm,
+        &pin,
+        &["ca", "rotate", "--ca", "pkcs11", "--data-dir", data_dir],
+    ));
+    assert!(rotated.contains("CA generation 2"), "{rotated}");
+    let listed = stdout(&mut mayfly(&hsm, &pin, &["keys", "list"]));
+    assert!(listed.contains("mayfly-ca-2"), "{listed}");
+    assert!(!data.join("keys/ca-intermediate-2.key.pem").exists());
+    let mut rotated = serve(&hsm, &pin, &data, port);
+    rotated.wait_for("opened existing Mayfly instance");
+    assert_eq!(rotated.port(), port);
+    let chain = get(&format!("http://127.0.0.1:{port}/api/v1/rootCert")).await;
+    let intermediate = support::pem_ders(&String::from_utf8(chain).unwrap()).remove(0);
+    let (_, cert) = x509_parser::parse_x509_certificate(&intermediate).unwrap();
+    let name = cert.subject().iter_common_name().next().unwrap();
+    assert_eq!(name.as_str().unwrap(), "mayfly-intermediate-2");
+    let bundle: Value =
+        serde_json::from_slice(&get(&format!("http://127.0.0.1:{port}/api/v2/trustBundle")).await)
+            .unwrap();
+    assert_eq!(bundle["chains"].as_array().unwrap().len(), 2, "{bundle}");
+    assert_eq!(rotated.terminate().code(), Some(0), "{}", rotated.stderr());
 }
 
 #[test]

@@ -316,8 +316,17 @@ fn sighup_reloads_the_policy_and_a_bad_file_is_counted_and_ignored() {
 
     std::fs::write(&policy, ACME_RELEASES).unwrap();
     server.signal("HUP");
-    server.wait_for("reloaded the issuer configuration and policy");
+    server.wait_for("reloaded the issuer configuration, policy and CA generations");
     assert_eq!(block_on(issue_at(&base, &acme_tag_claims())), 200);
+
+    // A rotation written beside the running server is loaded by the same signal.
+    let mut rotate = mayfly_command(tmp.path());
+    rotate
+        .args(["ca", "rotate", "--data-dir"])
+        .arg(tmp.path().join("data"));
+    assert!(rotate.output().unwrap().status.success());
+    server.signal("HUP");
+    server.wait_for("loaded a new CA generation");
 
     std::fs::write(&policy, "rules: [").unwrap();
     server.signal("HUP");
@@ -410,4 +419,34 @@ fn policy_test_says_allow_deny_or_bad_policy_in_its_exit_code() {
     let (code, _, stderr) = run(&broken, &github_claims("acme", "refs/tags/v1"));
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("\"r\""), "names the rule: {stderr}");
+}
+
+/// README's example: the shipped example policy admits its example release claims, and the
+/// same claims from a branch are denied.
+#[test]
+fn the_example_policy_admits_the_example_release_and_nothing_from_a_branch() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("ca-config/examples");
+    let tmp = tempfile::tempdir().unwrap();
+    let test = |claims: &Path| {
+        mayfly_command(tmp.path())
+            .args(["policy", "test", "--policy"])
+            .arg(examples.join("policy.yaml"))
+            .arg("--claims")
+            .arg(claims)
+            .output()
+            .unwrap()
+    };
+    let out = test(&examples.join("github-release-claims.json"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("rule      acme-releases"), "{stdout}");
+
+    let mut claims: Value = serde_json::from_slice(
+        &std::fs::read(examples.join("github-release-claims.json")).unwrap(),
+    )
+    .unwrap();
+    claims["ref"] = json!("refs/heads/main");
+    let branch = tmp.path().join("branch.json");
+    std::fs::write(&branch, claims.to_string()).unwrap();
+    assert_eq!(test(&branch).status.code(), Some(1));
 }

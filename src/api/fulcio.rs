@@ -9,6 +9,7 @@
 
 use super::SharedState;
 use super::error::{ApiError, FulcioError};
+use crate::ca::issuance::CertificateAuthority;
 use crate::ca::pipeline::KeyProof;
 use crate::identity::IssuerEntry;
 use axum::extract::{ConnectInfo, State};
@@ -21,6 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Fulcio's request cap (`maxMsgSize`, 4 MiB). Real requests are a few KiB.
 pub const MAX_SIGNING_BODY: usize = 4 << 20;
@@ -111,8 +113,8 @@ async fn signing_cert_v2(
             }
         }
     };
-    let leaf = issue(&state, &token, proof).await?;
-    let [intermediate, root] = state.issuer.ca().chain().pems();
+    let (leaf, ca) = issue(&state, &token, proof).await?;
+    let [intermediate, root] = ca.chain().pems();
     Ok(Json(SigningCertResponse {
         signed_certificate_embedded_sct: EmbeddedSct {
             chain: Chain {
@@ -179,8 +181,8 @@ async fn signing_cert_v1(
         },
     };
     let token = bearer(&headers).unwrap_or_default();
-    let leaf = issue(&state, &token, proof).await?;
-    let [intermediate, root] = state.issuer.ca().chain().pems();
+    let (leaf, ca) = issue(&state, &token, proof).await?;
+    let [intermediate, root] = ca.chain().pems();
     Ok((
         StatusCode::CREATED,
         [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
@@ -214,26 +216,38 @@ fn client_limit(
     })
 }
 
-/// Issues through the CA pipeline; returns the leaf's PEM.
-async fn issue(state: &SharedState, token: &str, proof: KeyProof) -> Result<String, ApiError> {
+/// Issues through the CA pipeline; returns the leaf's PEM and the CA generation that signed.
+async fn issue(
+    state: &SharedState,
+    token: &str,
+    proof: KeyProof,
+) -> Result<(String, Arc<CertificateAuthority>), ApiError> {
     let issued = state
         .issuer
         .issue(token, proof)
         .await
         .map_err(FulcioError::from_issue)?;
-    Ok(issued.certificate.leaf_pem)
+    Ok((issued.certificate.leaf_pem, issued.ca))
 }
 
-/// `GET /api/v2/trustBundle`: one chain, issuer first, no leaf.
+/// `GET /api/v2/trustBundle`: one chain per CA generation, oldest first, issuer first, no
+/// leaf (Fulcio lists every chain it has issued under).
 async fn trust_bundle(State(state): State<SharedState>) -> Json<serde_json::Value> {
-    Json(json!({ "chains": [ { "certificates": state.issuer.ca().chain().pems() } ] }))
+    let chains: Vec<_> = state
+        .issuer
+        .authorities()
+        .generations()
+        .iter()
+        .map(|g| json!({ "certificates": g.ca.chain().pems() }))
+        .collect();
+    Json(json!({ "chains": chains }))
 }
 
-/// `GET /api/v1/rootCert`: the trust bundle's PEMs, concatenated.
+/// `GET /api/v1/rootCert`: the chain of the CA signing now, issuer first, concatenated.
 async fn root_cert(State(state): State<SharedState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
-        state.issuer.ca().chain().pems().concat(),
+        state.issuer.authorities().current().chain().pems().concat(),
     )
 }
 

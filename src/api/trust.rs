@@ -9,7 +9,8 @@
 
 use super::{ApiError, SharedState};
 use crate::trust::{
-    CLIENT_TRUST_CONFIG_FILE, SIGNING_CONFIG_FILE, TRUSTED_ROOT_FILE, TrustDocuments, TrustInputs,
+    CLIENT_TRUST_CONFIG_FILE, CaGeneration, SIGNING_CONFIG_FILE, TRUSTED_ROOT_FILE, TrustDocuments,
+    TrustInputs,
 };
 use axum::Router;
 use axum::extract::State;
@@ -36,11 +37,19 @@ pub(super) fn router() -> Router<SharedState> {
 /// Builds the documents from the live state on each request: microseconds of work, and it
 /// can never serve stale material.
 fn document(State(state): &State<SharedState>, name: &str) -> Result<Response, ApiError> {
-    let chain = state.issuer.ca().chain();
+    let authorities = state.issuer.authorities();
+    let generations: Vec<CaGeneration<'_>> = authorities
+        .generations()
+        .iter()
+        .map(|g| CaGeneration {
+            root_der: g.ca.chain().root_der(),
+            intermediate_der: g.ca.chain().intermediate_der(),
+            active_from: g.active_from,
+        })
+        .collect();
     let documents = TrustDocuments::build(&TrustInputs {
         public_url: &state.public_url,
-        ca_root_der: chain.root_der(),
-        ca_intermediate_der: chain.intermediate_der(),
+        certificate_authorities: &generations,
         artifact_log_spki: state.artifacts.key().spki_der(),
         issuance_log_spki: state.issuance.key().spki_der(),
         oidc_issuer: state.dev_issuer.as_ref().map(|dev| dev.issuer_url()),

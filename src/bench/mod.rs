@@ -4,6 +4,7 @@
 mod harness;
 pub mod issue;
 pub mod log;
+pub mod policy;
 pub mod rekor;
 
 /// The value at quantile `q` (0..=1) of sorted samples.

@@ -45,35 +45,80 @@ pub struct CaChain {
 }
 
 impl CaChain {
-    /// Creates a new root and intermediate. `organization` names the instance (its host), so
-    /// two Mayfly CAs are told apart in `openssl x509 -text` and verifier errors.
+    /// Creates a new root and intermediate for CA generation `generation` (1 on a new
+    /// instance). `organization` names the instance (its host), so two Mayfly CAs are told
+    /// apart in `openssl x509 -text` and verifier errors; the generation number is in the
+    /// common names after the first, so two generations are too.
     pub fn create(
         root_key: &Arc<dyn CaSigner>,
         intermediate_key: &Arc<dyn CaSigner>,
         organization: &str,
+        generation: u32,
         now: OffsetDateTime,
     ) -> Result<Self, ChainError> {
         let now = now.replace_nanosecond(0).unwrap_or(now);
         let root_signer = RcgenSigner(root_key.clone());
-        let mut root = ca_params(organization, "mayfly-root", &root_signer, now);
-        root.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
-        let root_cert = root.self_signed(&root_signer)?;
-
-        let intermediate_signer = RcgenSigner(intermediate_key.clone());
-        let mut intermediate = ca_params(
+        let mut root = ca_params(
             organization,
-            "mayfly-intermediate",
-            &intermediate_signer,
+            &common_name("mayfly-root", generation),
+            &root_signer,
             now,
         );
-        intermediate.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        intermediate.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
-        intermediate.use_authority_key_identifier_extension = true;
-        intermediate.not_after = root.not_after;
+        root.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
+        let root_cert = root.self_signed(&root_signer)?;
         let issuer = Issuer::from_params(&root, &root_signer);
-        let intermediate_cert = intermediate.signed_by(&intermediate_signer, &issuer)?;
+        let intermediate = intermediate_params(
+            organization,
+            generation,
+            intermediate_key,
+            now,
+            root.not_after,
+        );
+        let intermediate_cert =
+            intermediate.signed_by(&RcgenSigner(intermediate_key.clone()), &issuer)?;
         Self::from_der(
             root_cert.der().to_vec(),
+            intermediate_cert.der().to_vec(),
+            intermediate_key.as_ref(),
+        )
+    }
+
+    /// A new intermediate for CA generation `generation` under an existing root (`root_der`,
+    /// signed with `root_key`), valid until the root expires.
+    pub fn renew_intermediate(
+        root_der: &[u8],
+        root_key: &Arc<dyn CaSigner>,
+        intermediate_key: &Arc<dyn CaSigner>,
+        organization: &str,
+        generation: u32,
+        now: OffsetDateTime,
+    ) -> Result<Self, ChainError> {
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        let root = parse(root_der, "root")?;
+        if root.public_key().subject_public_key.data.as_ref() != root_key.public_key_raw() {
+            return Err(ChainError::Invalid(
+                "the root key does not match the root certificate".into(),
+            ));
+        }
+        let root_not_after = root.validity().not_after.to_datetime();
+        if root_not_after <= now {
+            return Err(ChainError::Invalid(
+                "the root has expired; rotate with a new root".into(),
+            ));
+        }
+        let root_signer = RcgenSigner(root_key.clone());
+        let issuer = Issuer::from_ca_cert_der(&root_der.into(), &root_signer)?;
+        let intermediate = intermediate_params(
+            organization,
+            generation,
+            intermediate_key,
+            now,
+            root_not_after,
+        );
+        let intermediate_cert =
+            intermediate.signed_by(&RcgenSigner(intermediate_key.clone()), &issuer)?;
+        Self::from_der(
+            root_der.to_vec(),
             intermediate_cert.der().to_vec(),
             intermediate_key.as_ref(),
         )
@@ -145,6 +190,34 @@ impl CaChain {
     pub fn pems(&self) -> [&str; 2] {
         [&self.intermediate_pem, &self.root_pem]
     }
+}
+
+/// A CA certificate's common name: `base` for generation 1, `base-<n>` after.
+fn common_name(base: &str, generation: u32) -> String {
+    match generation {
+        0 | 1 => base.to_owned(),
+        n => format!("{base}-{n}"),
+    }
+}
+
+fn intermediate_params(
+    organization: &str,
+    generation: u32,
+    key: &Arc<dyn CaSigner>,
+    now: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> CertificateParams {
+    let mut params = ca_params(
+        organization,
+        &common_name("mayfly-intermediate", generation),
+        &RcgenSigner(key.clone()),
+        now,
+    );
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+    params.use_authority_key_identifier_extension = true;
+    params.not_after = not_after;
+    params
 }
 
 fn ca_params(
@@ -231,12 +304,56 @@ mod tests {
     }
 
     #[test]
+    fn a_renewed_intermediate_chains_to_the_same_root_under_its_own_name() {
+        let (root_key, first_key, second_key) = (key(), key(), key());
+        let now = OffsetDateTime::now_utc();
+        let first = CaChain::create(&root_key, &first_key, "mayfly.test", 1, now).unwrap();
+        let second = CaChain::renew_intermediate(
+            first.root_der(),
+            &root_key,
+            &second_key,
+            "mayfly.test",
+            2,
+            now,
+        )
+        .unwrap();
+        assert_eq!(second.root_der(), first.root_der());
+        assert_ne!(second.issuer_key_hash(), first.issuer_key_hash());
+        let root = parse(second.root_der(), "root").unwrap();
+        let intermediate = parse(second.intermediate_der(), "intermediate").unwrap();
+        assert_eq!(intermediate.issuer().as_raw(), root.subject().as_raw());
+        assert!(
+            intermediate
+                .subject()
+                .to_string()
+                .contains("mayfly-intermediate-2")
+        );
+        assert_eq!(
+            intermediate.validity().not_after,
+            root.validity().not_after,
+            "an intermediate lives as long as its root"
+        );
+        // Signing with a key that is not the root's is refused before anything is built.
+        let err = CaChain::renew_intermediate(
+            first.root_der(),
+            &first_key,
+            &second_key,
+            "mayfly.test",
+            2,
+            now,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("root key does not match"), "{err}");
+    }
+
+    #[test]
     fn created_chain_reloads_and_refuses_the_wrong_key() {
         let (root_key, intermediate_key) = (key(), key());
         let chain = CaChain::create(
             &root_key,
             &intermediate_key,
             "mayfly.test",
+            1,
             OffsetDateTime::now_utc(),
         )
         .unwrap();
@@ -265,7 +382,7 @@ mod tests {
     #[test]
     fn intermediate_has_the_required_constraints() {
         let chain =
-            CaChain::create(&key(), &key(), "mayfly.test", OffsetDateTime::now_utc()).unwrap();
+            CaChain::create(&key(), &key(), "mayfly.test", 1, OffsetDateTime::now_utc()).unwrap();
         let root = parse(chain.root_der(), "root").unwrap();
         let intermediate = parse(chain.intermediate_der(), "intermediate").unwrap();
         let bc = intermediate.basic_constraints().unwrap().unwrap();

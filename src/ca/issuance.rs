@@ -48,12 +48,22 @@ pub struct IssuedCertificate {
 }
 
 /// The issuing CA: the chain and the intermediate's signer.
+#[derive(Clone)]
 pub struct CertificateAuthority {
     chain: CaChain,
     signer: Arc<dyn CaSigner>,
     /// The intermediate's subject `Name` exactly as its certificate encodes it: every leaf's
     /// issuer field. Copied rather than re-encoded, because verifiers chain by byte comparison.
     issuer_name: Vec<u8>,
+}
+
+impl std::fmt::Debug for CertificateAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateAuthority")
+            .field("chain", &self.chain)
+            .field("backend", &self.signer.backend())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CertificateAuthority {

@@ -11,6 +11,7 @@
 //! still in its transport encoding. Nothing is written before every check has passed: the
 //! issuance log sees a request only in [`CertificateAuthority::issue`].
 
+use crate::ca::authorities::Authorities;
 use crate::ca::issuance::{CaError, CertificateAuthority, IssuedCertificate};
 use crate::identity::IssuerConfig;
 use crate::identity::oidc::{TokenError, TokenVerifier, VerifiedToken};
@@ -92,7 +93,8 @@ pub struct Issuer {
     settings: RwLock<Arc<Settings>>,
     /// Certificates per identity (SAN).
     identity_limit: RateLimiter,
-    ca: CertificateAuthority,
+    /// Swapped whole when a rotation is loaded; a request keeps the set it started with.
+    ca: RwLock<Arc<Authorities>>,
     log: Log<Store>,
 }
 
@@ -100,19 +102,27 @@ impl Issuer {
     pub fn new(
         settings: Settings,
         identity_limit: RateLimiter,
-        ca: CertificateAuthority,
+        ca: Authorities,
         log: Log<Store>,
     ) -> Self {
         Issuer {
             settings: RwLock::new(Arc::new(settings)),
             identity_limit,
-            ca,
+            ca: RwLock::new(Arc::new(ca)),
             log,
         }
     }
 
-    pub fn ca(&self) -> &CertificateAuthority {
-        &self.ca
+    /// Every CA generation; [`Authorities::current`] signs now.
+    pub fn authorities(&self) -> Arc<Authorities> {
+        // As with the settings: a poisoned lock still holds a whole `Arc`.
+        self.ca.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the CA generations (a rotation loaded by a reload) for every request that
+    /// starts from now on.
+    pub fn replace_authorities(&self, authorities: Authorities) {
+        *self.ca.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(authorities);
     }
 
     /// The settings requests are decided under now.
@@ -160,7 +170,9 @@ impl Issuer {
             });
         }
         let key = verify_proof(&principal, proof)?;
-        let certificate = self.ca.issue(&self.log, &principal, &key).await?;
+        // The generation is picked once: the chain returned is the one that signed.
+        let ca = Arc::clone(self.authorities().current());
+        let certificate = ca.issue(&self.log, &principal, &key).await?;
         tracing::info!(
             log_index = certificate.log_index,
             issuer = %principal.issuer,
@@ -170,6 +182,7 @@ impl Issuer {
         Ok(Issued {
             certificate,
             principal,
+            ca,
         })
     }
 }
@@ -196,6 +209,8 @@ async fn authenticate(
 pub struct Issued {
     pub certificate: IssuedCertificate,
     pub principal: Principal,
+    /// The CA generation that signed it, whose chain goes back with the certificate.
+    pub ca: Arc<CertificateAuthority>,
 }
 
 /// The key the request proved it holds, or why it did not.

@@ -55,6 +55,17 @@ impl Default for KeyLabels {
 }
 
 impl KeyLabels {
+    /// The CA intermediate key of CA generation `n` (`mayfly ca rotate`): the configured
+    /// label for generation 1, `<label>-<n>` after.
+    pub fn ca_generation(&self, n: u32) -> String {
+        generation_label(&self.ca, n)
+    }
+
+    /// The CA root key of the generation `n` that created a root.
+    pub fn ca_root_generation(&self, n: u32) -> String {
+        generation_label(&self.ca_root, n)
+    }
+
     /// (what the key is for, its label), in the order they are created and reported.
     pub fn all(&self) -> [(&'static str, &str); 4] {
         [
@@ -63,6 +74,13 @@ impl KeyLabels {
             ("issuance log", &self.issuance_log),
             ("artifact log", &self.artifact_log),
         ]
+    }
+}
+
+fn generation_label(label: &str, n: u32) -> String {
+    match n {
+        0 | 1 => label.to_owned(),
+        n => format!("{label}-{n}"),
     }
 }
 

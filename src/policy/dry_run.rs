@@ -72,6 +72,28 @@ pub fn test_files(
     input: Input<'_>,
     issuer: Option<String>,
 ) -> Result<Outcome, DryRunError> {
+    let loaded = load_files(policy, issuers, input)?;
+    DryRun {
+        issuers: &loaded.issuers,
+        claims: loaded.claims,
+        issuer,
+    }
+    .decide(&loaded.policy)
+}
+
+/// A policy with the issuer configuration it was checked against, and the claims to decide.
+pub struct Loaded {
+    pub issuers: IssuerConfig,
+    pub policy: Policy,
+    pub claims: Map<String, Value>,
+}
+
+/// Reads and checks the files `mayfly policy test` (and `mayfly bench policy`) take.
+pub fn load_files(
+    policy: &Path,
+    issuers: Option<&Path>,
+    input: Input<'_>,
+) -> Result<Loaded, DryRunError> {
     let shown = |p: &Path| p.display().to_string();
     let config = match issuers {
         Some(path) => IssuerConfig::load(path),
@@ -90,7 +112,7 @@ pub fn test_files(
     let known = |url: &str| {
         config.issuers().any(|(u, _)| u == url) || config.meta_issuers().any(|(p, _)| p == url)
     };
-    let policy = Policy::from_yaml_or_json(&read(policy)?, &known).map_err(|source| {
+    let checked = Policy::from_yaml_or_json(&read(policy)?, &known).map_err(|source| {
         DryRunError::Policy {
             path: shown(policy),
             source,
@@ -100,12 +122,11 @@ pub fn test_files(
         Input::Token(token) => claims_of_token(token)?,
         Input::ClaimsFile(path) => claims_of_json(&read(path)?)?,
     };
-    DryRun {
-        issuers: &config,
+    Ok(Loaded {
+        issuers: config,
+        policy: checked,
         claims,
-        issuer,
-    }
-    .decide(&policy)
+    })
 }
 
 /// The claims of a compact JWS, unverified.

@@ -20,7 +20,11 @@ use crate::log::{LeafCodec, Log, LogConfig, LogError, Verbatim};
 use crate::policy::{Policy, PolicyError};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::storage::{DatabaseUrl, DatabaseUrlError, Store};
+mod ca;
 pub mod listener;
+
+use ca::{CaSource, KeySource};
+pub use ca::{RotateConfig, rotate_ca};
 
 use listener::{ConnectionLimits, ConnectionSettings};
 use std::future::Future;
@@ -152,6 +156,7 @@ pub struct Reloader {
     state: api::SharedState,
     config: Arc<ServeConfig>,
     dev: Option<Arc<DevIssuer>>,
+    ca: Arc<CaSource>,
 }
 
 impl Reloader {
@@ -159,14 +164,12 @@ impl Reloader {
     /// now on. Anything wrong keeps the running configuration: the error is logged, counted in
     /// `mayfly_config_reload_failures_total`, and returned.
     pub fn reload(&self) -> Result<(), ServerError> {
-        match load_settings(&self.config, self.dev.as_deref()) {
-            Ok(settings) => {
-                let rules = settings.policy.as_ref().map_or(0, |p| p.len());
-                self.state.issuer.replace_settings(settings);
+        match self.load() {
+            Ok(rules) => {
                 metrics::counter!("mayfly_config_reloads_total").increment(1);
                 tracing::info!(
                     policy_rules = rules,
-                    "reloaded the issuer configuration and policy"
+                    "reloaded the issuer configuration, policy and CA generations"
                 );
                 Ok(())
             }
@@ -178,6 +181,33 @@ impl Reloader {
         }
     }
 
+    /// Loads everything first and swaps only when all of it loaded, so a reload applies whole
+    /// or not at all. Returns the number of policy rules.
+    fn load(&self) -> Result<usize, ServerError> {
+        let settings = load_settings(&self.config, self.dev.as_deref())?;
+        let authorities = self.ca.load()?;
+        let rules = settings.policy.as_ref().map_or(0, |p| p.len());
+        self.state.issuer.replace_settings(settings);
+        if let Some(authorities) = authorities {
+            let before = ca::numbers(&self.state.issuer.authorities());
+            if ca::numbers(&authorities) != before {
+                for g in authorities
+                    .generations()
+                    .iter()
+                    .filter(|g| !before.contains(&g.number))
+                {
+                    tracing::info!(
+                        generation = g.number,
+                        active_from = ?g.active_from,
+                        "loaded a new CA generation"
+                    );
+                }
+                self.state.issuer.replace_authorities(authorities);
+            }
+        }
+        Ok(rules)
+    }
+
     /// The files a reload reads.
     fn watched(&self) -> Vec<PathBuf> {
         self.config
@@ -185,6 +215,7 @@ impl Reloader {
             .iter()
             .chain(&self.config.policy)
             .cloned()
+            .chain(std::iter::once(self.ca.dir.ca_schedule()))
             .collect()
     }
 }
@@ -192,7 +223,7 @@ impl Reloader {
 /// Wraps the store before the logs open on it.
 pub type StoreWrap = Box<dyn FnOnce(Store) -> Store + Send>;
 /// Wraps the CA intermediate's signer.
-pub type SignerWrap = Box<dyn FnOnce(Arc<dyn CaSigner>) -> Arc<dyn CaSigner> + Send>;
+pub type SignerWrap = Arc<dyn Fn(Arc<dyn CaSigner>) -> Arc<dyn CaSigner> + Send + Sync>;
 
 /// Wrappers applied while an instance opens, so tests can inject faults into the real store
 /// and signer (see [`crate::testing`]).
@@ -209,7 +240,7 @@ impl Instance {
         config: &ServeConfig,
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Result<Self, ServerError> {
-        Self::open_wrapped(config, metrics, Box::new(|s| s), Box::new(|s| s)).await
+        Self::open_wrapped(config, metrics, Box::new(|s| s), Arc::new(|s| s)).await
     }
 
     /// [`Instance::open`] with the store and CA signer wrapped by `hooks`.
@@ -220,7 +251,7 @@ impl Instance {
         hooks: Hooks,
     ) -> Result<Self, ServerError> {
         let store = hooks.store.unwrap_or_else(|| Box::new(|s| s));
-        let signer = hooks.ca_signer.unwrap_or_else(|| Box::new(|s| s));
+        let signer = hooks.ca_signer.unwrap_or_else(|| Arc::new(|s| s));
         Self::open_wrapped(config, metrics, store, signer).await
     }
 
@@ -259,7 +290,7 @@ impl Instance {
                 let session = hsm.open()?;
                 let keys = hsm.find_keys(&session)?;
                 tracing::info!(token = %hsm.token_label, "found the CA and log keys in the HSM");
-                Some(keys)
+                Some((session, keys))
             }
             (CaBackend::Pkcs11, None) => return Err(ServerError::Ca(SetupError::NoHsm)),
             _ => None,
@@ -317,8 +348,8 @@ impl Instance {
             public_url.artifacts_origin(),
         );
 
-        let (log_keys, ca_keys) = match hsm_keys {
-            Some(keys) => {
+        let (log_keys, hsm_session) = match hsm_keys {
+            Some((session, keys)) => {
                 let log_keys = [
                     LogKey::from_pkcs11(keys.issuance_log),
                     LogKey::from_pkcs11(keys.artifact_log),
@@ -328,9 +359,7 @@ impl Instance {
                         write_public_key(path, key)?;
                     }
                 }
-                let ca_keys: (Arc<dyn CaSigner>, Arc<dyn CaSigner>) =
-                    (Arc::new(keys.ca_root), Arc::new(keys.ca));
-                (log_keys, Some(ca_keys))
+                (log_keys, Some(session))
             }
             None if fresh => {
                 let keys = [LogKey::generate()?, LogKey::generate()?];
@@ -349,15 +378,21 @@ impl Instance {
             "" => "mayfly",
             host => host,
         };
-        let ca = ca_setup::open_or_create(
-            &dir,
-            config.ca,
-            passphrase.as_ref(),
-            ca_keys,
-            organization,
-            fresh,
-        )?;
-        let ca = ca.map_signer(wrap_signer);
+        let ca_source = CaSource {
+            dir: dir.clone(),
+            keys: match (&config.hsm, hsm_session) {
+                (Some(hsm), Some(session)) => KeySource::Hsm {
+                    session,
+                    labels: hsm.labels.clone(),
+                },
+                _ if config.ca == CaBackend::Ephemeral => KeySource::Ephemeral,
+                _ => KeySource::Files(passphrase.clone()),
+            },
+            organization: organization.to_owned(),
+            wrap_signer,
+        };
+        let ca = ca_setup::open_or_create(&dir, ca_source.keys.keys(), organization, fresh)?
+            .map_signer(&*ca_source.wrap_signer);
         let store = wrap_store(Store::open(&database).await?);
         let issuance = start_log(
             &store,
@@ -423,6 +458,7 @@ impl Instance {
                 state: state.clone(),
                 config: Arc::new(config.clone()),
                 dev: dev_issuer,
+                ca: Arc::new(ca_source),
             },
             store,
             limits,

@@ -1,10 +1,12 @@
 //! `mayfly trust`: the `/trust/*` documents of a data dir, without starting the server.
 //!
-//! Reads the CA certificates (`ca/*.pem`) and the two log keys (`keys/*-log.key.pem`, from
+//! Reads the CA certificates of every generation (`ca/*.pem`, `ca/generations.json`) and the
+//! two log keys (`keys/*-log.key.pem`, from
 //! which only the public halves are used). Needs a file-backed CA: an ephemeral one leaves
 //! nothing to read, and could not be trusted beyond one run anyway.
 
-use super::{TrustDocuments, TrustError, TrustInputs};
+use super::{CaGeneration, TrustDocuments, TrustError, TrustInputs};
+use crate::ca::setup::stored_generations;
 use crate::instance::{DataDir, PublicUrl};
 use crate::log::key::{LogKey, read_public_spki};
 use std::path::{Path, PathBuf};
@@ -16,8 +18,20 @@ pub fn from_data_dir(
     public_url: &PublicUrl,
     dev_issuer: bool,
 ) -> Result<TrustDocuments, TrustError> {
-    let root = read_cert(&data_dir.ca_root_cert())?;
-    let intermediate = read_cert(&data_dir.ca_intermediate_cert())?;
+    let stored = stored_generations(data_dir).map_err(|e| TrustError::Read {
+        path: data_dir.root().join("ca").display().to_string(),
+        reason: format!(
+            "{e} (is this a data dir with a file-backed or HSM-backed CA, as `serve` creates?)"
+        ),
+    })?;
+    let generations: Vec<CaGeneration<'_>> = stored
+        .iter()
+        .map(|g| CaGeneration {
+            root_der: &g.root_der,
+            intermediate_der: &g.intermediate_der,
+            active_from: g.active_from,
+        })
+        .collect();
     let artifacts = read_spki(
         &data_dir.artifact_log_key(),
         &data_dir.artifact_log_public_key(),
@@ -29,8 +43,7 @@ pub fn from_data_dir(
     let dev = dev_issuer.then(|| public_url.dev_issuer_url());
     TrustDocuments::build(&TrustInputs {
         public_url,
-        ca_root_der: &root,
-        ca_intermediate_der: &intermediate,
+        certificate_authorities: &generations,
         artifact_log_spki: &artifacts,
         issuance_log_spki: &issuance,
         oidc_issuer: dev.as_deref(),
@@ -52,20 +65,6 @@ pub fn write_files(documents: &TrustDocuments, out: &Path) -> Result<Vec<PathBuf
         written.push(path);
     }
     Ok(written)
-}
-
-fn read_cert(path: &Path) -> Result<Vec<u8>, TrustError> {
-    let read_err = |reason: String| TrustError::Read {
-        path: path.display().to_string(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        read_err(format!(
-            "{e} (is this a data dir with a file-backed CA, as `serve --ca file` creates?)"
-        ))
-    })?;
-    mayfly_spec::pem::decode_label(text.as_bytes(), "CERTIFICATE")
-        .map_err(|e| read_err(e.to_string()))
 }
 
 /// A log's public key: from its private key file, or from the public key file an instance

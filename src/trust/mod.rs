@@ -26,6 +26,7 @@ pub use mayfly_spec::sigstore::documents as model;
 #[cfg(test)]
 mod tests;
 
+use crate::ca::profile::LEAF_VALIDITY;
 use crate::instance::PublicUrl;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -53,6 +54,8 @@ pub enum TrustError {
     Certificate { which: &'static str },
     #[error("{which} certificate validity {year} cannot be written as RFC 3339")]
     Time { which: &'static str, year: i32 },
+    #[error("no CA generation to list")]
+    NoCertificateAuthority,
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
     #[error("cannot write {path}: {source}")]
@@ -62,13 +65,23 @@ pub enum TrustError {
     },
 }
 
+/// One CA generation, as the trusted root lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct CaGeneration<'a> {
+    pub root_der: &'a [u8],
+    pub intermediate_der: &'a [u8],
+    /// When it started (or starts) signing; `None` for the first generation, which signs
+    /// since its root was created.
+    pub active_from: Option<OffsetDateTime>,
+}
+
 /// What the documents are built from.
 #[derive(Debug, Clone, Copy)]
 pub struct TrustInputs<'a> {
     /// Where clients reach this instance (Fulcio and Rekor base URL).
     pub public_url: &'a PublicUrl,
-    pub ca_root_der: &'a [u8],
-    pub ca_intermediate_der: &'a [u8],
+    /// Every CA generation, oldest first (`mayfly ca rotate` adds them); never empty.
+    pub certificate_authorities: &'a [CaGeneration<'a>],
     /// DER SPKI of the artifact log (Rekor API) key.
     pub artifact_log_spki: &'a [u8],
     /// DER SPKI of the issuance log key, which signs the SCTs.
@@ -87,33 +100,30 @@ pub struct TrustDocuments {
 
 impl TrustDocuments {
     pub fn build(inputs: &TrustInputs<'_>) -> Result<Self, TrustError> {
-        let root = CertFacts::parse(inputs.ca_root_der, "CA root")?;
-        let intermediate = CertFacts::parse(inputs.ca_intermediate_der, "CA intermediate")?;
+        let first = inputs
+            .certificate_authorities
+            .first()
+            .ok_or(TrustError::NoCertificateAuthority)?;
+        let first_root = CertFacts::parse(first.root_der, "CA root")?;
         let base = inputs.public_url.base();
         let operator = inputs.public_url.host().to_owned();
         let since = ValidFor {
-            start: root.not_before.clone(),
+            start: first_root.not_before.clone(),
             end: None,
         };
-        let ca_end = if root.not_after_unix <= intermediate.not_after_unix {
-            &root.not_after
-        } else {
-            &intermediate.not_after
-        };
+        let certificate_authorities = inputs
+            .certificate_authorities
+            .iter()
+            .enumerate()
+            .map(|(i, generation)| {
+                let next = inputs.certificate_authorities.get(i + 1);
+                certificate_authority(&base, generation, next.and_then(|n| n.active_from))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let trusted_root = TrustedRoot {
             media_type: TRUSTED_ROOT_MEDIA_TYPE,
             tlogs: vec![log_instance(&base, inputs.artifact_log_spki, &since)],
-            certificate_authorities: vec![CertificateAuthority {
-                subject: root.subject,
-                uri: base.clone(),
-                cert_chain: CertChain {
-                    certificates: vec![raw(inputs.ca_intermediate_der), raw(inputs.ca_root_der)],
-                },
-                valid_for: ValidFor {
-                    start: root.not_before.clone(),
-                    end: Some(ca_end.clone()),
-                },
-            }],
+            certificate_authorities,
             ctlogs: vec![log_instance(
                 &inputs.public_url.issuance_log_url(),
                 inputs.issuance_log_spki,
@@ -176,6 +186,40 @@ pub fn render<T: serde::Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
+/// One generation's entry: its chain, valid from its start until its certificates expire, or
+/// until one leaf lifetime after the next generation took over (a certificate issued just
+/// before the switch-over is used for up to that long).
+fn certificate_authority(
+    base: &str,
+    generation: &CaGeneration<'_>,
+    superseded_at: Option<OffsetDateTime>,
+) -> Result<CertificateAuthority, TrustError> {
+    let root = CertFacts::parse(generation.root_der, "CA root")?;
+    let intermediate = CertFacts::parse(generation.intermediate_der, "CA intermediate")?;
+    let start = match generation.active_from {
+        Some(at) => rfc3339(at, "CA generation start")?,
+        None => root.not_before.clone(),
+    };
+    let mut end = root.not_after_unix.min(intermediate.not_after_unix);
+    if let Some(at) = superseded_at {
+        end = end.min((at + LEAF_VALIDITY).unix_timestamp());
+    }
+    let end = OffsetDateTime::from_unix_timestamp(end).map_err(|_| TrustError::Certificate {
+        which: "CA intermediate",
+    })?;
+    Ok(CertificateAuthority {
+        subject: root.subject,
+        uri: base.to_owned(),
+        cert_chain: CertChain {
+            certificates: vec![raw(generation.intermediate_der), raw(generation.root_der)],
+        },
+        valid_for: ValidFor {
+            start,
+            end: Some(rfc3339(end, "CA validity end")?),
+        },
+    })
+}
+
 fn log_instance(base_url: &str, spki: &[u8], since: &ValidFor) -> TransparencyLogInstance {
     TransparencyLogInstance {
         base_url: base_url.to_owned(),
@@ -201,7 +245,6 @@ fn raw(der: &[u8]) -> RawBytes {
 struct CertFacts {
     subject: DistinguishedName,
     not_before: String,
-    not_after: String,
     not_after_unix: i64,
 }
 
@@ -230,7 +273,6 @@ impl CertFacts {
                 common_name,
             },
             not_before: rfc3339(validity.not_before.to_datetime(), which)?,
-            not_after: rfc3339(validity.not_after.to_datetime(), which)?,
             not_after_unix: validity.not_after.timestamp(),
         })
     }

@@ -21,18 +21,25 @@ fn fixture(url: &str) -> Fixture {
     // 2026-03-04T05:06:07Z, with a sub-second part the certificates drop.
     let now = OffsetDateTime::from_unix_timestamp_nanos(1_772_600_767_250_000_000).unwrap();
     Fixture {
-        chain: CaChain::create(&root, &intermediate, "mayfly.example", now).unwrap(),
+        chain: CaChain::create(&root, &intermediate, "mayfly.example", 1, now).unwrap(),
         artifacts: LogKey::generate().unwrap(),
         issuance: LogKey::generate().unwrap(),
         url: PublicUrl::new(url::Url::parse(url).unwrap()).unwrap(),
     }
 }
 
+fn generation(chain: &CaChain, active_from: Option<OffsetDateTime>) -> CaGeneration<'_> {
+    CaGeneration {
+        root_der: chain.root_der(),
+        intermediate_der: chain.intermediate_der(),
+        active_from,
+    }
+}
+
 fn build(f: &Fixture, dev: Option<&str>) -> TrustDocuments {
     TrustDocuments::build(&TrustInputs {
         public_url: &f.url,
-        ca_root_der: f.chain.root_der(),
-        ca_intermediate_der: f.chain.intermediate_der(),
+        certificate_authorities: &[generation(&f.chain, None)],
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
         oidc_issuer: dev,
@@ -147,8 +154,11 @@ fn garbage_certificates_are_an_error_not_a_panic() {
     let f = fixture("http://127.0.0.1:8700");
     let result = TrustDocuments::build(&TrustInputs {
         public_url: &f.url,
-        ca_root_der: b"\x30\x03\x02\x01",
-        ca_intermediate_der: f.chain.intermediate_der(),
+        certificate_authorities: &[CaGeneration {
+            root_der: b"\x30\x03\x02\x01",
+            intermediate_der: f.chain.intermediate_der(),
+            active_from: None,
+        }],
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
         oidc_issuer: None,
@@ -157,6 +167,51 @@ fn garbage_certificates_are_an_error_not_a_panic() {
         result,
         Err(TrustError::Certificate { which: "CA root" })
     ));
+}
+
+#[test]
+fn rotated_generations_get_windows_that_cover_every_certificate_they_issued() {
+    let f = fixture("http://127.0.0.1:8700");
+    let root: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral().unwrap());
+    let second_key: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral().unwrap());
+    let switch = OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
+    let second = CaChain::create(&root, &second_key, "mayfly.example", 2, switch).unwrap();
+    let documents = TrustDocuments::build(&TrustInputs {
+        public_url: &f.url,
+        certificate_authorities: &[
+            generation(&f.chain, None),
+            generation(&second, Some(switch)),
+        ],
+        artifact_log_spki: f.artifacts.spki_der(),
+        issuance_log_spki: f.issuance.spki_der(),
+        oidc_issuer: None,
+    })
+    .unwrap();
+    let root_json = json_of(&render(&documents.trusted_root));
+    let cas = root_json["certificateAuthorities"].as_array().unwrap();
+    assert_eq!(cas.len(), 2);
+    // The first generation signs from its creation until the switch, and its last
+    // certificates stay usable for one leaf lifetime (10 minutes) after it.
+    assert_eq!(cas[0]["validFor"]["start"], "2026-03-04T05:06:07Z");
+    assert_eq!(
+        cas[0]["validFor"]["end"],
+        rfc3339(switch + time::Duration::minutes(10), "x").unwrap()
+    );
+    assert_eq!(cas[1]["validFor"]["start"], rfc3339(switch, "x").unwrap());
+    assert_eq!(
+        cas[1]["validFor"]["end"],
+        rfc3339(switch + time::Duration::days(3650), "x").unwrap(),
+        "the newest generation is valid until its certificates expire"
+    );
+    assert_eq!(
+        cas[1]["certChain"]["certificates"][0]["rawBytes"],
+        STANDARD.encode(second.intermediate_der())
+    );
+    // Logs keep their start: the first root's creation.
+    assert_eq!(
+        root_json["tlogs"][0]["publicKey"]["validFor"]["start"],
+        "2026-03-04T05:06:07Z"
+    );
 }
 
 #[test]

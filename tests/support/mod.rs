@@ -288,7 +288,7 @@ impl Builder {
             hooks.store = Some(Box::new(move |store: Store| store.with_faults(&faults)));
         }
         if let Some(slot) = self.signer.clone() {
-            hooks.ca_signer = Some(Box::new(move |real| {
+            hooks.ca_signer = Some(std::sync::Arc::new(move |real| {
                 let failing = Arc::new(FailingSigner::new(real));
                 *slot.lock().unwrap() = Some(failing.clone());
                 failing

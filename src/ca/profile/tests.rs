@@ -93,8 +93,14 @@ fn verifies_under(cert: &[u8], intermediate: &X509Certificate) {
 fn hand_built_leaves_match_rcgen_byte_for_byte() {
     let root_key: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral().unwrap());
     let ca_key: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral().unwrap());
-    let chain =
-        CaChain::create(&root_key, &ca_key, "mayfly.test", OffsetDateTime::now_utc()).unwrap();
+    let chain = CaChain::create(
+        &root_key,
+        &ca_key,
+        "mayfly.test",
+        1,
+        OffsetDateTime::now_utc(),
+    )
+    .unwrap();
     let issuer = Issuer::from_ca_cert_der(
         &chain.intermediate_der().to_vec().into(),
         RcgenSigner(ca_key.clone()),
