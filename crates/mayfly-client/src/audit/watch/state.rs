@@ -42,6 +42,9 @@ struct Document {
 pub(crate) struct StateFile {
     path: PathBuf,
     doc: Document,
+    /// An exclusive lock on `<state>.lock`, held while this watcher runs: two watchers
+    /// writing one state file would each skip what the other reported.
+    _lock: std::fs::File,
 }
 
 impl StateFile {
@@ -52,6 +55,7 @@ impl StateFile {
             path: path.to_owned(),
             why,
         };
+        let lock = lock(path).map_err(err)?;
         let doc = match std::fs::read(path) {
             Ok(bytes) => {
                 let doc: Document = serde_json::from_slice(&bytes)
@@ -70,6 +74,7 @@ impl StateFile {
         Ok(StateFile {
             path: path.to_owned(),
             doc,
+            _lock: lock,
         })
     }
 
@@ -115,6 +120,25 @@ impl StateFile {
     }
 }
 
+/// Takes the state's lock file, or says that another watcher holds it.
+fn lock(path: &Path) -> Result<std::fs::File, String> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(|e| format!("cannot open its lock file: {e}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err("another watcher is using this state file".to_owned())
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock it: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,9 +155,15 @@ mod tests {
             checkpoint: "origin\n3\nroot\n\n— sig\n".into(),
         };
         state.store("issuance", log.clone()).unwrap();
+        drop(state);
         let again = StateFile::load(&path).unwrap();
         assert_eq!(again.log("issuance"), Some(&log));
         assert!(!dir.path().join("state.json.tmp").exists());
+
+        // One watcher per state file.
+        let busy = StateFile::load(&path).err().map(|e| e.to_string());
+        assert!(busy.is_some_and(|e| e.contains("another watcher")));
+        drop(again);
 
         std::fs::write(&path, b"{not json").unwrap();
         assert!(StateFile::load(&path).is_err());
