@@ -506,3 +506,71 @@ async fn catch_up_crosses_tiles_and_batches_and_resumes_mid_tile() {
     let found: Vec<(&str, u64)> = summary.matches.iter().map(|m| (m.log, m.index)).collect();
     assert_eq!(found, [("issuance", 0), ("artifacts", watched)]);
 }
+
+/// A proxy in front of `upstream` that flips the last byte of every entry bundle it serves.
+async fn tampering_proxy(upstream: &str) -> String {
+    let upstream = upstream.to_owned();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let upstream = upstream.clone();
+        async move {
+            let response = reqwest::get(format!("{upstream}{}", uri.path()))
+                .await
+                .unwrap();
+            let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+            let mut body = response.bytes().await.unwrap().to_vec();
+            if uri.path().contains("/tile/entries/")
+                && let Some(last) = body.last_mut()
+            {
+                *last ^= 1;
+            }
+            (status, body)
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_that_do_not_hash_to_the_signed_root_are_never_reported() {
+    let mayfly = Mayfly::builder().dev_issuer().start().await;
+    let hook = Hook::start().await;
+    issue(&mayfly, WATCHED).await;
+    issue(&mayfly, WATCHED).await;
+    let proxy = tampering_proxy(&mayfly.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let options = WatchOptions {
+        server: url::Url::parse(&proxy).unwrap(),
+        webhook: Some(hook.url.clone()),
+        ..watch_options(&mayfly, &state)
+    };
+    let err = watch_once(&options).await.expect_err("tampered entries");
+    assert!(
+        matches!(
+            err,
+            WatchError::Log {
+                log: "issuance",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("do not match the signed checkpoint of size 2"),
+        "{err}"
+    );
+    assert!(hook.received().is_empty(), "nothing unproven is reported");
+    let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(saved["logs"]["issuance"]["size"], 0);
+
+    // Straight from the server, the same state catches up and reports both.
+    let options = WatchOptions {
+        webhook: Some(hook.url.clone()),
+        ..watch_options(&mayfly, &state)
+    };
+    watch_once(&options).await.expect("untampered");
+    assert_eq!(hook.received().len(), 2);
+}
