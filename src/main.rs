@@ -91,8 +91,8 @@ enum AuditCommand {
     /// Follow both logs through their signed checkpoints and tiles, proving each checkpoint
     /// consistent with the last one seen, and print a JSON line (and POST it to --webhook) for
     /// every certificate that matches a --repository or --identity-regexp (every entry, if
-    /// neither is given). Exits non-zero naming both checkpoints on a fork, a rollback or a
-    /// bad checkpoint signature.
+    /// neither is given). Exits 3, naming both checkpoints, on a fork, a rollback or a bad
+    /// checkpoint signature; 1 on any other error.
     Watch(AuditWatchArgs),
 }
 
@@ -833,7 +833,15 @@ fn main() -> ExitCode {
                 tracing::error!("{e}");
             }
             eprintln!("mayfly: {e}");
-            ExitCode::FAILURE
+            // A monitor's caller must tell "the log misbehaved" from "could not check".
+            let misbehaved = e
+                .downcast_ref::<mayfly_client::audit::watch::WatchError>()
+                .is_some_and(|e| e.is_log_misbehaviour());
+            if misbehaved {
+                ExitCode::from(3)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -242,6 +242,16 @@ async fn a_webhook_that_stays_down_fails_the_run_without_losing_the_match() {
 
 /// Runs `mayfly audit watch --once` against `server`; returns (success, stdout, stderr).
 async fn watch_binary(server: &str, state: &Path, extra: &[&str]) -> (bool, String, String) {
+    let (code, out, err) = watch_binary_code(server, state, extra).await;
+    (code == Some(0), out, err)
+}
+
+/// [`watch_binary`] with the exit code.
+async fn watch_binary_code(
+    server: &str,
+    state: &Path,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
     let mut command = mayfly_command(state.parent().unwrap());
     command
         .args(["audit", "watch", "--once", "--server", server, "--state"])
@@ -251,7 +261,7 @@ async fn watch_binary(server: &str, state: &Path, extra: &[&str]) -> (bool, Stri
         .await
         .unwrap();
     (
-        output.status.success(),
+        output.status.code(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
@@ -373,8 +383,12 @@ async fn a_fork_is_detected_naming_both_checkpoints() {
     let (ok, _, err) = watch_binary(&a.url, &state, &["--trusted-root", root]).await;
     assert!(ok, "{err}");
 
-    let (ok, _, err) = watch_binary(&b.url, &state, &["--trusted-root", root]).await;
-    assert!(!ok, "a fork must fail the run");
+    let (code, _, err) = watch_binary_code(&b.url, &state, &["--trusted-root", root]).await;
+    assert_eq!(
+        code,
+        Some(3),
+        "a fork fails the run as log misbehaviour: {err}"
+    );
     assert!(err.contains("issuance log FORKED"), "{err}");
     assert!(err.contains("roots differ"), "{err}");
     for cp in [
@@ -428,8 +442,12 @@ async fn a_rollback_is_detected_naming_both_checkpoints() {
     let newer = checkpoint_body(&later, "issuance").await;
 
     let restored = instance(&backup).await;
-    let (ok, _, err) = watch_binary(&restored.url, &state, &[]).await;
-    assert!(!ok, "a rollback must fail the run");
+    let (code, _, err) = watch_binary_code(&restored.url, &state, &[]).await;
+    assert_eq!(
+        code,
+        Some(3),
+        "a rollback fails the run as log misbehaviour: {err}"
+    );
     assert!(err.contains("issuance log ROLLED BACK"), "{err}");
     assert!(err.contains("has 1 entries, fewer than the 3"), "{err}");
     assert!(err.contains(&newer), "{err}");
@@ -451,8 +469,12 @@ async fn a_checkpoint_under_another_key_is_detected() {
 
     // Same origin, another key: the pinned root's key does not verify it.
     let state = dir.path().join("state.json");
-    let (ok, _, err) = watch_binary(&impostor.url, &state, &["--trusted-root", root]).await;
-    assert!(!ok, "a foreign signature must fail the run");
+    let (code, _, err) = watch_binary_code(&impostor.url, &state, &["--trusted-root", root]).await;
+    assert_eq!(
+        code,
+        Some(3),
+        "a foreign signature is log misbehaviour: {err}"
+    );
     assert!(err.contains("signature does not verify"), "{err}");
     assert!(
         err.contains(&checkpoint_body(&impostor, "issuance").await),
@@ -463,8 +485,8 @@ async fn a_checkpoint_under_another_key_is_detected() {
     // Unpinned, the impostor's own trusted root no longer verifies what the state holds.
     let (ok, _, err) = watch_binary(&genuine.url, &state, &[]).await;
     assert!(ok, "{err}");
-    let (ok, _, err) = watch_binary(&impostor.url, &state, &[]).await;
-    assert!(!ok, "a changed key must fail the run");
+    let (code, _, err) = watch_binary_code(&impostor.url, &state, &[]).await;
+    assert_eq!(code, Some(1), "a changed trusted root is refused: {err}");
     assert!(err.contains("stored checkpoint does not verify"), "{err}");
 }
 
