@@ -81,6 +81,48 @@ enum Command {
     /// The CA of an instance, offline.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// Audit a Mayfly from the outside: watch its logs for certificates.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Follow both logs through their signed checkpoints and tiles, proving each checkpoint
+    /// consistent with the last one seen, and print a JSON line (and POST it to --webhook) for
+    /// every certificate that matches a --repository or --identity-regexp (every entry, if
+    /// neither is given). Exits 3, naming both checkpoints, on a fork, a rollback or a bad
+    /// checkpoint signature; 1 on any other error.
+    Watch(AuditWatchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct AuditWatchArgs {
+    /// The Mayfly to watch.
+    #[arg(long, env = "MAYFLY_SERVER", default_value = "http://127.0.0.1:8700")]
+    server: url::Url,
+    /// Where the watcher keeps, per log, how far it got and the last checkpoint it verified.
+    #[arg(long, value_name = "FILE")]
+    state: PathBuf,
+    /// Report certificates for this source repository: `owner/name` or its full URI
+    /// (repeatable).
+    #[arg(long = "repository", value_name = "R")]
+    repositories: Vec<String>,
+    /// Report certificates whose whole SAN matches this regex (repeatable).
+    #[arg(long = "identity-regexp", value_name = "RE")]
+    identity_regexps: Vec<String>,
+    /// POST each match (the JSON line) here, with retries.
+    #[arg(long, value_name = "URL")]
+    webhook: Option<url::Url>,
+    /// Catch up once and exit instead of polling.
+    #[arg(long)]
+    once: bool,
+    /// Seconds between polls.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    interval: u64,
+    /// The instance's trusted root, pinned (default: fetched from the server).
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -577,7 +619,8 @@ fn main() -> ExitCode {
         | Command::Verify(_)
         | Command::Policy(_)
         | Command::Keys(_)
-        | Command::Ca(_) => "warn",
+        | Command::Ca(_)
+        | Command::Audit(_) => "warn",
         // The demo's own server runs on loopback for a few seconds; its startup warnings
         // (dev issuer on, CA keys unencrypted) are expected there and would bury the report.
         Command::Demo(_) => "error",
@@ -716,6 +759,23 @@ fn main() -> ExitCode {
                 );
                 Ok(())
             }
+            Command::Audit(AuditCommand::Watch(args)) => {
+                use mayfly_client::audit::watch::{WatchOptions, watch, watch_once};
+                let options = WatchOptions {
+                    repositories: args.repositories,
+                    identity_regexps: args.identity_regexps,
+                    webhook: args.webhook,
+                    trusted_root: args.trusted_root,
+                    interval: std::time::Duration::from_secs(args.interval),
+                    ..WatchOptions::new(args.server, args.state)
+                };
+                if args.once {
+                    watch_once(&options).await?;
+                } else {
+                    watch(&options).await?;
+                }
+                Ok(())
+            }
             Command::Trust(args) => {
                 let documents = mayfly::trust::datadir::from_data_dir(
                     &mayfly::instance::DataDir::new(&args.data_dir),
@@ -773,7 +833,15 @@ fn main() -> ExitCode {
                 tracing::error!("{e}");
             }
             eprintln!("mayfly: {e}");
-            ExitCode::FAILURE
+            // A monitor's caller must tell "the log misbehaved" from "could not check".
+            let misbehaved = e
+                .downcast_ref::<mayfly_client::audit::watch::WatchError>()
+                .is_some_and(|e| e.is_log_misbehaviour());
+            if misbehaved {
+                ExitCode::from(3)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -6,13 +6,16 @@
 //! - [`attest`]: statements (npm provenance, in-toto), DSSE signing, the keyless flow against
 //!   Fulcio and Rekor endpoints, bundles.
 //! - [`verify`]: offline bundle verification against a trusted root and an identity policy.
+//! - [`audit`]: `mayfly audit watch`, a monitor of both logs through checkpoints and tiles.
 //! - [`commands`]: the `attest` and `verify` subcommands' arguments and output.
 #![forbid(unsafe_code)]
 // Items are `pub(crate)` unless the crate's public surface reaches them.
 #![warn(unreachable_pub)]
 
 pub mod attest;
+pub mod audit;
 pub mod commands;
+mod net;
 pub mod verify;
 
 /// Makes aws-lc the process-wide rustls crypto provider, which every HTTPS client here builds

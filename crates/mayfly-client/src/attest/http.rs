@@ -7,12 +7,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
-
-/// Generous for a CI runner talking to a loaded server, short enough that a dead one fails
-/// the job rather than hanging it.
-const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// No legitimate answer here comes close (a certificate chain, one log entry with a proof).
 const MAX_BODY: usize = 4 << 20;
@@ -20,28 +15,9 @@ const MAX_BODY: usize = 4 << 20;
 /// How much of an error body is quoted back to the user.
 const MAX_MESSAGE: usize = 500;
 
-/// An HTTPS client trusting the system roots, with aws-lc as the TLS provider. Redirects are
-/// not followed: none of these endpoints redirects, and a redirected POST would resend the
-/// identity token somewhere else.
+/// The HTTPS client of the keyless flow (see [`crate::net::https_client`]).
 pub(super) fn client() -> Result<reqwest::Client, AttestError> {
-    crate::install_crypto_provider();
-    let native = rustls_native_certs::load_native_certs();
-    let mut roots = rustls::RootCertStore::empty();
-    // Unparsable system roots are skipped: they could never anchor a chain anyway.
-    let _ = roots.add_parsable_certificates(native.certs);
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| AttestError::HttpSetup(format!("TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("mayfly-attest/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| AttestError::HttpSetup(e.to_string()))
+    crate::net::https_client("mayfly-attest").map_err(AttestError::HttpSetup)
 }
 
 /// Retries after a transport failure, 408, 429 or 5xx, as sigstore-js does (two retries), with

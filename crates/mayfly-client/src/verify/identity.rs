@@ -17,7 +17,7 @@ use super::chain::parse_cert;
 use super::error::VerifyError;
 use super::{IdentityMatcher, Policy};
 use mayfly_spec::fulcio::{self, ISSUER_LEGACY_ARC, ISSUER_V2_ARC, OTHER_NAME_OID};
-use x509_parser::certificate::X509Certificate;
+use x509_parser::certificate::TbsCertificate;
 use x509_parser::der_parser::asn1_rs::{Any, FromDer as _, Tag};
 use x509_parser::extensions::GeneralName;
 
@@ -37,14 +37,7 @@ pub(crate) struct Identity {
 pub(crate) fn read_identity(leaf_der: &[u8]) -> Result<Identity, VerifyError> {
     let leaf = parse_cert(leaf_der)?;
     let extensions = fulcio_extensions(&leaf)?;
-    let find = |arc: u32| {
-        extensions
-            .iter()
-            .find(|(a, _)| *a == arc)
-            .map(|(_, v)| v.clone())
-    };
-    let issuer = find(ISSUER_V2_ARC)
-        .or_else(|| find(ISSUER_LEGACY_ARC))
+    let issuer = issuer(&extensions)
         .ok_or_else(|| cert_err("no OIDC issuer extension (1.3.6.1.4.1.57264.1.8 or .1.1)"))?;
     Ok(Identity {
         san: san(&leaf)?,
@@ -53,7 +46,19 @@ pub(crate) fn read_identity(leaf_der: &[u8]) -> Result<Identity, VerifyError> {
     })
 }
 
-fn san(leaf: &X509Certificate<'_>) -> Result<String, VerifyError> {
+/// The OIDC issuer among decoded Fulcio extensions: `.8`, else the deprecated `.1`.
+pub(crate) fn issuer(extensions: &[(u32, String)]) -> Option<String> {
+    let find = |arc: u32| {
+        extensions
+            .iter()
+            .find(|(a, _)| *a == arc)
+            .map(|(_, v)| v.clone())
+    };
+    find(ISSUER_V2_ARC).or_else(|| find(ISSUER_LEGACY_ARC))
+}
+
+/// The single SAN of a leaf (or of a logged precertificate's TBSCertificate).
+pub(crate) fn san(leaf: &TbsCertificate<'_>) -> Result<String, VerifyError> {
     let ext = leaf
         .subject_alternative_name()
         .map_err(|e| cert_err(format!("bad subjectAltName: {e}")))?
@@ -89,7 +94,10 @@ fn utf8_string(der: &[u8]) -> Result<String, String> {
         .map_err(|_| "invalid UTF-8".into())
 }
 
-fn fulcio_extensions(leaf: &X509Certificate<'_>) -> Result<Vec<(u32, String)>, VerifyError> {
+/// Every Fulcio extension of a leaf (or TBSCertificate) as (last arc, value).
+pub(crate) fn fulcio_extensions(
+    leaf: &TbsCertificate<'_>,
+) -> Result<Vec<(u32, String)>, VerifyError> {
     let mut out = Vec::new();
     for ext in leaf.extensions() {
         let Some(arc) = ext

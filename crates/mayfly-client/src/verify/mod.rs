@@ -26,7 +26,7 @@
 mod body;
 mod chain;
 mod error;
-mod identity;
+pub(crate) mod identity;
 mod keys;
 mod npm;
 mod sct;

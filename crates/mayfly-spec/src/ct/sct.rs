@@ -92,6 +92,45 @@ pub fn merkle_tree_leaf(
     timestamped_entry(LEAF_TYPE_TIMESTAMPED_ENTRY, timestamp_ms, entry, extensions)
 }
 
+/// A parsed precertificate `MerkleTreeLeaf`: what [`merkle_tree_leaf`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrecertLeaf<'a> {
+    /// The `TimestampedEntry` timestamp, in milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    pub entry: PrecertEntry<'a>,
+    /// The `CtExtensions` contents (see the module comment).
+    pub extensions: &'a [u8],
+}
+
+/// Parses a v1 `MerkleTreeLeaf` holding a precertificate entry (the issuance log's leaves), as
+/// a monitor reads them back from entry bundles. Anything else (another version, leaf type or
+/// entry type, trailing bytes) is refused.
+pub fn parse_precert_leaf(bytes: &[u8]) -> Result<PrecertLeaf<'_>, CtError> {
+    let mut r = Reader::new(bytes);
+    if r.u8()? != VERSION_V1 {
+        return Err(CtError::UnsupportedSct("leaf version is not v1"));
+    }
+    if r.u8()? != LEAF_TYPE_TIMESTAMPED_ENTRY {
+        return Err(CtError::MalformedSct("leaf type is not timestamped_entry"));
+    }
+    let timestamp_ms = r.uint(8)?;
+    if r.uint(U16)? != ENTRY_TYPE_PRECERT {
+        return Err(CtError::MalformedSct("entry type is not precert_entry"));
+    }
+    let issuer_key_hash = r.array()?;
+    let tbs = r.vec(U24)?;
+    let extensions = r.vec(U16)?;
+    r.finish()?;
+    Ok(PrecertLeaf {
+        timestamp_ms,
+        entry: PrecertEntry {
+            issuer_key_hash,
+            tbs,
+        },
+        extensions,
+    })
+}
+
 /// The RFC 6962 §3.2 input to an SCT signature over a precertificate.
 pub fn signing_input(
     timestamp_ms: u64,

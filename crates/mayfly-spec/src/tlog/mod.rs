@@ -5,6 +5,7 @@
 //! [`crate::log`]; this module only says what the bytes are and whether they verify.
 
 pub mod checkpoint;
+pub mod compact;
 mod error;
 pub mod hash;
 pub mod note;

@@ -192,3 +192,30 @@ fn issuer_key_hash_is_sha256() {
         ]
     );
 }
+
+#[test]
+fn precert_leaf_round_trips_and_refuses_other_leaves() {
+    let tbs = [0x30, 0x03, 0x02, 0x01, 0x07];
+    let entry = PrecertEntry {
+        issuer_key_hash: [0x22; 32],
+        tbs: &tbs,
+    };
+    let extensions = leaf_index_extension(42).unwrap();
+    let leaf = merkle_tree_leaf(1_700_000_000_123, &entry, &extensions).unwrap();
+    let parsed = parse_precert_leaf(&leaf).unwrap();
+    assert_eq!(parsed.timestamp_ms, 1_700_000_000_123);
+    assert_eq!(parsed.entry, entry);
+    assert_eq!(leaf_index_from_extensions(parsed.extensions), Ok(Some(42)));
+
+    let mut trailing = leaf.clone();
+    trailing.push(0);
+    assert!(parse_precert_leaf(&trailing).is_err());
+    assert!(parse_precert_leaf(&leaf[..leaf.len() - 1]).is_err());
+    // An x509_entry (type 0) and a v2 leaf are not what the issuance log holds.
+    let mut x509 = leaf.clone();
+    x509[11] = 0;
+    assert!(parse_precert_leaf(&x509).is_err());
+    let mut v2 = leaf;
+    v2[0] = 1;
+    assert!(parse_precert_leaf(&v2).is_err());
+}
