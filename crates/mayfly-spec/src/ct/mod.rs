@@ -28,8 +28,9 @@ mod tests;
 
 pub use error::CtError;
 pub use sct::{
-    POISON_OID, PrecertEntry, SCT_LIST_OID, Sct, issuer_key_hash, leaf_index_extension,
-    leaf_index_from_extensions, merkle_tree_leaf, parse_sct_list, parse_sct_list_extension_value,
-    sct_list, sct_list_extension_value, signing_input,
+    LoggedPrecert, POISON_OID, PrecertEntry, SCT_LIST_OID, Sct, issuer_key_hash,
+    leaf_index_extension, leaf_index_from_extensions, merkle_tree_leaf, parse_merkle_tree_leaf,
+    parse_sct_list, parse_sct_list_extension_value, sct_list, sct_list_extension_value,
+    signing_input,
 };
 pub use tbs::{final_cert_signing_tbs, precert_signing_tbs, tbs_certificate, without_extension};

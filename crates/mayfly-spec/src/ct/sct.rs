@@ -92,6 +92,46 @@ pub fn merkle_tree_leaf(
     timestamped_entry(LEAF_TYPE_TIMESTAMPED_ENTRY, timestamp_ms, entry, extensions)
 }
 
+/// A precertificate `MerkleTreeLeaf` read back from a log: what [`merkle_tree_leaf`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoggedPrecert<'a> {
+    pub timestamp_ms: u64,
+    pub entry: PrecertEntry<'a>,
+    /// The `CtExtensions` contents (see the module doc), e.g. the `leaf_index`.
+    pub extensions: &'a [u8],
+}
+
+/// Parses a §3.4 `MerkleTreeLeaf` holding a precertificate entry, strictly: v1, a timestamped
+/// entry of type `precert_entry`, nothing after the extensions. Auditors and the index read
+/// issuance-log entries with it; anything else in such a log is an error, not skipped.
+pub fn parse_merkle_tree_leaf(leaf: &[u8]) -> Result<LoggedPrecert<'_>, CtError> {
+    let mut reader = Reader::new(leaf);
+    if reader.u8()? != VERSION_V1 {
+        return Err(CtError::UnsupportedSct("leaf version is not v1"));
+    }
+    if reader.u8()? != LEAF_TYPE_TIMESTAMPED_ENTRY {
+        return Err(CtError::UnsupportedSct("leaf is not a timestamped entry"));
+    }
+    let timestamp_ms = reader.uint(8)?;
+    if reader.uint(U16)? != ENTRY_TYPE_PRECERT {
+        return Err(CtError::UnsupportedSct(
+            "leaf is not a precertificate entry",
+        ));
+    }
+    let issuer_key_hash = reader.array::<32>()?;
+    let tbs = reader.vec(U24)?;
+    let extensions = reader.vec(U16)?;
+    reader.finish()?;
+    Ok(LoggedPrecert {
+        timestamp_ms,
+        entry: PrecertEntry {
+            issuer_key_hash,
+            tbs,
+        },
+        extensions,
+    })
+}
+
 /// The RFC 6962 §3.2 input to an SCT signature over a precertificate.
 pub fn signing_input(
     timestamp_ms: u64,
