@@ -21,6 +21,9 @@ use crate::policy::{Policy, PolicyError};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::storage::{DatabaseUrl, DatabaseUrlError, Store};
 pub mod listener;
+mod offline;
+
+pub use offline::rebuild_index;
 
 use listener::{ConnectionLimits, ConnectionSettings};
 use std::future::Future;
@@ -402,7 +405,10 @@ impl Instance {
                 "opened existing Mayfly instance"
             );
         }
+        // The search index follows both logs from wherever it stopped.
+        let index = crate::index::Indexer::start(&[&issuance, &artifacts]);
         let state = Arc::new(AppState {
+            index,
             issuer: Issuer::new(
                 settings,
                 rate_limiter(config.rate_limit_identity),
@@ -437,6 +443,7 @@ impl Instance {
 
     /// Finishes the batches in flight and closes the database.
     pub async fn close(&self) {
+        self.state.index.stop();
         self.state.issuance.close().await;
         self.state.artifacts.close().await;
         self.store.close().await;
