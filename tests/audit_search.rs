@@ -372,3 +372,63 @@ async fn index_retrieve_finds_rekor_entries() {
         );
     }
 }
+
+#[tokio::test]
+async fn mayfly_audit_search_verifies_before_printing() {
+    use std::process::Command;
+    let mayfly = Mayfly::builder().dev_issuer().start().await;
+    seven_certificates(&mayfly).await;
+    let audit = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mayfly"));
+        command
+            .args(["audit", "search", "--server", &mayfly.url])
+            .args(args);
+        command
+    };
+
+    let output = clients::run(audit(&["--repository", "acme/tool"])).await;
+    let table = String::from_utf8(output.stdout).unwrap();
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(rows[0].starts_with("INDEX"), "{table}");
+    assert!(
+        rows[1].starts_with("2 ") && rows[2].starts_with("5 "),
+        "{table}"
+    );
+    assert!(rows[1].contains("https://github.com/acme/tool") && rows[1].contains("release"));
+    assert!(rows[3].contains("2 certificate(s)") && rows[3].contains("verified"));
+
+    // JSON, across pages (--limit bounds the total), against a pinned trusted root.
+    let root = mayfly.trust_file("trusted_root.json").await;
+    let output = clients::run(audit(&[
+        "--owner",
+        "octo-org",
+        "--limit",
+        "4",
+        "--json",
+        "--trusted-root",
+        root.to_str().unwrap(),
+    ]))
+    .await;
+    let found: Vec<mayfly_spec::audit::AuditedCertificate> =
+        serde_json::from_slice(&output.stdout).unwrap();
+    let indexes: Vec<u64> = found.iter().map(|c| c.log_index).collect();
+    assert_eq!(indexes, [0, 1, 3, 4]);
+
+    // Another instance's trusted root: its keys did not sign this log's checkpoints.
+    let stranger = Mayfly::builder().start().await;
+    let wrong = stranger.trust_file("trusted_root.json").await;
+    let output = clients::run_failing(audit(&["--trusted-root", wrong.to_str().unwrap()])).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("does not verify") && stderr.contains("checkpoint"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing is printed unverified");
+
+    let output = clients::run_failing(audit(&["--since", "yesterday"])).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("400") && stderr.contains("since"),
+        "{stderr}"
+    );
+}

@@ -6,12 +6,15 @@
 //! - [`attest`]: statements (npm provenance, in-toto), DSSE signing, the keyless flow against
 //!   Fulcio and Rekor endpoints, bundles.
 //! - [`verify`]: offline bundle verification against a trusted root and an identity policy.
+//! - [`audit`]: `mayfly audit search`, the issuance log's certificates with every inclusion
+//!   proof and checkpoint signature checked against the trusted root.
 //! - [`commands`]: the `attest` and `verify` subcommands' arguments and output.
 #![forbid(unsafe_code)]
 // Items are `pub(crate)` unless the crate's public surface reaches them.
 #![warn(unreachable_pub)]
 
 pub mod attest;
+pub mod audit;
 pub mod commands;
 pub mod verify;
 

@@ -23,7 +23,7 @@ const MAX_MESSAGE: usize = 500;
 /// An HTTPS client trusting the system roots, with aws-lc as the TLS provider. Redirects are
 /// not followed: none of these endpoints redirects, and a redirected POST would resend the
 /// identity token somewhere else.
-pub(super) fn client() -> Result<reqwest::Client, AttestError> {
+pub(crate) fn client() -> Result<reqwest::Client, AttestError> {
     crate::install_crypto_provider();
     let native = rustls_native_certs::load_native_certs();
     let mut roots = rustls::RootCertStore::empty();
