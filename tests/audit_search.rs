@@ -432,3 +432,52 @@ async fn mayfly_audit_search_verifies_before_printing() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn mayfly_index_rebuild_on_a_stopped_instance() {
+    use mayfly::index::search::{CertificateFilters, certificate_page};
+    use mayfly::index::{Field, Term};
+    let mut mayfly = Mayfly::builder().dev_issuer().start().await;
+    let issued = seven_certificates(&mayfly).await;
+    let before = search(&mayfly, &issued, "owner=acme").await;
+    mayfly.shut_down().await;
+
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mayfly"));
+    command.args(["index", "rebuild", "--data-dir"]);
+    command.arg(&mayfly.config.data_dir);
+    let output = clients::run(command).await;
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout,
+        "issuance: indexed 7 entries\nartifacts: indexed 0 entries\n"
+    );
+
+    // Reopened, the indexer starts where the rebuild stopped and answers as before.
+    let instance = mayfly::server::Instance::open(&mayfly.config, None)
+        .await
+        .unwrap();
+    let state = instance.state.clone();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        state.index.indexed(LogSlot::ISSUANCE, 7),
+    )
+    .await
+    .unwrap();
+    let filters = CertificateFilters {
+        terms: vec![Term::new(Field::OwnerPath, "acme")],
+        ..Default::default()
+    };
+    let page = certificate_page(&state.issuance, &filters, 0, 10)
+        .await
+        .unwrap();
+    let after: Vec<u64> = page.certificates.iter().map(|c| c.log_index).collect();
+    assert_eq!(after, before);
+    instance.close().await;
+
+    // A data dir without an instance is refused, not created.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mayfly"));
+    command.args(["index", "rebuild", "--data-dir"]);
+    command.arg(mayfly.dir.path().join("nothing-here"));
+    let output = clients::run_failing(command).await;
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no Mayfly instance"));
+}

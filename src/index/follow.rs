@@ -94,6 +94,10 @@ pub struct Indexer {
 impl Indexer {
     /// Starts following `logs` (each from its stored index position).
     pub fn start<S: LogStore + IndexStore>(logs: &[&Log<S>]) -> Indexer {
+        metrics::describe_gauge!(
+            "mayfly_index_lag_entries",
+            "committed log entries the search index does not hold yet, per log"
+        );
         let (stop, _) = watch::channel(false);
         let mut positions = Vec::new();
         for log in logs {

@@ -15,6 +15,9 @@ use mayfly_spec::tlog::Hash;
 use mayfly_spec::tlog::tile::{self, TILE_WIDTH};
 use time::format_description::well_known::Rfc3339;
 
+/// Leaves whose proofs are computed from one read of their tiles.
+const PROOF_CHUNK: usize = 128;
+
 /// Filters of a certificate search; every one given must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CertificateFilters {
@@ -49,9 +52,19 @@ pub async fn certificate_page<S: LogStore + IndexStore>(
 
     let mut bundles = BundleCache::default();
     let mut certificates = Vec::with_capacity(found.len());
-    for index in found {
+    let mut proofs = Vec::new();
+    for (i, &index) in found.iter().enumerate() {
+        // Proofs in chunks: each chunk reads the tiles it needs once, and the tiles held at a
+        // time stay bounded whatever the page size.
+        if i % PROOF_CHUNK == 0 {
+            let chunk = &found[i..found.len().min(i + PROOF_CHUNK)];
+            proofs = log.inclusion_proofs(chunk, checkpoint.size).await?;
+            proofs.reverse();
+        }
+        let hashes = proofs
+            .pop()
+            .ok_or_else(|| LogError::Inconsistent("a proof went missing".into()))?;
         let leaf = bundles.entry(log, index).await?;
-        let hashes = log.inclusion_proof(index, checkpoint.size).await?;
         let proof = AuditProof {
             log_index: index,
             tree_size: checkpoint.size,
