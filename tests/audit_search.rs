@@ -481,3 +481,76 @@ async fn mayfly_index_rebuild_on_a_stopped_instance() {
     let output = clients::run_failing(command).await;
     assert!(String::from_utf8_lossy(&output.stderr).contains("no Mayfly instance"));
 }
+
+#[tokio::test]
+async fn tampered_answers_are_refused_by_the_auditor() {
+    use mayfly_client::audit::verify_answers;
+    let mayfly = Mayfly::builder().dev_issuer().start().await;
+    seven_certificates(&mayfly).await;
+    let root = mayfly.get_bytes("/trust/trusted_root.json").await;
+    let filters = vec![("owner".to_owned(), "acme".to_owned())];
+    let (_, body) = get(&mayfly, "owner=acme").await;
+    let page: CertificatesPage = serde_json::from_value(body).unwrap();
+    assert_eq!(page.certificates.len(), 2);
+    verify_answers(&root, &filters, &page.certificates).expect("the real answers verify");
+
+    let other_leaf = {
+        let (_, body) = get(&mayfly, "owner=octo-org&limit=1").await;
+        body["certificates"][0]["leaf"].as_str().unwrap().to_owned()
+    };
+    let tampered: Vec<(
+        &str,
+        Box<dyn Fn(&mut mayfly_spec::audit::AuditedCertificate)>,
+    )> = vec![
+        (
+            "san",
+            Box::new(|c| c.san = "https://github.com/evil".into()),
+        ),
+        (
+            "extension",
+            Box::new(|c| {
+                c.extensions.insert("BuildTrigger".into(), "push".into());
+            }),
+        ),
+        (
+            "proof hash",
+            Box::new(|c| c.inclusion_proof.hashes[0] = "00".repeat(32)),
+        ),
+        (
+            "root",
+            Box::new(|c| c.inclusion_proof.root_hash = "11".repeat(32)),
+        ),
+        ("index", Box::new(|c| c.log_index += 1)),
+        ("leaf", Box::new(move |c| c.leaf = other_leaf.clone())),
+        (
+            "checkpoint signature",
+            Box::new(|c| {
+                let note = &mut c.inclusion_proof.checkpoint;
+                let cut = note.rfind(' ').unwrap() + 5;
+                note.replace_range(cut..cut + 4, "AAAA");
+            }),
+        ),
+        (
+            "certificate",
+            Box::new(|c| {
+                let mut der = pem_ders(&c.certificate).remove(0);
+                let last = der.len() - 40;
+                der[last] ^= 1;
+                c.certificate = mayfly_spec::pem::encode("CERTIFICATE", &der);
+            }),
+        ),
+        ("timestamp", Box::new(|c| c.timestamp += 1)),
+    ];
+    for (what, tamper) in tampered {
+        let mut answers = page.certificates.clone();
+        tamper(&mut answers[1]);
+        let err = verify_answers(&root, &filters, &answers)
+            .err()
+            .unwrap_or_else(|| panic!("tampered {what} verified"));
+        assert!(err.to_string().contains("does not verify"), "{what}: {err}");
+    }
+    // An answer that verifies but was not asked for.
+    let wrong = vec![("owner".to_owned(), "octo-org".to_owned())];
+    let err = verify_answers(&root, &wrong, &page.certificates).unwrap_err();
+    assert!(err.to_string().contains("does not match owner"), "{err}");
+}

@@ -11,7 +11,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use mayfly_spec::audit::{AuditedCertificate, CertificatesPage, identity_from_tbs};
+use mayfly_spec::audit::{
+    AuditedCertificate, CertificatesPage, identity_from_tbs, repository_path,
+};
 use mayfly_spec::ct;
 use mayfly_spec::sigstore::trusted_root::TrustedRoot;
 use mayfly_spec::tlog::checkpoint::Checkpoint;
@@ -90,10 +92,12 @@ pub async fn search(options: &SearchOptions) -> Result<Vec<AuditedCertificate>, 
             if found.len() == options.max {
                 break;
             }
-            verify(&root, &mut checked, &item).map_err(|reason| AuditError::Unverified {
-                index: item.log_index,
-                reason,
-            })?;
+            verify(&root, &mut checked, &item)
+                .and_then(|()| matches(&options.filters, &item))
+                .map_err(|reason| AuditError::Unverified {
+                    index: item.log_index,
+                    reason,
+                })?;
             found.push(item);
         }
         match page.next_cursor {
@@ -183,6 +187,63 @@ fn verify(
         || identity.extensions_by_name() != item.extensions
     {
         return Err("the identity shown is not the one in the logged certificate".into());
+    }
+    Ok(())
+}
+
+/// Checks the answers of a search (one or more pages) as [`search`] does, against the trusted
+/// root `root` (its JSON), without fetching anything: for auditing answers obtained elsewhere.
+pub fn verify_answers(
+    root: &[u8],
+    filters: &[(String, String)],
+    answers: &[AuditedCertificate],
+) -> Result<(), AuditError> {
+    let root = TrustedRoot::parse(root).map_err(|e| AuditError::TrustedRoot(e.to_string()))?;
+    let mut checked = Checkpoints::default();
+    for item in answers {
+        verify(&root, &mut checked, item)
+            .and_then(|()| matches(filters, item))
+            .map_err(|reason| AuditError::Unverified {
+                index: item.log_index,
+                reason,
+            })?;
+    }
+    Ok(())
+}
+
+/// Whether a verified answer is one the filters asked for: the server chooses which entries
+/// to return, so at least every one it returns must match (what it leaves out, only a
+/// monitor reading the whole log can tell).
+fn matches(filters: &[(String, String)], item: &AuditedCertificate) -> Result<(), String> {
+    let ext = |name: &str| item.extensions.get(name).map_or("", String::as_str);
+    let uri_or_path = |have: &str, want: &str| {
+        if want.contains("://") {
+            have == want
+        } else {
+            repository_path(have).as_deref() == Some(want.trim_matches('/'))
+        }
+    };
+    let time = |text: &str| {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| format!("{text:?} is not an RFC 3339 time"))
+    };
+    let not_before = time(&item.not_before)?;
+    for (name, want) in filters {
+        let ok = match name.as_str() {
+            "san" => item.san == *want,
+            "issuer" => item.issuer == *want,
+            "repository" => uri_or_path(ext("SourceRepositoryURI"), want),
+            "owner" => uri_or_path(ext("SourceRepositoryOwnerURI"), want),
+            "ref" => ext("SourceRepositoryRef") == want,
+            "workflow" => ext("BuildSignerURI") == want,
+            "trigger" => ext("BuildTrigger") == want,
+            "since" => not_before >= time(want)?,
+            "until" => not_before <= time(want)?,
+            _ => true,
+        };
+        if !ok {
+            return Err(format!("it does not match {name}={want}"));
+        }
     }
     Ok(())
 }
