@@ -498,10 +498,8 @@ async fn tampered_answers_are_refused_by_the_auditor() {
         let (_, body) = get(&mayfly, "owner=octo-org&limit=1").await;
         body["certificates"][0]["leaf"].as_str().unwrap().to_owned()
     };
-    let tampered: Vec<(
-        &str,
-        Box<dyn Fn(&mut mayfly_spec::audit::AuditedCertificate)>,
-    )> = vec![
+    type Tamper = Box<dyn Fn(&mut mayfly_spec::audit::AuditedCertificate)>;
+    let tampered: Vec<(&str, Tamper)> = vec![
         (
             "san",
             Box::new(|c| c.san = "https://github.com/evil".into()),
