@@ -297,30 +297,5 @@ impl IndexStore for SqliteStore {
     }
 }
 
-/// The field codes the migration's comments refer to stay what [`Field::code`] says.
 #[cfg(test)]
-mod tests {
-    use crate::index::Field;
-
-    #[test]
-    fn field_codes_are_distinct() {
-        let fields = [
-            Field::San,
-            Field::Issuer,
-            Field::Repository,
-            Field::RepositoryPath,
-            Field::Owner,
-            Field::OwnerPath,
-            Field::Ref,
-            Field::Workflow,
-            Field::Trigger,
-            Field::ArtifactSubject,
-            Field::PublicKey,
-            Field::Digest,
-        ];
-        let mut codes: Vec<u8> = fields.iter().map(|f| f.code()).collect();
-        codes.sort();
-        codes.dedup();
-        assert_eq!(codes.len(), fields.len());
-    }
-}
+mod tests;
