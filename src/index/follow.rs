@@ -21,13 +21,13 @@ fn extractor(slot: LogSlot) -> fn(u64, &[u8]) -> (IndexedEntry, Option<String>) 
 }
 
 /// Indexes `slot`'s entries from the stored position up to `size` (a committed checkpoint
-/// size), one entry bundle per transaction; `progress` sees each new position. Returns the
-/// position reached.
+/// size), one entry bundle per transaction; `progress` sees each new position and says whether
+/// to go on (a stopping server does not wait for a long catch-up). Returns the position reached.
 pub(crate) async fn catch_up<S: LogStore + IndexStore>(
     store: &S,
     slot: LogSlot,
     size: u64,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(u64) -> bool,
 ) -> Result<u64, LogError> {
     let extract = extractor(slot);
     let mut position = store.index_position(slot).await?;
@@ -60,7 +60,9 @@ pub(crate) async fn catch_up<S: LogStore + IndexStore>(
         }
         store.index_add(slot, &batch).await?;
         position = end;
-        progress(position);
+        if !progress(position) {
+            break;
+        }
     }
     Ok(position)
 }
@@ -79,7 +81,7 @@ pub async fn rebuild<S: LogStore + IndexStore>(store: &S) -> Result<RebuildRepor
         ("artifacts", LogSlot::ARTIFACTS),
     ] {
         let size = store.checkpoint(slot).await?.map_or(0, |cp| cp.size);
-        report.push((name, catch_up(store, slot, size, |_| {}).await?));
+        report.push((name, catch_up(store, slot, size, |_| true).await?));
     }
     Ok(report)
 }
@@ -89,6 +91,7 @@ pub async fn rebuild<S: LogStore + IndexStore>(store: &S) -> Result<RebuildRepor
 pub struct Indexer {
     positions: Arc<[(LogSlot, watch::Receiver<u64>)]>,
     stop: Arc<watch::Sender<bool>>,
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Indexer {
@@ -100,14 +103,16 @@ impl Indexer {
         );
         let (stop, _) = watch::channel(false);
         let mut positions = Vec::new();
+        let mut tasks = Vec::new();
         for log in logs {
             let (tx, rx) = watch::channel(0);
             positions.push((log.config().slot, rx));
-            tokio::spawn(follow((*log).clone(), tx, stop.subscribe()));
+            tasks.push(tokio::spawn(follow((*log).clone(), tx, stop.subscribe())));
         }
         Indexer {
             positions: positions.into(),
             stop: Arc::new(stop),
+            tasks: Arc::new(std::sync::Mutex::new(tasks)),
         }
     }
 
@@ -119,9 +124,18 @@ impl Indexer {
         }
     }
 
-    /// Stops following; a step in progress finishes (its transaction is atomic either way).
-    pub fn stop(&self) {
+    /// Stops following and waits until the followers have: the bundle being indexed is
+    /// finished (its transaction is atomic either way), nothing after it is started, so the
+    /// database can close under no index write.
+    pub async fn stop(&self) {
         let _ = self.stop.send(true);
+        let tasks = match self.tasks.lock() {
+            Ok(mut tasks) => std::mem::take(&mut *tasks),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for task in tasks {
+            let _ = task.await;
+        }
     }
 }
 
@@ -139,6 +153,7 @@ async fn follow<S: LogStore + IndexStore>(
         let step = catch_up(log.store(), slot, size, |p| {
             lag.set(size.saturating_sub(p) as f64);
             position.send_replace(p);
+            !*stop.borrow()
         });
         let wait = match step.await {
             Ok(p) => {

@@ -443,7 +443,7 @@ impl Instance {
 
     /// Finishes the batches in flight and closes the database.
     pub async fn close(&self) {
-        self.state.index.stop();
+        self.state.index.stop().await;
         self.state.issuance.close().await;
         self.state.artifacts.close().await;
         self.store.close().await;
