@@ -302,8 +302,8 @@ async fn index_retrieve_finds_rekor_entries() {
         assert_eq!(response.status(), 201);
         let created: Value = response.json().await.unwrap();
         let (entry_id, _) = created.as_object().unwrap().iter().next().unwrap();
-        // The UUID is the last 64 hex digits of the entry ID.
-        uuids.push((entry_id[entry_id.len() - 64..].to_owned(), digest));
+        // Answered as Rekor does: entry IDs (tree ID and UUID), which GET accepts back.
+        uuids.push((entry_id.clone(), digest));
     }
     indexed(&mayfly, LogSlot::ARTIFACTS, 2).await;
     let retrieve = |query: Value| {
@@ -324,7 +324,14 @@ async fn index_retrieve_finds_rekor_entries() {
     let san = "https://github.com/octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main";
 
     let (status, found) = retrieve(json!({"hash": format!("sha256:{}", uuids[1].1)})).await;
-    assert_eq!((status, found), (200, json!([uuids[1].0])));
+    assert_eq!((status, &found), (200, &json!([uuids[1].0])));
+    let entry = mayfly
+        .get_json(&format!(
+            "/api/v1/log/entries/{}",
+            found[0].as_str().unwrap()
+        ))
+        .await;
+    assert!(entry.get(&uuids[1].0).is_some(), "{entry}");
     let (_, found) = retrieve(json!({"hash": uuids[0].1.to_uppercase()})).await;
     assert_eq!(found, json!([uuids[0].0]));
     let (_, found) = retrieve(json!({"subject": san})).await;

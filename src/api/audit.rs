@@ -4,7 +4,7 @@
 //! Both check every parameter before touching the index and answer 400 naming the parameter;
 //! both are bounded: a certificate page holds at most [`MAX_LIMIT`] items and continues with a
 //! cursor (the log index the next page starts at), and a Rekor index search answers at most
-//! [`MAX_UUIDS`] UUIDs, refusing a query that matches more rather than cutting it short.
+//! [`MAX_UUIDS`] entry IDs, refusing a query that matches more rather than cutting it short.
 
 use super::error::RekorApiError;
 use super::{ApiError, SharedState};
@@ -261,7 +261,13 @@ async fn index_retrieve(
             }
             ArtifactSearchError::Log(e) => ApiError::from(e),
         })?;
-    let body: Vec<String> = uuids.iter().map(|u| u.to_hex()).collect();
+    // Rekor's index holds entry IDs (tree ID and UUID, 80 hex digits) since its sharding, and
+    // answers with them; clients pass them back to GET /api/v1/log/entries/{id}.
+    let tree_id = mayfly_spec::rekor::tree_id(&state.artifacts.key().log_id());
+    let body: Vec<String> = uuids
+        .iter()
+        .map(|uuid| mayfly_spec::rekor::entry_id(tree_id, uuid))
+        .collect();
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
