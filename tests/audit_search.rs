@@ -559,3 +559,63 @@ async fn tampered_answers_are_refused_by_the_auditor() {
     let err = verify_answers(&root, &wrong, &page.certificates).unwrap_err();
     assert!(err.to_string().contains("does not match owner"), "{err}");
 }
+
+#[tokio::test]
+async fn index_retrieve_finds_an_email_identity_whatever_its_case() {
+    use p256::ecdsa::signature::Signer;
+    let idp = TestIdp::start().await;
+    let mayfly = Mayfly::builder()
+        .issuers(&issuers_with_idp(&idp))
+        .start()
+        .await;
+    let now = now();
+    let token = idp.sign(
+        &json!({"iss": idp.issuer("corp"), "aud": "sigstore", "sub": "user-42",
+        "email": "dev@corp.example", "email_verified": true,
+        "iat": now, "nbf": now, "exp": now + 300}),
+    );
+    let (key, pem) = p256_key();
+    let proof = p256_sign(&key, "dev@corp.example");
+    let (status, body) = mayfly
+        .sign_v2(&key_request(&token, &pem, &proof), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let cert_pem = body["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
+        .as_str()
+        .unwrap();
+    let blob = b"signed by e-mail";
+    let sig: p256::ecdsa::DerSignature = key.sign(blob);
+    let entry = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+        "data": {"hash": {"algorithm": "sha256",
+                          "value": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(blob))}},
+        "signature": {"content": B64.encode(sig.as_bytes()),
+                      "publicKey": {"content": B64.encode(cert_pem)}}}});
+    let response = mayfly
+        .client
+        .post(format!("{}/api/v1/log/entries", mayfly.url))
+        .json(&entry)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let entry_id = created.as_object().unwrap().keys().next().unwrap().clone();
+    indexed(&mayfly, LogSlot::ARTIFACTS, 1).await;
+    for email in ["dev@corp.example", "DEV@Corp.Example"] {
+        let response = mayfly
+            .client
+            .post(format!("{}/api/v1/index/retrieve", mayfly.url))
+            .json(&json!({"email": email}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let found: Value = response.json().await.unwrap();
+        assert_eq!(found, json!([entry_id]), "{email}");
+    }
+    // The certificate search finds the same identity in the issuance log.
+    indexed(&mayfly, LogSlot::ISSUANCE, 1).await;
+    let (status, body) = get(&mayfly, "san=dev%40corp.example").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["certificates"][0]["issuer"], idp.issuer("corp"));
+}
