@@ -6,23 +6,79 @@
 //! `limit` probes per term whatever the index size.
 
 use super::{ROWS_PER_STATEMENT, SqliteStore, backend, to_hash, to_i64, to_u64};
-use crate::index::{ArtifactQuery, CertificateQuery, EntryDetail, IndexBatch, IndexStore, Term};
+use crate::index::{
+    ArtifactQuery, CertificateQuery, EntryDetail, Field, IndexBatch, IndexStore, Term,
+};
 use crate::log::storage::{LogSlot, StoreError};
 use mayfly_spec::tlog::Hash;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::BTreeMap;
+
+/// A term value as stored: digests and key fingerprints (hex, unique per entry or per key, the
+/// bulk of the artifact index) as their bytes, which halves their rows; everything else as
+/// text. The column is `ANY`, and a blob never equals a text, so the two cannot collide.
+enum Stored<'a> {
+    Text(&'a str),
+    Blob(Vec<u8>),
+}
+
+/// Algorithm codes of binary digest values: stable on disk.
+const DIGEST_ALGORITHMS: [(&str, u8); 4] =
+    [("sha256", 1), ("sha384", 2), ("sha512", 3), ("sha1", 4)];
+
+fn stored_value(term: &Term) -> Stored<'_> {
+    let text = term.value.as_str();
+    let lower_hex = |h: &str| {
+        h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            .then(|| hex::decode(h).ok())
+            .flatten()
+    };
+    let blob = match term.field {
+        Field::PublicKey => lower_hex(text),
+        Field::Digest => text.split_once(':').and_then(|(alg, h)| {
+            let code = DIGEST_ALGORITHMS.iter().find(|(name, _)| *name == alg)?.1;
+            let mut bytes = vec![code];
+            bytes.extend(lower_hex(h)?);
+            Some(bytes)
+        }),
+        _ => None,
+    };
+    match blob {
+        Some(bytes) => Stored::Blob(bytes),
+        None => Stored::Text(text),
+    }
+}
+
+fn bind_value<'q>(
+    query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    value: &'q Stored<'q>,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    match value {
+        Stored::Text(text) => query.bind(*text),
+        Stored::Blob(bytes) => query.bind(bytes.as_slice()),
+    }
+}
 
 /// A term's id and entry count, if any entry carries it.
 async fn resolve(
     conn: &mut SqliteConnection,
     term: &Term,
 ) -> Result<Option<(i64, i64)>, StoreError> {
-    sqlx::query_as("SELECT id, entries FROM index_terms WHERE field = ? AND value = ?")
-        .bind(i64::from(term.field.code()))
-        .bind(&term.value)
+    let value = stored_value(term);
+    let query = sqlx::query("SELECT id, entries FROM index_terms WHERE field = ? AND value = ?")
+        .bind(i64::from(term.field.code()));
+    let row = bind_value(query, &value)
         .fetch_optional(&mut *conn)
         .await
-        .map_err(backend)
+        .map_err(backend)?;
+    row.map(|r| {
+        Ok((
+            r.try_get::<i64, _>(0).map_err(backend)?,
+            r.try_get::<i64, _>(1).map_err(backend)?,
+        ))
+    })
+    .transpose()
 }
 
 /// The ids of `terms`, rarest first; `None` if some term is carried by no entry.
@@ -113,30 +169,32 @@ impl IndexStore for SqliteStore {
             let added = limit(indexes.len());
             let id = match resolve(&mut tx, term).await? {
                 Some((id, _)) => {
-                    sqlx::query(
+                    let value = stored_value(term);
+                    let query = sqlx::query(
                         "UPDATE index_terms SET entries = entries + ? WHERE field = ? AND value = ?",
                     )
                     .bind(added)
-                    .bind(i64::from(term.field.code()))
-                    .bind(&term.value)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
+                    .bind(i64::from(term.field.code()));
+                    bind_value(query, &value)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
                     id
                 }
                 None => {
                     let id = next_id;
                     next_id += 1;
-                    sqlx::query(
+                    let value = stored_value(term);
+                    let query = sqlx::query(
                         "INSERT INTO index_terms (field, value, id, entries) VALUES (?, ?, ?, ?)",
                     )
-                    .bind(i64::from(term.field.code()))
-                    .bind(&term.value)
-                    .bind(id)
-                    .bind(added)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend)?;
+                    .bind(i64::from(term.field.code()));
+                    bind_value(query, &value)
+                        .bind(id)
+                        .bind(added)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
                     id
                 }
             };

@@ -15,10 +15,11 @@ CREATE TABLE index_counters (
 ) STRICT, WITHOUT ROWID;
 
 -- (field, value) -> term id and how many entries carry it (searches start from the rarest).
--- WITHOUT ROWID: the value is stored once, in the key.
+-- WITHOUT ROWID: the value is stored once, in the key. Values are text, except digests and key
+-- fingerprints, which are stored as their bytes (see src/storage/sqlite/index.rs).
 CREATE TABLE index_terms (
     field   INTEGER NOT NULL,
-    value   TEXT    NOT NULL,
+    value   ANY     NOT NULL,
     id      INTEGER NOT NULL,
     entries INTEGER NOT NULL,
     PRIMARY KEY (field, value)

@@ -123,3 +123,21 @@ fn field_codes_are_distinct() {
     codes.dedup();
     assert_eq!(codes.len(), fields.len());
 }
+
+#[test]
+fn digests_and_fingerprints_are_stored_as_bytes() {
+    let digest = Term::new(Field::Digest, format!("sha256:{}", "ab".repeat(32)));
+    assert!(matches!(stored_value(&digest), Stored::Blob(b) if b.len() == 33 && b[0] == 1));
+    let key = Term::new(Field::PublicKey, "cd".repeat(32));
+    assert!(matches!(stored_value(&key), Stored::Blob(b) if b.len() == 32));
+    // Anything else stays text: unknown algorithms, odd or upper-case hex, other fields.
+    for term in [
+        Term::new(Field::Digest, "md5:abcd"),
+        Term::new(Field::Digest, "sha256:abc"),
+        Term::new(Field::Digest, "sha256:ABCD"),
+        Term::new(Field::PublicKey, "not hex"),
+        Term::new(Field::Ref, "abcd"),
+    ] {
+        assert!(matches!(stored_value(&term), Stored::Text(_)), "{term:?}");
+    }
+}
