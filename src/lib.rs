@@ -13,6 +13,8 @@
 //! - [`hsm`]: PKCS#11 keys (CA and log signing keys that never leave the token).
 //! - [`log`]: the log engine: a sequencer with durable group commit over a narrow storage
 //!   trait, tile and checkpoint reads, the log signing keys, the whole-tree audit.
+//! - [`index`]: the search index of both logs, derived from their entries and rebuildable:
+//!   the indexer that follows them and the storage trait it writes through.
 //! - [`storage`]: the implementations of that trait; the only module that knows SQL.
 //! - [`trust`]: the trusted root, signing config and client trust config the instance serves.
 //! - [`instance`]: the data directory's layout and every name derived from the public URL.
@@ -34,6 +36,7 @@ pub mod ca;
 pub mod demo;
 pub mod hsm;
 pub mod identity;
+pub mod index;
 pub mod instance;
 pub mod log;
 pub mod logging;

@@ -81,19 +81,71 @@ enum Command {
     /// The CA of an instance, offline.
     #[command(subcommand)]
     Ca(CaCommand),
-    /// Audit a Mayfly from the outside: watch its logs for certificates.
+    /// Audit an instance from outside: find its certificates, each proven to be in the log,
+    /// and watch its logs for new ones.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The search index of a stopped instance's logs.
+    #[command(subcommand)]
+    Index(IndexCommand),
 }
 
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
+    /// Search the issuance log (GET /api/v1/audit/certificates) and print a table, after
+    /// verifying every inclusion proof and checkpoint signature against the instance's trusted
+    /// root (fetched from /trust/trusted_root.json, or pinned with --trusted-root). Fails,
+    /// printing nothing, if any answer does not verify.
+    Search(AuditSearchArgs),
     /// Follow both logs through their signed checkpoints and tiles, proving each checkpoint
     /// consistent with the last one seen, and print a JSON line (and POST it to --webhook) for
     /// every certificate that matches a --repository or --identity-regexp (every entry, if
     /// neither is given). Exits 3, naming both checkpoints, on a fork, a rollback or a bad
     /// checkpoint signature; 1 on any other error.
     Watch(AuditWatchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct AuditSearchArgs {
+    /// The Mayfly to audit.
+    #[arg(long, env = "MAYFLY_SERVER", value_name = "URL")]
+    server: url::Url,
+    /// The certificate's SAN, exactly.
+    #[arg(long)]
+    san: Option<String>,
+    /// The OIDC issuer URL.
+    #[arg(long)]
+    issuer: Option<String>,
+    /// Source repository: its URI (Fulcio .12) or owner/name.
+    #[arg(long)]
+    repository: Option<String>,
+    /// Repository owner: its URI (Fulcio .16) or name.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Source ref (Fulcio .14), e.g. refs/heads/main.
+    #[arg(long = "ref", value_name = "REF")]
+    git_ref: Option<String>,
+    /// Build signer URI (Fulcio .9): the workflow file at a ref.
+    #[arg(long)]
+    workflow: Option<String>,
+    /// What triggered the build (Fulcio .20), e.g. push.
+    #[arg(long)]
+    trigger: Option<String>,
+    /// Issued at or after this time (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Issued at or before this time (RFC 3339).
+    #[arg(long)]
+    until: Option<String>,
+    /// Show at most this many certificates (fetched page by page).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Print the verified answers as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Trust this trusted_root.json instead of the one the server serves.
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -167,6 +219,22 @@ struct CaRotateArgs {
 fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map_err(|e| format!("not an RFC 3339 time ({e}); e.g. 2027-01-04T09:00:00Z"))
+}
+
+#[derive(Subcommand, Debug)]
+enum IndexCommand {
+    /// Empty the search index and refill it from the logs alone. Stop the server first.
+    Rebuild(IndexRebuildArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct IndexRebuildArgs {
+    /// The instance's data dir.
+    #[arg(long, env = "MAYFLY_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The database, when not the data dir's (sqlite://PATH).
+    #[arg(long, env = "MAYFLY_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -620,7 +688,8 @@ fn main() -> ExitCode {
         | Command::Policy(_)
         | Command::Keys(_)
         | Command::Ca(_)
-        | Command::Audit(_) => "warn",
+        | Command::Audit(_)
+        | Command::Index(_) => "warn",
         // The demo's own server runs on loopback for a few seconds; its startup warnings
         // (dev issuer on, CA keys unencrypted) are expected there and would bury the report.
         Command::Demo(_) => "error",
@@ -787,6 +856,16 @@ fn main() -> ExitCode {
                 }
                 Ok(())
             }
+            Command::Audit(AuditCommand::Search(args)) => audit_search(args).await,
+            Command::Index(IndexCommand::Rebuild(args)) => {
+                let report =
+                    mayfly::server::rebuild_index(&args.data_dir, args.database_url.as_deref())
+                        .await?;
+                for (log, entries) in report {
+                    println!("{log}: indexed {entries} entries");
+                }
+                Ok(())
+            }
             Command::Bench(BenchCommand::Issue(args)) => {
                 let options = mayfly::bench::issue::Options {
                     concurrency: args.concurrency,
@@ -844,6 +923,33 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+async fn audit_search(args: AuditSearchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let filters = [
+        ("san", args.san),
+        ("issuer", args.issuer),
+        ("repository", args.repository),
+        ("owner", args.owner),
+        ("ref", args.git_ref),
+        ("workflow", args.workflow),
+        ("trigger", args.trigger),
+        ("since", args.since),
+        ("until", args.until),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+    .collect();
+    let text = mayfly_client::commands::audit_search(
+        args.server,
+        filters,
+        args.limit,
+        args.trusted_root.as_deref(),
+        args.json,
+    )
+    .await?;
+    print!("{text}");
+    Ok(())
 }
 
 /// Parses the command line, filling flags left at their defaults from the `--config` file.

@@ -609,3 +609,22 @@ async fn an_entry_the_codec_refuses_takes_no_index_and_is_an_internal_fault() {
     log.close().await;
     fx.reopen_and_audit().await;
 }
+
+#[tokio::test]
+async fn batched_inclusion_proofs_equal_single_ones() {
+    let fx = Fixture::new();
+    let (log, _) = fx.create().await;
+    append_many(&log, 0..700).await;
+    let size = log.checkpoint().size;
+    // Scattered and neighbouring leaves, across tiles, against the current and an older size.
+    for size in [size, 300] {
+        let indexes: Vec<u64> = (0..size).step_by(7).chain([size - 1, 0]).collect();
+        let batched = log.inclusion_proofs(&indexes, size).await.unwrap();
+        assert_eq!(batched.len(), indexes.len());
+        for (index, proof) in indexes.iter().zip(&batched) {
+            assert_eq!(proof, &log.inclusion_proof(*index, size).await.unwrap());
+        }
+    }
+    assert!(log.inclusion_proofs(&[size], size).await.is_err());
+    assert!(log.inclusion_proofs(&[0], size + 1).await.is_err());
+}

@@ -1,5 +1,6 @@
 //! The HTTP surface: one axum router for every API on one listener.
 
+mod audit;
 mod dev_oidc;
 mod error;
 mod fulcio;
@@ -32,6 +33,8 @@ const MAX_BODY_BYTES: usize = MAX_SIGNING_BODY;
 /// What every handler can reach.
 pub struct AppState {
     pub issuance: Log<Store>,
+    /// The search index's follower of both logs.
+    pub index: crate::index::Indexer,
     pub artifacts: Log<Store>,
     /// The CA and the pipeline every certificate request goes through.
     pub issuer: Issuer,
@@ -57,6 +60,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(tiles::router())
         .merge(fulcio::router())
         .merge(rekor::router())
+        .merge(audit::router())
         .merge(trust::router());
     if state.dev_issuer.is_some() {
         router = router.merge(dev_oidc::router());

@@ -427,6 +427,16 @@ impl<S: LogStore> Log<S> {
         tree::read_inclusion_proof(&self.inner.store, self.inner.config.slot, index, size).await
     }
 
+    /// Inclusion proofs of several leaves in the tree of `size` leaves, each tile read once.
+    pub async fn inclusion_proofs(
+        &self,
+        indexes: &[u64],
+        size: u64,
+    ) -> Result<Vec<Vec<Hash>>, LogError> {
+        self.check_size(size)?;
+        tree::read_inclusion_proofs(&self.inner.store, self.inner.config.slot, indexes, size).await
+    }
+
     /// Consistency proof from tree size `old` to `new` (≤ the current size).
     pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LogError> {
         self.check_size(new)?;

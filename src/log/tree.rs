@@ -291,6 +291,27 @@ pub(crate) async fn read_inclusion_proof<S: LogStore>(
     proof::inclusion_proof(index, size, |s| tiles.node(s))
 }
 
+/// Inclusion proofs for several leaves against one tree of `size`, reading each tile they
+/// need once (neighbouring leaves share all but their lowest tiles).
+pub(crate) async fn read_inclusion_proofs<S: LogStore>(
+    store: &S,
+    log: LogSlot,
+    indexes: &[u64],
+    size: u64,
+) -> Result<Vec<Vec<Hash>>, LogError> {
+    let mut subtrees = Vec::new();
+    for index in indexes {
+        for range in proof::inclusion_ranges(*index, size)? {
+            subtrees.extend(proof::subtrees(range));
+        }
+    }
+    let tiles = TileMap::fetch(store, log, subtrees).await?;
+    indexes
+        .iter()
+        .map(|index| proof::inclusion_proof(*index, size, |s| tiles.node(s)))
+        .collect()
+}
+
 /// Consistency proof between two sizes, read from storage.
 pub(crate) async fn read_consistency_proof<S: LogStore>(
     store: &S,

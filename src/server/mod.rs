@@ -22,6 +22,9 @@ use crate::ratelimit::{Rate, RateLimiter};
 use crate::storage::{DatabaseUrl, DatabaseUrlError, Store};
 mod ca;
 pub mod listener;
+mod offline;
+
+pub use offline::rebuild_index;
 
 use ca::{CaSource, KeySource};
 pub use ca::{RotateConfig, rotate_ca};
@@ -437,7 +440,10 @@ impl Instance {
                 "opened existing Mayfly instance"
             );
         }
+        // The search index follows both logs from wherever it stopped.
+        let index = crate::index::Indexer::start(&[&issuance, &artifacts]);
         let state = Arc::new(AppState {
+            index,
             issuer: Issuer::new(
                 settings,
                 rate_limiter(config.rate_limit_identity),
@@ -473,6 +479,7 @@ impl Instance {
 
     /// Finishes the batches in flight and closes the database.
     pub async fn close(&self) {
+        self.state.index.stop().await;
         self.state.issuance.close().await;
         self.state.artifacts.close().await;
         self.store.close().await;

@@ -8,6 +8,7 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+use crate::index::{ArtifactQuery, CertificateQuery, IndexBatch, IndexStore};
 use crate::log::storage::{Batch, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
 use mayfly_spec::tlog::Hash;
 use mayfly_spec::tlog::tile::TileId;
@@ -129,6 +130,39 @@ impl LogStore for Store {
             Store::Sqlite(s) => s.commit(log, batch).await,
             #[cfg(feature = "test-util")]
             Store::FaultySqlite(s) => s.commit(log, batch).await,
+        }
+    }
+}
+
+/// The index lives in the same database; faults are injected into the log's tables only.
+impl IndexStore for Store {
+    async fn index_position(&self, log: LogSlot) -> Result<u64, StoreError> {
+        self.sqlite().index_position(log).await
+    }
+
+    async fn index_add(&self, log: LogSlot, batch: &IndexBatch) -> Result<(), StoreError> {
+        self.sqlite().index_add(log, batch).await
+    }
+
+    async fn index_clear(&self) -> Result<(), StoreError> {
+        self.sqlite().index_clear().await
+    }
+
+    async fn find_certificates(&self, query: &CertificateQuery) -> Result<Vec<u64>, StoreError> {
+        self.sqlite().find_certificates(query).await
+    }
+
+    async fn find_artifacts(&self, query: &ArtifactQuery) -> Result<Vec<(u64, Hash)>, StoreError> {
+        self.sqlite().find_artifacts(query).await
+    }
+}
+
+impl Store {
+    fn sqlite(&self) -> &SqliteStore {
+        match self {
+            Store::Sqlite(s) => s,
+            #[cfg(feature = "test-util")]
+            Store::FaultySqlite(s) => s.inner(),
         }
     }
 }

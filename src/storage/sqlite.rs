@@ -15,6 +15,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
 
+mod index;
+
 /// Rows per multi-row INSERT or IN (...) lookup: 4 parameters per leaf row stays well under
 /// SQLite's 32766-parameter limit while amortising the per-statement round trip.
 const ROWS_PER_STATEMENT: usize = 1000;

@@ -21,6 +21,8 @@ pub enum CommandError {
     Verify(#[from] VerifyError),
     #[error(transparent)]
     Attest(#[from] AttestError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// Who must have signed, as the flags say it.
@@ -184,6 +186,35 @@ pub async fn attest(
         out,
     };
     Ok(attest::attest(subject, &options, &ProcessEnv).await?)
+}
+
+/// `mayfly audit search --server URL [filters] [--json] [--trusted-root FILE]`: what to print
+/// (a table, or the verified answers as a JSON array). Nothing is returned unless every answer
+/// verified.
+pub async fn audit_search(
+    server: url::Url,
+    filters: Vec<(String, String)>,
+    max: usize,
+    trusted_root: Option<&Path>,
+    json: bool,
+) -> Result<String, CommandError> {
+    if max == 0 {
+        return Err(usage("--limit must be at least 1"));
+    }
+    let options = crate::audit::SearchOptions {
+        server,
+        filters,
+        max,
+        trusted_root: trusted_root.map(read).transpose()?,
+    };
+    let found = crate::audit::search(&options).await?;
+    if json {
+        let mut text = serde_json::to_string_pretty(&found)
+            .map_err(|e| CommandError::Usage(format!("cannot write JSON: {e}")))?;
+        text.push('\n');
+        return Ok(text);
+    }
+    Ok(crate::audit::table(&found))
 }
 
 /// What `mayfly attest` signs.

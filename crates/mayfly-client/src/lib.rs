@@ -6,7 +6,9 @@
 //! - [`attest`]: statements (npm provenance, in-toto), DSSE signing, the keyless flow against
 //!   Fulcio and Rekor endpoints, bundles.
 //! - [`verify`]: offline bundle verification against a trusted root and an identity policy.
-//! - [`audit`]: `mayfly audit watch`, a monitor of both logs through checkpoints and tiles.
+//! - [`audit`]: `mayfly audit search` (certificates from the search API, every inclusion proof
+//!   and checkpoint signature checked against the trusted root) and `mayfly audit watch` (a
+//!   monitor of both logs through checkpoints and tiles).
 //! - [`commands`]: the `attest` and `verify` subcommands' arguments and output.
 #![forbid(unsafe_code)]
 // Items are `pub(crate)` unless the crate's public surface reaches them.

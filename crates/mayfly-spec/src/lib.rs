@@ -6,6 +6,8 @@
 //! - [`tlog`]: RFC 6962 / RFC 9162 Merkle hashing and proofs, C2SP tlog-tiles tile maths, C2SP
 //!   signed notes and checkpoints.
 //! - [`ct`]: RFC 6962 SCTs, precertificate Merkle leaves, TBS surgery.
+//! - [`audit`]: the identity in a logged precertificate TBS, the certificate rebuilt from it,
+//!   and the JSON of the certificate search API.
 //! - [`fulcio`]: the Fulcio certificate extensions: the OID table, their encoding and decoding.
 //! - [`subject_key`]: the client key policy and proof of possession of a signing-cert request.
 //! - [`rekor`]: Rekor v1 entry kinds, canonical bodies (RFC 8785), UUIDs and entry IDs, the
@@ -16,6 +18,7 @@
 // Items are `pub(crate)` unless the crate's public surface reaches them.
 #![warn(unreachable_pub)]
 
+pub mod audit;
 pub mod ct;
 pub mod der;
 pub mod fulcio;

@@ -17,7 +17,7 @@
 mod bundle;
 mod env;
 mod error;
-mod http;
+pub(crate) mod http;
 mod key;
 pub mod statement;
 pub mod tarball;

@@ -31,7 +31,7 @@ mod keys;
 mod npm;
 mod sct;
 mod signature;
-mod tlog;
+pub(crate) mod tlog;
 
 pub use error::VerifyError;
 

@@ -72,7 +72,11 @@ pub(crate) fn verify_proof(log: &Log, entry: &TlogEntry, proof: &Proof) -> Resul
     })
 }
 
-fn open_checkpoint(log: &Log, log_id: &[u8; 32], text: &str) -> Result<Checkpoint, VerifyError> {
+pub(crate) fn open_checkpoint(
+    log: &Log,
+    log_id: &[u8; 32],
+    text: &str,
+) -> Result<Checkpoint, VerifyError> {
     let err = |m: String| VerifyError::Checkpoint(m);
     if log.key_details != "PKIX_ECDSA_P256_SHA_256" {
         return Err(err(format!("unsupported log key type {}", log.key_details)));

@@ -1,0 +1,197 @@
+//! The indexer: one task per log that follows its committed entries, and the offline rebuild.
+
+use super::{IndexBatch, IndexStore, IndexedEntry, extract};
+use crate::log::storage::{LogSlot, LogStore, StoreError};
+use crate::log::{Log, LogError};
+use mayfly_spec::tlog::tile::{self, TILE_WIDTH};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// After a failed step (the database busy or failing), wait this long before trying again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The entry extractor for a log's slot.
+fn extractor(slot: LogSlot) -> fn(u64, &[u8]) -> (IndexedEntry, Option<String>) {
+    if slot == LogSlot::ISSUANCE {
+        extract::certificate
+    } else {
+        extract::artifact
+    }
+}
+
+/// Indexes `slot`'s entries from the stored position up to `size` (a committed checkpoint
+/// size), one entry bundle per transaction; `progress` sees each new position and says whether
+/// to go on (a stopping server does not wait for a long catch-up). Returns the position reached.
+pub(crate) async fn catch_up<S: LogStore + IndexStore>(
+    store: &S,
+    slot: LogSlot,
+    size: u64,
+    mut progress: impl FnMut(u64) -> bool,
+) -> Result<u64, LogError> {
+    let extract = extractor(slot);
+    let mut position = store.index_position(slot).await?;
+    while position < size {
+        let bundle = position / TILE_WIDTH;
+        let data = store.entry_bundle(slot, bundle).await?.ok_or_else(|| {
+            LogError::Inconsistent(format!(
+                "entry bundle {bundle} of a committed entry is missing"
+            ))
+        })?;
+        let entries =
+            tile::split_entries(&data).map_err(|e| LogError::Inconsistent(e.to_string()))?;
+        let end = size.min(bundle * TILE_WIDTH + entries.len() as u64);
+        if end <= position {
+            return Err(LogError::Inconsistent(format!(
+                "entry bundle {bundle} ends before committed entry {position}"
+            )));
+        }
+        let mut batch = IndexBatch {
+            from: position,
+            to: end,
+            entries: Vec::with_capacity((end - position) as usize),
+        };
+        for index in position..end {
+            let (entry, problem) = extract(index, entries[(index % TILE_WIDTH) as usize]);
+            if let Some(problem) = problem {
+                tracing::warn!(log = slot.0, index, %problem, "indexed an entry without search terms");
+            }
+            batch.entries.push(entry);
+        }
+        store.index_add(slot, &batch).await?;
+        position = end;
+        if !progress(position) {
+            break;
+        }
+    }
+    Ok(position)
+}
+
+/// What a rebuild indexed, per log: (name, entries).
+pub type RebuildReport = Vec<(&'static str, u64)>;
+
+/// Empties the index and refills it from the logs' committed entries, up to each log's stored
+/// checkpoint. For a stopped instance (`mayfly index rebuild`); a running one would race it
+/// (safely: positions move by compare-and-swap, and the loser stops with a conflict).
+pub async fn rebuild<S: LogStore + IndexStore>(store: &S) -> Result<RebuildReport, LogError> {
+    store.index_clear().await?;
+    let mut report = Vec::new();
+    for (name, slot) in [
+        ("issuance", LogSlot::ISSUANCE),
+        ("artifacts", LogSlot::ARTIFACTS),
+    ] {
+        let size = store.checkpoint(slot).await?.map_or(0, |cp| cp.size);
+        report.push((name, catch_up(store, slot, size, |_| true).await?));
+    }
+    Ok(report)
+}
+
+/// The running indexer of both logs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Indexer {
+    positions: Arc<[(LogSlot, watch::Receiver<u64>)]>,
+    stop: Arc<watch::Sender<bool>>,
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Indexer {
+    /// Starts following `logs` (each from its stored index position).
+    pub fn start<S: LogStore + IndexStore>(logs: &[&Log<S>]) -> Indexer {
+        metrics::describe_gauge!(
+            "mayfly_index_lag_entries",
+            "committed log entries the search index does not hold yet, per log"
+        );
+        let (stop, _) = watch::channel(false);
+        let mut positions = Vec::new();
+        let mut tasks = Vec::new();
+        for log in logs {
+            let (tx, rx) = watch::channel(0);
+            positions.push((log.config().slot, rx));
+            tasks.push(tokio::spawn(follow((*log).clone(), tx, stop.subscribe())));
+        }
+        Indexer {
+            positions: positions.into(),
+            stop: Arc::new(stop),
+            tasks: Arc::new(std::sync::Mutex::new(tasks)),
+        }
+    }
+
+    /// Waits until `slot`'s index holds at least `size` entries (tests, benchmarks).
+    pub async fn indexed(&self, slot: LogSlot, size: u64) {
+        if let Some((_, rx)) = self.positions.iter().find(|(s, _)| *s == slot) {
+            let mut rx = rx.clone();
+            let _ = rx.wait_for(|p| *p >= size).await;
+        }
+    }
+
+    /// Stops following and waits until the followers have: the bundle being indexed is
+    /// finished (its transaction is atomic either way), nothing after it is started, so the
+    /// database can close under no index write.
+    pub async fn stop(&self) {
+        let _ = self.stop.send(true);
+        let tasks = match self.tasks.lock() {
+            Ok(mut tasks) => std::mem::take(&mut *tasks),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn follow<S: LogStore + IndexStore>(
+    log: Log<S>,
+    position: watch::Sender<u64>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let name = log.config().name;
+    let slot = log.config().slot;
+    let lag = metrics::gauge!("mayfly_index_lag_entries", "log" => name);
+    let mut heads = log.watch();
+    loop {
+        let size = log.checkpoint().size;
+        let step = catch_up(log.store(), slot, size, |p| {
+            lag.set(size.saturating_sub(p) as f64);
+            position.send_replace(p);
+            !*stop.borrow()
+        });
+        let wait = match step.await {
+            Ok(p) => {
+                lag.set(size.saturating_sub(p) as f64);
+                position.send_replace(p);
+                None
+            }
+            Err(LogError::Storage(e)) if matches!(*e, StoreError::Conflict) => {
+                tracing::error!(
+                    log = name,
+                    "another indexer moved this log's index; this one stops"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(log = name, error = %e, "indexing failed; retrying");
+                Some(RETRY_AFTER)
+            }
+        };
+        let next = async {
+            match wait {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => {
+                    // A closed channel means the log has stopped: nothing more will come.
+                    if heads.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            _ = next => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        // The lag grows the moment a checkpoint lands, before the step that indexes it.
+        lag.set(log.checkpoint().size.saturating_sub(*position.borrow()) as f64);
+    }
+}

@@ -1,0 +1,46 @@
+-- The search index of both logs (src/index): derived from the logs, rebuildable from them, and
+-- outside the trust path. Terms are interned: an entry costs one small posting row per term,
+-- and a value shared by many entries (a repository, a workflow) is stored once.
+
+-- How many entries of each log are indexed; moved by compare-and-swap with every batch.
+CREATE TABLE index_positions (
+    log  INTEGER PRIMARY KEY,
+    next INTEGER NOT NULL
+) STRICT;
+
+-- Counters of the index: 'term' is the next term id to hand out.
+CREATE TABLE index_counters (
+    name  TEXT    PRIMARY KEY,
+    value INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- (field, value) -> term id and how many entries carry it (searches start from the rarest).
+-- WITHOUT ROWID: the value is stored once, in the key. Values are text, except digests and key
+-- fingerprints, which are stored as their bytes (see src/storage/sqlite/index.rs).
+CREATE TABLE index_terms (
+    field   INTEGER NOT NULL,
+    value   ANY     NOT NULL,
+    id      INTEGER NOT NULL,
+    entries INTEGER NOT NULL,
+    PRIMARY KEY (field, value)
+) STRICT, WITHOUT ROWID;
+
+-- One row per (term, entry), in log order within a term: a term's entries are one range scan.
+CREATE TABLE index_postings (
+    term INTEGER NOT NULL,
+    idx  INTEGER NOT NULL,
+    PRIMARY KEY (term, idx)
+) STRICT, WITHOUT ROWID;
+
+-- Issuance-log entries: notBefore (Unix seconds) for time ranges.
+CREATE TABLE index_certificates (
+    idx        INTEGER PRIMARY KEY,
+    not_before INTEGER NOT NULL
+) STRICT;
+CREATE INDEX index_certificates_not_before ON index_certificates (not_before);
+
+-- Artifact-log entries: the UUID (leaf hash) that Rekor's index/retrieve answers with.
+CREATE TABLE index_artifacts (
+    idx  INTEGER PRIMARY KEY,
+    uuid BLOB    NOT NULL
+) STRICT;

@@ -1,0 +1,359 @@
+//! The search index on SQLite (tables in `0003_search_index.sql`).
+//!
+//! Writes go through the store's one writer connection, one transaction per batch. Searches
+//! resolve each term to its id first (a missing term means no match), then walk the rarest
+//! term's postings in log order and probe the others by primary key, so a page costs about
+//! `limit` probes per term whatever the index size.
+
+use super::{ROWS_PER_STATEMENT, SqliteStore, backend, to_hash, to_i64, to_u64};
+use crate::index::{
+    ArtifactQuery, CertificateQuery, EntryDetail, Field, IndexBatch, IndexStore, Term,
+};
+use crate::log::storage::{LogSlot, StoreError};
+use mayfly_spec::tlog::Hash;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::collections::BTreeMap;
+
+/// A term value as stored: digests and key fingerprints (hex, unique per entry or per key, the
+/// bulk of the artifact index) as their bytes, which halves their rows; everything else as
+/// text. The column is `ANY`, and a blob never equals a text, so the two cannot collide.
+enum Stored<'a> {
+    Text(&'a str),
+    Blob(Vec<u8>),
+}
+
+/// Algorithm codes of binary digest values: stable on disk.
+const DIGEST_ALGORITHMS: [(&str, u8); 4] =
+    [("sha256", 1), ("sha384", 2), ("sha512", 3), ("sha1", 4)];
+
+fn stored_value(term: &Term) -> Stored<'_> {
+    let text = term.value.as_str();
+    let lower_hex = |h: &str| {
+        h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            .then(|| hex::decode(h).ok())
+            .flatten()
+    };
+    let blob = match term.field {
+        Field::PublicKey => lower_hex(text),
+        Field::Digest => text.split_once(':').and_then(|(alg, h)| {
+            let code = DIGEST_ALGORITHMS.iter().find(|(name, _)| *name == alg)?.1;
+            let mut bytes = vec![code];
+            bytes.extend(lower_hex(h)?);
+            Some(bytes)
+        }),
+        _ => None,
+    };
+    match blob {
+        Some(bytes) => Stored::Blob(bytes),
+        None => Stored::Text(text),
+    }
+}
+
+fn bind_value<'q>(
+    query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    value: &'q Stored<'q>,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    match value {
+        Stored::Text(text) => query.bind(*text),
+        Stored::Blob(bytes) => query.bind(bytes.as_slice()),
+    }
+}
+
+/// A term's id and entry count, if any entry carries it.
+async fn resolve(
+    conn: &mut SqliteConnection,
+    term: &Term,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    let value = stored_value(term);
+    let query = sqlx::query("SELECT id, entries FROM index_terms WHERE field = ? AND value = ?")
+        .bind(i64::from(term.field.code()));
+    let row = bind_value(query, &value)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+    row.map(|r| {
+        Ok((
+            r.try_get::<i64, _>(0).map_err(backend)?,
+            r.try_get::<i64, _>(1).map_err(backend)?,
+        ))
+    })
+    .transpose()
+}
+
+/// The ids of `terms`, rarest first; `None` if some term is carried by no entry.
+async fn resolve_all(
+    conn: &mut SqliteConnection,
+    terms: &[Term],
+) -> Result<Option<Vec<i64>>, StoreError> {
+    let mut found = Vec::with_capacity(terms.len());
+    for term in terms {
+        match resolve(conn, term).await? {
+            Some(row) => found.push(row),
+            None => return Ok(None),
+        }
+    }
+    found.sort_by_key(|(_, entries)| *entries);
+    found.dedup();
+    Ok(Some(found.into_iter().map(|(id, _)| id).collect()))
+}
+
+/// `AND EXISTS (...)` for every term after the driving one (`p0`).
+fn push_other_terms(q: &mut QueryBuilder<Sqlite>, ids: &[i64]) {
+    for (i, id) in ids.iter().enumerate().skip(1) {
+        q.push(format!(
+            " AND EXISTS (SELECT 1 FROM index_postings p{i} WHERE p{i}.term = "
+        ));
+        q.push_bind(*id);
+        q.push(format!(" AND p{i}.idx = p0.idx)"));
+    }
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl IndexStore for SqliteStore {
+    async fn index_position(&self, log: LogSlot) -> Result<u64, StoreError> {
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT next FROM index_positions WHERE log = ?")
+                .bind(i64::from(log.0))
+                .fetch_optional(&self.readers)
+                .await
+                .map_err(backend)?;
+        next.map_or(Ok(0), to_u64)
+    }
+
+    async fn index_add(&self, log: LogSlot, batch: &IndexBatch) -> Result<(), StoreError> {
+        let slot = i64::from(log.0);
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        // The compare-and-swap first, so a losing indexer writes nothing.
+        let stored: Option<i64> =
+            sqlx::query_scalar("SELECT next FROM index_positions WHERE log = ?")
+                .bind(slot)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if stored.unwrap_or(0) != to_i64(batch.from)? {
+            return Err(StoreError::Conflict);
+        }
+        sqlx::query(
+            "INSERT INTO index_positions (log, next) VALUES (?, ?) \
+             ON CONFLICT (log) DO UPDATE SET next = excluded.next",
+        )
+        .bind(slot)
+        .bind(to_i64(batch.to)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+
+        // Each distinct term once: its id (new ones from the counter) and its new entries.
+        let mut by_term: BTreeMap<&Term, Vec<i64>> = BTreeMap::new();
+        for entry in &batch.entries {
+            for term in &entry.terms {
+                by_term.entry(term).or_default().push(to_i64(entry.index)?);
+            }
+        }
+        let mut next_id: i64 =
+            sqlx::query_scalar("SELECT value FROM index_counters WHERE name = 'term'")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?
+                .unwrap_or(1);
+        let mut postings = Vec::new();
+        for (term, indexes) in &by_term {
+            let added = limit(indexes.len());
+            let id = match resolve(&mut tx, term).await? {
+                Some((id, _)) => {
+                    let value = stored_value(term);
+                    let query = sqlx::query(
+                        "UPDATE index_terms SET entries = entries + ? WHERE field = ? AND value = ?",
+                    )
+                    .bind(added)
+                    .bind(i64::from(term.field.code()));
+                    bind_value(query, &value)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    id
+                }
+                None => {
+                    let id = next_id;
+                    next_id += 1;
+                    let value = stored_value(term);
+                    let query = sqlx::query(
+                        "INSERT INTO index_terms (field, value, id, entries) VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(i64::from(term.field.code()));
+                    bind_value(query, &value)
+                        .bind(id)
+                        .bind(added)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    id
+                }
+            };
+            postings.extend(indexes.iter().map(|idx| (id, *idx)));
+        }
+        sqlx::query(
+            "INSERT INTO index_counters (name, value) VALUES ('term', ?) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(next_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+
+        for chunk in postings.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO index_postings (term, idx) ");
+            q.push_values(chunk, |mut b, (term, idx)| {
+                b.push_bind(*term).push_bind(*idx);
+            });
+            q.build().execute(&mut *tx).await.map_err(backend)?;
+        }
+        for chunk in batch.entries.chunks(ROWS_PER_STATEMENT) {
+            let mut certificates = Vec::new();
+            let mut artifacts = Vec::new();
+            for entry in chunk {
+                let idx = to_i64(entry.index)?;
+                match entry.detail {
+                    EntryDetail::Certificate { not_before } => certificates.push((idx, not_before)),
+                    EntryDetail::Artifact { uuid } => artifacts.push((idx, uuid.0.to_vec())),
+                }
+            }
+            if !certificates.is_empty() {
+                let mut q = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO index_certificates (idx, not_before) ",
+                );
+                q.push_values(certificates, |mut b, (idx, nb)| {
+                    b.push_bind(idx).push_bind(nb);
+                });
+                q.build().execute(&mut *tx).await.map_err(backend)?;
+            }
+            if !artifacts.is_empty() {
+                let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO index_artifacts (idx, uuid) ");
+                q.push_values(artifacts, |mut b, (idx, uuid)| {
+                    b.push_bind(idx).push_bind(uuid);
+                });
+                q.build().execute(&mut *tx).await.map_err(backend)?;
+            }
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn index_clear(&self) -> Result<(), StoreError> {
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        for statement in [
+            "DELETE FROM index_positions",
+            "DELETE FROM index_counters",
+            "DELETE FROM index_terms",
+            "DELETE FROM index_postings",
+            "DELETE FROM index_certificates",
+            "DELETE FROM index_artifacts",
+        ] {
+            sqlx::query(statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn find_certificates(&self, query: &CertificateQuery) -> Result<Vec<u64>, StoreError> {
+        let mut conn = self.readers.acquire().await.map_err(backend)?;
+        let Some(ids) = resolve_all(&mut conn, &query.terms).await? else {
+            return Ok(Vec::new());
+        };
+        let timed = query.since.is_some() || query.until.is_some();
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        let column = match ids.first() {
+            Some(first) => {
+                q.push("SELECT p0.idx FROM index_postings p0");
+                if timed {
+                    q.push(" JOIN index_certificates c ON c.idx = p0.idx");
+                }
+                q.push(" WHERE p0.term = ").push_bind(*first);
+                "p0.idx"
+            }
+            // No term: every certificate, in log order.
+            None => {
+                q.push("SELECT c.idx FROM index_certificates c WHERE 1");
+                "c.idx"
+            }
+        };
+        q.push(format!(" AND {column} >= "))
+            .push_bind(to_i64(query.start)?);
+        q.push(format!(" AND {column} < "))
+            .push_bind(to_i64(query.end)?);
+        push_other_terms(&mut q, &ids);
+        if let Some(since) = query.since {
+            q.push(" AND c.not_before >= ").push_bind(since);
+        }
+        if let Some(until) = query.until {
+            q.push(" AND c.not_before <= ").push_bind(until);
+        }
+        q.push(format!(" ORDER BY {column} LIMIT "))
+            .push_bind(limit(query.limit));
+        let rows: Vec<i64> = q
+            .build_query_scalar()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?;
+        rows.into_iter().map(to_u64).collect()
+    }
+
+    async fn find_artifacts(&self, query: &ArtifactQuery) -> Result<Vec<(u64, Hash)>, StoreError> {
+        let mut conn = self.readers.acquire().await.map_err(backend)?;
+        let ids = if query.all {
+            match resolve_all(&mut conn, &query.terms).await? {
+                Some(ids) => ids,
+                None => return Ok(Vec::new()),
+            }
+        } else {
+            let mut ids = Vec::new();
+            for term in &query.terms {
+                ids.extend(resolve(&mut conn, term).await?.map(|(id, _)| id));
+            }
+            ids
+        };
+        let Some(first) = ids.first() else {
+            return Ok(Vec::new());
+        };
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        if query.all {
+            q.push("SELECT p0.idx, a.uuid FROM index_postings p0 JOIN index_artifacts a ON a.idx = p0.idx WHERE p0.term = ")
+                .push_bind(*first);
+            push_other_terms(&mut q, &ids);
+        } else {
+            q.push("SELECT DISTINCT p0.idx, a.uuid FROM index_postings p0 JOIN index_artifacts a ON a.idx = p0.idx WHERE p0.term IN (");
+            let mut list = q.separated(", ");
+            for id in &ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+        }
+        q.push(" AND p0.idx < ").push_bind(to_i64(query.end)?);
+        q.push(" ORDER BY p0.idx LIMIT ")
+            .push_bind(limit(query.limit));
+        let rows: Vec<(i64, Vec<u8>)> = q
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?;
+        rows.into_iter()
+            .map(|(idx, uuid)| Ok((to_u64(idx)?, to_hash(&uuid)?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
