@@ -97,20 +97,9 @@ pub fn identity(tbs: &TbsCertificate<'_>) -> Result<CertificateIdentity, AuditEr
             }
             continue;
         }
-        let Some(arc) = ext
-            .oid
-            .iter()
-            .and_then(|arcs| fulcio::fulcio_arc(&arcs.collect::<Vec<u64>>()))
-        else {
-            continue;
-        };
-        let value = fulcio::decode_value(arc, ext.value).ok_or_else(|| {
-            err(format!(
-                "extension {} is not what Fulcio writes",
-                ext.oid.to_id_string()
-            ))
-        })?;
-        extensions.push((arc, value.to_owned()));
+        if let Some(extension) = fulcio_extension(ext).map_err(err)? {
+            extensions.push(extension);
+        }
     }
     let find = |arc: u32| extensions.iter().find(|(a, _)| *a == arc).map(|(_, v)| v);
     let issuer = find(ISSUER_V2_ARC)
@@ -136,20 +125,42 @@ fn general_name(name: &GeneralName<'_>) -> Result<Option<String>, AuditError> {
         GeneralName::OtherName(oid, value)
             if oid.iter().is_some_and(|arcs| arcs.eq(OTHER_NAME_OID)) =>
         {
-            Some(utf8_string(value).map_err(|why| err(format!("otherName SAN: {why}")))?)
+            Some(other_name_text(value).map_err(|why| err(format!("otherName SAN: {why}")))?)
         }
         _ => None,
     })
 }
 
-/// A DER UTF8String, optionally inside the `[0] EXPLICIT` wrapper of an otherName value.
-fn utf8_string(der: &[u8]) -> Result<String, String> {
+/// A Fulcio extension as (last arc, decoded value); `None` for any other extension. An
+/// extension under Fulcio's arc whose value is not what Fulcio writes is an error naming it.
+pub fn fulcio_extension(
+    ext: &x509_parser::extensions::X509Extension<'_>,
+) -> Result<Option<(u32, String)>, String> {
+    let Some(arc) = ext
+        .oid
+        .iter()
+        .and_then(|arcs| fulcio::fulcio_arc(&arcs.collect::<Vec<u64>>()))
+    else {
+        return Ok(None);
+    };
+    let value = fulcio::decode_value(arc, ext.value).ok_or_else(|| {
+        format!(
+            "extension {} is not what Fulcio writes (UTF-8, as a UTF8String from .8 on)",
+            ext.oid.to_id_string()
+        )
+    })?;
+    Ok(Some((arc, value.to_owned())))
+}
+
+/// The text of a username otherName value: a DER UTF8String, optionally inside the
+/// `[0] EXPLICIT` wrapper.
+pub fn other_name_text(der: &[u8]) -> Result<String, String> {
     let (rest, any) = Any::from_der(der).map_err(|_| "not DER")?;
     if !rest.is_empty() {
         return Err("trailing bytes".into());
     }
     if any.tag() == Tag(0) && any.header.is_constructed() {
-        return utf8_string(any.data);
+        return other_name_text(any.data);
     }
     if any.tag() != Tag::Utf8String {
         return Err("not a UTF8String".into());

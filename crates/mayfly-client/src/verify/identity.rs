@@ -16,9 +16,9 @@
 use super::chain::parse_cert;
 use super::error::VerifyError;
 use super::{IdentityMatcher, Policy};
-use mayfly_spec::fulcio::{self, ISSUER_LEGACY_ARC, ISSUER_V2_ARC, OTHER_NAME_OID};
+use mayfly_spec::audit;
+use mayfly_spec::fulcio::{ISSUER_LEGACY_ARC, ISSUER_V2_ARC, OTHER_NAME_OID};
 use x509_parser::certificate::TbsCertificate;
-use x509_parser::der_parser::asn1_rs::{Any, FromDer as _, Tag};
 use x509_parser::extensions::GeneralName;
 
 fn cert_err(m: impl Into<String>) -> VerifyError {
@@ -71,27 +71,10 @@ pub(crate) fn san(leaf: &TbsCertificate<'_>) -> Result<String, VerifyError> {
         GeneralName::OtherName(oid, value)
             if oid.iter().is_some_and(|arcs| arcs.eq(OTHER_NAME_OID)) =>
         {
-            utf8_string(value).map_err(|why| cert_err(format!("otherName SAN: {why}")))
+            audit::other_name_text(value).map_err(|why| cert_err(format!("otherName SAN: {why}")))
         }
         other => Err(cert_err(format!("unsupported subjectAltName {other}"))),
     }
-}
-
-/// A DER UTF8String, optionally inside the `[0] EXPLICIT` wrapper of an otherName value.
-fn utf8_string(der: &[u8]) -> Result<String, String> {
-    let (rest, any) = Any::from_der(der).map_err(|_| "not DER")?;
-    if !rest.is_empty() {
-        return Err("trailing bytes".into());
-    }
-    if any.tag() == Tag(0) && any.header.is_constructed() {
-        return utf8_string(any.data);
-    }
-    if any.tag() != Tag::Utf8String {
-        return Err("not a UTF8String".into());
-    }
-    std::str::from_utf8(any.data)
-        .map(str::to_owned)
-        .map_err(|_| "invalid UTF-8".into())
 }
 
 /// Every Fulcio extension of a leaf (or TBSCertificate) as (last arc, value).
@@ -100,20 +83,9 @@ pub(crate) fn fulcio_extensions(
 ) -> Result<Vec<(u32, String)>, VerifyError> {
     let mut out = Vec::new();
     for ext in leaf.extensions() {
-        let Some(arc) = ext
-            .oid
-            .iter()
-            .and_then(|arcs| fulcio::fulcio_arc(&arcs.collect::<Vec<u64>>()))
-        else {
-            continue;
-        };
-        let value = fulcio::decode_value(arc, ext.value).ok_or_else(|| {
-            cert_err(format!(
-                "extension {} is not what Fulcio writes (UTF-8, as a UTF8String from .8 on)",
-                ext.oid.to_id_string()
-            ))
-        })?;
-        out.push((arc, value.to_owned()));
+        if let Some(extension) = audit::fulcio_extension(ext).map_err(cert_err)? {
+            out.push(extension);
+        }
     }
     Ok(out)
 }
@@ -185,16 +157,5 @@ mod tests {
         );
         let bad = IdentityMatcher::Regex("(".into());
         assert!(check_policy(&id(), &policy(bad, iss)).is_err());
-    }
-
-    #[test]
-    fn utf8_string_with_and_without_explicit_tag() {
-        assert_eq!(utf8_string(&[0x0c, 2, b'h', b'i']), Ok("hi".into()));
-        assert_eq!(
-            utf8_string(&[0xa0, 4, 0x0c, 2, b'h', b'i']),
-            Ok("hi".into())
-        );
-        assert!(utf8_string(&[0x13, 2, b'h', b'i']).is_err());
-        assert!(utf8_string(&[0x0c, 3, b'h', b'i']).is_err());
     }
 }

@@ -110,3 +110,14 @@ fn merkle_tree_leaves_parse_back() {
     x509_entry[11] = 0;
     assert!(ct::parse_precert_leaf(&x509_entry).is_err());
 }
+
+#[test]
+fn other_name_text_with_and_without_the_explicit_tag() {
+    assert_eq!(other_name_text(&[0x0c, 2, b'h', b'i']), Ok("hi".into()));
+    assert_eq!(
+        other_name_text(&[0xa0, 4, 0x0c, 2, b'h', b'i']),
+        Ok("hi".into())
+    );
+    assert!(other_name_text(&[0x13, 2, b'h', b'i']).is_err());
+    assert!(other_name_text(&[0x0c, 3, b'h', b'i']).is_err());
+}
