@@ -80,6 +80,30 @@ pub async fn certificate_page<S: LogStore + IndexStore>(
     })
 }
 
+/// The certificate logged at `index`, with its inclusion proof against the current checkpoint;
+/// `None` beyond the tree. Read from the log alone: a page for one entry needs no index.
+pub async fn certificate_at<S: LogStore>(
+    log: &Log<S>,
+    index: u64,
+) -> Result<Option<AuditedCertificate>, LogError> {
+    let checkpoint = log.checkpoint();
+    if index >= checkpoint.size {
+        return Ok(None);
+    }
+    let Some(leaf) = log.entry(index).await? else {
+        return Ok(None);
+    };
+    let hashes = log.inclusion_proof(index, checkpoint.size).await?;
+    let proof = AuditProof {
+        log_index: index,
+        tree_size: checkpoint.size,
+        root_hash: checkpoint.root.to_hex(),
+        hashes: hashes.iter().map(Hash::to_hex).collect(),
+        checkpoint: checkpoint.note.clone(),
+    };
+    audited(index, &leaf, proof).map(Some)
+}
+
 fn audited(index: u64, leaf: &[u8], proof: AuditProof) -> Result<AuditedCertificate, LogError> {
     let bad = |e: String| LogError::Inconsistent(format!("issuance entry {index}: {e}"));
     let parsed = mayfly_spec::ct::parse_precert_leaf(leaf).map_err(|e| bad(e.to_string()))?;
