@@ -136,13 +136,17 @@ pub fn rfc3339(unix_seconds: i64) -> String {
 /// The last entry bundle read: results come in log order, so neighbours share a bundle and
 /// a page of N results costs about N / 256 bundle reads, not N.
 #[derive(Default)]
-struct BundleCache {
+pub struct BundleCache {
     index: Option<u64>,
     data: Vec<u8>,
 }
 
 impl BundleCache {
-    async fn entry<S: LogStore>(&mut self, log: &Log<S>, index: u64) -> Result<Vec<u8>, LogError> {
+    pub async fn entry<S: LogStore>(
+        &mut self,
+        log: &Log<S>,
+        index: u64,
+    ) -> Result<Vec<u8>, LogError> {
         let bundle = index / TILE_WIDTH;
         if self.index != Some(bundle) {
             self.data = log

@@ -118,6 +118,8 @@ pub(super) struct CertificateView {
     /// Every Fulcio extension as (last arc, value), in certificate order.
     pub(super) extensions: Vec<(u32, String)>,
     pub(super) signed: Vec<ArtifactView>,
+    /// More entries name this SAN than were looked at.
+    pub(super) capped: bool,
 }
 
 pub(super) async fn certificate(
@@ -139,12 +141,13 @@ pub(super) async fn certificate(
     let extensions = mayfly_spec::audit::identity_from_tbs(&logged_tbs)
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .extensions;
-    let signed = signed_with(state, &logged_tbs, &certificate.san).await?;
+    let (signed, capped) = signed_with(state, &logged_tbs, &certificate.san).await?;
     Ok(Some(CertificateView {
         certificate,
         proof,
         extensions,
         signed,
+        capped,
     }))
 }
 
@@ -170,12 +173,13 @@ fn check_proof(leaf: &[u8], certificate: &AuditedCertificate) -> Result<(), Stri
 }
 
 /// Artifact-log entries whose verifier is this very certificate: candidates by SAN from the
-/// index, kept when the verifier's TBS (without its SCTs) is the logged one.
+/// index (at most [`SIGNED_CANDIDATES`], sharing bundle reads), kept when the verifier's TBS
+/// without its SCTs is the logged one. Also whether the candidates were capped.
 async fn signed_with(
     state: &AppState,
     logged_tbs: &[u8],
     san: &str,
-) -> Result<Vec<ArtifactView>, ApiError> {
+) -> Result<(Vec<ArtifactView>, bool), ApiError> {
     let found = state
         .artifacts
         .store()
@@ -183,19 +187,21 @@ async fn signed_with(
             terms: vec![Term::new(Field::ArtifactSubject, san.to_lowercase())],
             all: true,
             end: state.artifacts.checkpoint().size,
-            limit: SIGNED_CANDIDATES,
+            limit: SIGNED_CANDIDATES + 1,
         })
         .await
         .map_err(crate::log::LogError::from)?;
+    let capped = found.len() > SIGNED_CANDIDATES;
+    let mut bundles = search::BundleCache::default();
     let mut signed = Vec::new();
-    for (index, _) in found {
-        if let Some(view) = artifact(state, index).await?
-            && view.verifier_tbs.iter().any(|tbs| tbs == logged_tbs)
-        {
-            signed.push(view);
+    for &(index, _) in found.iter().take(SIGNED_CANDIDATES) {
+        let body = bundles.entry(&state.artifacts, index).await?;
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if verifier_tbs(&value).iter().any(|tbs| tbs == logged_tbs) {
+            signed.push(summarise(state, index, &body).await?);
         }
     }
-    Ok(signed)
+    Ok((signed, capped))
 }
 
 /// An artifact-log entry, summarised.
@@ -206,8 +212,6 @@ pub(super) struct ArtifactView {
     pub(super) integrated: Option<String>,
     pub(super) digests: Vec<String>,
     pub(super) signers: Vec<String>,
-    /// The signing-TBS of every verifier certificate, to match against the issuance log.
-    verifier_tbs: Vec<Vec<u8>>,
 }
 
 pub(super) async fn artifact(
@@ -218,17 +222,22 @@ pub(super) async fn artifact(
     let Some(body) = log.entry(index).await? else {
         return Ok(None);
     };
+    summarise(state, index, &body).await.map(Some)
+}
+
+async fn summarise(state: &AppState, index: u64, body: &[u8]) -> Result<ArtifactView, ApiError> {
+    let log = &state.artifacts;
     // The index's own reading of the body gives the digests and signer SANs.
-    let (indexed, _) = crate::index::extract::artifact(index, &body);
+    let (indexed, _) = crate::index::extract::artifact(index, body);
     let uuid = match indexed.detail {
         EntryDetail::Artifact { uuid } => uuid,
-        EntryDetail::Certificate { .. } => leaf_hash(&body),
+        EntryDetail::Certificate { .. } => leaf_hash(body),
     };
     let integrated = log
         .lookup(&uuid)
         .await?
         .map(|record| rfc3339(i64::try_from(record.timestamp / 1000).unwrap_or(i64::MAX)));
-    let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let pick = |field: Field| -> Vec<String> {
         indexed
             .terms
@@ -237,15 +246,14 @@ pub(super) async fn artifact(
             .map(|t| t.value.clone())
             .collect()
     };
-    Ok(Some(ArtifactView {
+    Ok(ArtifactView {
         index,
         uuid: uuid.to_hex(),
         kind: value["kind"].as_str().unwrap_or("(unknown)").to_owned(),
         integrated,
         digests: pick(Field::Digest),
         signers: pick(Field::ArtifactSubject),
-        verifier_tbs: verifier_tbs(&value),
-    }))
+    })
 }
 
 /// The signing-TBS of each verifier certificate a Rekor body names (keys are skipped).

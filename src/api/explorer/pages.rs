@@ -205,6 +205,13 @@ pub(super) fn certificate(view: &CertificateView) -> String {
         e(&p.checkpoint)
     );
     b.push_str("<h2>Artifact-log entries signed with this certificate</h2>");
+    if view.capped {
+        b.push_str(
+            "<p class=\"note\">Only the first entries naming this SAN were checked; search \
+             the artifact log by SAN or digest (<code>POST /api/v1/index/retrieve</code>) for \
+             the rest.</p>",
+        );
+    }
     if view.signed.is_empty() {
         b.push_str("<p class=\"empty\">None found.</p>");
     } else {
