@@ -303,6 +303,8 @@ async fn a_real_browser_follows_search_to_certificate() {
     assert!(dom.contains("Recent issuances"), "{dom}");
     screenshot(&home, "1-home").await;
 
+    // The home page's form: a GET to /search with a repository field.
+    assert!(dom.contains("action=\"/search\"") && dom.contains("name=\"repository\""));
     let search = format!("{}/search?repository=acme%2Ftool", mayfly.url);
     let dom = dump_dom(&search).await;
     let links = certificate_links(&dom);
