@@ -252,9 +252,13 @@ fn screenshots_dir() -> PathBuf {
     dir
 }
 
+/// Chromium under coreutils' `timeout`, so a page that never loads fails the test (status 124)
+/// instead of hanging it, and the browser is killed with it.
 fn chromium(profile: &std::path::Path) -> Command {
-    let mut command = Command::new("chromium");
+    let mut command = Command::new("timeout");
     command.args([
+        "60",
+        "chromium",
         "--headless=new",
         "--no-sandbox",
         "--disable-gpu",
