@@ -145,7 +145,7 @@ pub(super) fn search(
 ) -> String {
     let mut b = search_form(params);
     if params.is_empty() {
-        b.push_str("<p>Give at least one filter; all certificates are listed page by page.</p>");
+        b.push_str("<p>No filter: every certificate, in log order.</p>");
     }
     b.push_str(&certificate_table(certificates));
     if let Some(cursor) = next {
