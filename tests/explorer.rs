@@ -239,6 +239,58 @@ async fn hostile_text_is_shown_escaped() {
     mayfly.stop().await;
 }
 
+/// A hashedrekord body naming certificate `pem` as its verifier, logged straight into the
+/// artifact log (the index reads bodies; it does not verify signatures): many entries fast.
+async fn append_entries(mayfly: &Mayfly, pem: &str, tag: &str, count: usize) {
+    let mut tasks = Vec::new();
+    for i in 0..count {
+        let state = mayfly.state.clone();
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("{tag} {i}")));
+        let body = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest}},
+            "signature": {"content": B64.encode(b"not checked here"),
+                          "publicKey": {"content": B64.encode(pem)}}}});
+        tasks.push(tokio::spawn(async move {
+            state.artifacts.append(body.to_string().into_bytes()).await
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().is_ok());
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_page_finds_its_entries_past_a_busy_san() {
+    let mayfly = Mayfly::builder().dev_issuer().start().await;
+    // Certificate 0 signs 300 entries (all of bundle 0 and the start of bundle 1); certificate 1,
+    // same SAN, issued later, signs one. Both pages look at 100 candidates at most.
+    let (first, _) = issue(&mayfly, &json!({})).await;
+    append_entries(&mayfly, &first, "first", 300).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (second, _) = issue(&mayfly, &json!({})).await;
+    append_entries(&mayfly, &second, "second", 1).await;
+    indexed(&mayfly, LogSlot::ISSUANCE, 2).await;
+    indexed(&mayfly, LogSlot::ARTIFACTS, 301).await;
+
+    let (_, page_two) = page(&mayfly, "/certificates/1").await;
+    assert_eq!(
+        page_two.matches("href=\"/entries/").count(),
+        1,
+        "exactly its own entry, found past the 256 entries of another certificate"
+    );
+    assert!(page_two.contains("href=\"/entries/300\""));
+    assert!(!page_two.contains("Only the first entries"));
+
+    let (_, page_one) = page(&mayfly, "/certificates/0").await;
+    assert_eq!(page_one.matches("href=\"/entries/").count(), 100);
+    assert!(!page_one.contains("href=\"/entries/300\""));
+    assert!(
+        page_one.contains("Only the first entries naming this SAN were checked"),
+        "the cap is said"
+    );
+    mayfly.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // A real browser.
 // ---------------------------------------------------------------------------------------------

@@ -189,6 +189,7 @@ pub async fn artifact_uuids<S: LogStore + IndexStore>(
         .find_artifacts(&ArtifactQuery {
             terms,
             all,
+            start: 0,
             end: log.checkpoint().size,
             limit: max.saturating_add(1),
         })

@@ -11,6 +11,7 @@ use crate::log::storage::StoredCheckpoint;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use mayfly_spec::audit::AuditedCertificate;
+use mayfly_spec::tlog::tile::TILE_WIDTH;
 use mayfly_spec::tlog::{Hash, leaf_hash, proof::verify_inclusion};
 use std::sync::Arc;
 
@@ -18,6 +19,10 @@ use std::sync::Arc;
 pub(super) const RECENT: u64 = 20;
 /// Most artifact-log entries a certificate page looks at (candidates found by SAN).
 const SIGNED_CANDIDATES: usize = 100;
+/// How far before a certificate's issuance (its SCT time) its artifact entries are looked for.
+/// An entry signed with it is integrated after the client got it back, on this same server's
+/// clock, so the margin only absorbs a small clock step.
+const CLOCK_MARGIN_MS: u64 = 1_000;
 
 pub(super) struct LogView {
     pub(super) name: &'static str,
@@ -141,7 +146,8 @@ pub(super) async fn certificate(
     let extensions = mayfly_spec::audit::identity_from_tbs(&logged_tbs)
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .extensions;
-    let (signed, capped) = signed_with(state, &logged_tbs, &certificate.san).await?;
+    let (signed, capped) =
+        signed_with(state, &logged_tbs, &certificate.san, certificate.timestamp).await?;
     Ok(Some(CertificateView {
         certificate,
         proof,
@@ -173,19 +179,24 @@ fn check_proof(leaf: &[u8], certificate: &AuditedCertificate) -> Result<(), Stri
 }
 
 /// Artifact-log entries whose verifier is this very certificate: candidates by SAN from the
-/// index (at most [`SIGNED_CANDIDATES`], sharing bundle reads), kept when the verifier's TBS
-/// without its SCTs is the logged one. Also whether the candidates were capped.
+/// index, from the first entry logged around the certificate's issuance on (an entry cannot
+/// be signed with a certificate before it exists), at most [`SIGNED_CANDIDATES`] sharing bundle
+/// reads; kept when the verifier's TBS without its SCTs is the logged one. Also whether the
+/// candidates were capped.
 async fn signed_with(
     state: &AppState,
     logged_tbs: &[u8],
     san: &str,
+    issued_ms: u64,
 ) -> Result<(Vec<ArtifactView>, bool), ApiError> {
+    let start = first_bundle_from(state, issued_ms.saturating_sub(CLOCK_MARGIN_MS)).await?;
     let found = state
         .artifacts
         .store()
         .find_artifacts(&ArtifactQuery {
             terms: vec![Term::new(Field::ArtifactSubject, san.to_lowercase())],
             all: true,
+            start,
             end: state.artifacts.checkpoint().size,
             limit: SIGNED_CANDIDATES + 1,
         })
@@ -202,6 +213,33 @@ async fn signed_with(
         }
     }
     Ok((signed, capped))
+}
+
+/// The first index of the last entry bundle whose first entry was integrated before
+/// `time_ms`: every entry integrated at or after `time_ms` is at or past it. A binary search
+/// over bundles, one bundle read per step (about 12 at a million entries). Integration times
+/// only grow along the log (the sequencer stamps batches in order); if a clock step ever broke
+/// that, the search still ends on a bundle and at worst misses candidates, never shows a wrong
+/// one.
+async fn first_bundle_from(state: &AppState, time_ms: u64) -> Result<u64, ApiError> {
+    let log = &state.artifacts;
+    let bundles = log.checkpoint().size.div_ceil(TILE_WIDTH);
+    // Invariant: bundle `lo` starts before `time_ms` (or is bundle 0); bundles ≥ `hi` start at
+    // or after it.
+    let (mut lo, mut hi) = (0, bundles);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let Some(body) = log.entry(mid * TILE_WIDTH).await? else {
+            return Ok(0);
+        };
+        match log.lookup(&leaf_hash(&body)).await? {
+            Some(record) if record.timestamp >= time_ms => hi = mid,
+            Some(_) => lo = mid,
+            // No dedup record to date it by: search from the start rather than guess.
+            None => return Ok(0),
+        }
+    }
+    Ok(lo * TILE_WIDTH)
 }
 
 /// An artifact-log entry, summarised.
