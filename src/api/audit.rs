@@ -39,10 +39,10 @@ fn bad(message: impl Into<String>) -> ApiError {
 }
 
 /// A certificate search as the query string states it.
-struct CertificateSearch {
-    filters: CertificateFilters,
-    start: u64,
-    limit: usize,
+pub(super) struct CertificateSearch {
+    pub(super) filters: CertificateFilters,
+    pub(super) start: u64,
+    pub(super) limit: usize,
 }
 
 fn parse_time(name: &str, text: &str) -> Result<i64, ApiError> {
@@ -64,7 +64,7 @@ fn uri_or_path(value: &str, uri: Field, path: Field) -> Term {
     }
 }
 
-fn parse_search(params: &[(String, String)]) -> Result<CertificateSearch, ApiError> {
+pub(super) fn parse_search(params: &[(String, String)]) -> Result<CertificateSearch, ApiError> {
     let mut search = CertificateSearch {
         filters: CertificateFilters::default(),
         start: 0,

@@ -3,6 +3,7 @@
 mod audit;
 mod dev_oidc;
 mod error;
+mod explorer;
 mod fulcio;
 mod json_errors;
 mod rekor;
@@ -61,7 +62,8 @@ pub fn router(state: SharedState) -> Router {
         .merge(fulcio::router())
         .merge(rekor::router())
         .merge(audit::router())
-        .merge(trust::router());
+        .merge(trust::router())
+        .merge(explorer::router());
     if state.dev_issuer.is_some() {
         router = router.merge(dev_oidc::router());
     }

@@ -129,11 +129,13 @@ pub struct CertificateQuery {
     pub limit: usize,
 }
 
-/// Artifact-log entries matching all (`all`) or any of the terms, in log order, below `end`.
+/// Artifact-log entries matching all (`all`) or any of the terms, in log order, in
+/// `[start, end)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArtifactQuery {
     pub terms: Vec<Term>,
     pub all: bool,
+    pub start: u64,
     pub end: u64,
     pub limit: usize,
 }

@@ -80,6 +80,30 @@ pub async fn certificate_page<S: LogStore + IndexStore>(
     })
 }
 
+/// The certificate logged at `index`, with its inclusion proof against the current checkpoint;
+/// `None` beyond the tree. Read from the log alone: a page for one entry needs no index.
+pub async fn certificate_at<S: LogStore>(
+    log: &Log<S>,
+    index: u64,
+) -> Result<Option<AuditedCertificate>, LogError> {
+    let checkpoint = log.checkpoint();
+    if index >= checkpoint.size {
+        return Ok(None);
+    }
+    let Some(leaf) = log.entry(index).await? else {
+        return Ok(None);
+    };
+    let hashes = log.inclusion_proof(index, checkpoint.size).await?;
+    let proof = AuditProof {
+        log_index: index,
+        tree_size: checkpoint.size,
+        root_hash: checkpoint.root.to_hex(),
+        hashes: hashes.iter().map(Hash::to_hex).collect(),
+        checkpoint: checkpoint.note.clone(),
+    };
+    audited(index, &leaf, proof).map(Some)
+}
+
 fn audited(index: u64, leaf: &[u8], proof: AuditProof) -> Result<AuditedCertificate, LogError> {
     let bad = |e: String| LogError::Inconsistent(format!("issuance entry {index}: {e}"));
     let parsed = mayfly_spec::ct::parse_precert_leaf(leaf).map_err(|e| bad(e.to_string()))?;
@@ -112,13 +136,17 @@ pub fn rfc3339(unix_seconds: i64) -> String {
 /// The last entry bundle read: results come in log order, so neighbours share a bundle and
 /// a page of N results costs about N / 256 bundle reads, not N.
 #[derive(Default)]
-struct BundleCache {
+pub struct BundleCache {
     index: Option<u64>,
     data: Vec<u8>,
 }
 
 impl BundleCache {
-    async fn entry<S: LogStore>(&mut self, log: &Log<S>, index: u64) -> Result<Vec<u8>, LogError> {
+    pub async fn entry<S: LogStore>(
+        &mut self,
+        log: &Log<S>,
+        index: u64,
+    ) -> Result<Vec<u8>, LogError> {
         let bundle = index / TILE_WIDTH;
         if self.index != Some(bundle) {
             self.data = log
@@ -161,6 +189,7 @@ pub async fn artifact_uuids<S: LogStore + IndexStore>(
         .find_artifacts(&ArtifactQuery {
             terms,
             all,
+            start: 0,
             end: log.checkpoint().size,
             limit: max.saturating_add(1),
         })

@@ -341,6 +341,7 @@ impl IndexStore for SqliteStore {
             }
             q.push(")");
         }
+        q.push(" AND p0.idx >= ").push_bind(to_i64(query.start)?);
         q.push(" AND p0.idx < ").push_bind(to_i64(query.end)?);
         q.push(" ORDER BY p0.idx LIMIT ")
             .push_bind(limit(query.limit));
