@@ -4,7 +4,8 @@
 //! Input: a mode byte, then a `POST /api/v1/log/entries` body (mode ≠ 0) or an entry UUID /
 //! EntryID (mode 0).
 //!
-//! Beyond "no panic": the typed reading and the `Value` walk agree exactly (result and error);
+//! Beyond "no panic": a body with a repeated key is refused; otherwise the typed reading and the
+//! `Value` walk agree exactly (result and error);
 //! an accepted body is RFC 8785 canonical JSON naming its kind; a canonical hashedrekord body
 //! is itself a proposed entry that canonicalizes to itself; an entry reference re-encodes to
 //! its input (lower-cased).
@@ -12,7 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mayfly_spec::rekor::{
-    EntryRef, Kind, canonicalize, canonicalize_value, entry_id, parse_entry_ref,
+    EntryRef, Kind, RekorError, canonicalize, canonicalize_value, entry_id, parse_entry_ref,
 };
 use serde_json::Value;
 
@@ -25,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let result = canonicalize(rest);
-    if let Ok(value) = serde_json::from_slice::<Value>(rest) {
+    // serde_json's `Value` keeps the last of repeated keys, which the server refuses (issue
+    // 11), so only bodies without one can be compared with the `Value` walk.
+    let repeated_key =
+        matches!(&result, Err(RekorError::Json(e)) if e.contains("appears twice"));
+    if !repeated_key && let Ok(value) = serde_json::from_slice::<Value>(rest) {
         assert_eq!(
             result,
             canonicalize_value(&value),
