@@ -159,6 +159,12 @@ impl Policy {
         let raw: RawPolicy = if text.trim_start().starts_with('{') {
             serde_json::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?
         } else {
+            // A YAML tag (`!name`) has no meaning in a policy and no JSON equivalent; the
+            // typed reading would ignore it, so it is refused first: a YAML policy always says
+            // exactly what the same document in JSON says. (Found by the policy_config fuzz
+            // target.)
+            serde_norway::from_str::<serde_json::Value>(text)
+                .map_err(|e| PolicyError::Parse(e.to_string()))?;
             serde_norway::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?
         };
         if raw.rules.is_empty() {
@@ -426,6 +432,18 @@ fn json_value<'v>(v: &'v serde_json::Value) -> Box<dyn Val + 'v> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml_tags_are_refused_not_ignored() {
+        let any = |_: &str| true;
+        let tagged = "rules: !custom\n  - name: r\n    allow: 'true'\n";
+        let err = Policy::from_yaml_or_json(tagged, &any)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(matches!(err, PolicyError::Parse(_)), "{err}");
+        let untagged = "rules:\n  - name: r\n    allow: 'true'\n";
+        assert!(Policy::from_yaml_or_json(untagged, &any).is_ok());
+    }
 
     #[test]
     fn policy_is_send_and_sync() {
