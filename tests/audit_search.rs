@@ -292,15 +292,7 @@ async fn index_retrieve_finds_rekor_entries() {
             "data": {"hash": {"algorithm": "sha256", "value": digest}},
             "signature": {"content": B64.encode(sig.as_bytes()),
                           "publicKey": {"content": B64.encode(&cert_pem)}}}});
-        let response = mayfly
-            .client
-            .post(format!("{}/api/v1/log/entries", mayfly.url))
-            .json(&entry)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        let created: Value = response.json().await.unwrap();
+        let created = mayfly.create_entry(&entry).await;
         let (entry_id, _) = created.as_object().unwrap().iter().next().unwrap();
         // Answered as Rekor does: entry IDs (tree ID and UUID), which GET accepts back.
         uuids.push((entry_id.clone(), digest));
@@ -590,15 +582,7 @@ async fn index_retrieve_finds_an_email_identity_whatever_its_case() {
                           "value": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(blob))}},
         "signature": {"content": B64.encode(sig.as_bytes()),
                       "publicKey": {"content": B64.encode(cert_pem)}}}});
-    let response = mayfly
-        .client
-        .post(format!("{}/api/v1/log/entries", mayfly.url))
-        .json(&entry)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let created: Value = response.json().await.unwrap();
+    let created = mayfly.create_entry(&entry).await;
     let entry_id = created.as_object().unwrap().keys().next().unwrap().clone();
     indexed(&mayfly, LogSlot::ARTIFACTS, 1).await;
     for email in ["dev@corp.example", "DEV@Corp.Example"] {

@@ -112,15 +112,7 @@ async fn log_artifact(mayfly: &Mayfly, repository: &str, blob: &[u8]) -> u64 {
         "data": {"hash": {"algorithm": "sha256", "value": hex::encode(sha2::Sha256::digest(blob))}},
         "signature": {"content": b64(signature.as_bytes()),
                       "publicKey": {"content": b64(pem.as_bytes())}}}});
-    let response = mayfly
-        .client
-        .post(format!("{}/api/v1/log/entries", mayfly.url))
-        .json(&entry)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
+    let body = mayfly.create_entry(&entry).await;
     body.as_object().unwrap().values().next().unwrap()["logIndex"]
         .as_u64()
         .unwrap()

@@ -49,14 +49,7 @@ async fn log_artifact(mayfly: &Mayfly, pem: &str, key: &p256::ecdsa::SigningKey,
         "data": {"hash": {"algorithm": "sha256", "value": digest}},
         "signature": {"content": B64.encode(sig.as_bytes()),
                       "publicKey": {"content": B64.encode(pem)}}}});
-    let response = mayfly
-        .client
-        .post(format!("{}/api/v1/log/entries", mayfly.url))
-        .json(&entry)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    mayfly.create_entry(&entry).await;
 }
 
 async fn indexed(mayfly: &Mayfly, slot: LogSlot, size: u64) {

@@ -413,6 +413,19 @@ impl Mayfly {
         response.json().await.unwrap()
     }
 
+    /// POSTs a Rekor entry, requires 201, and returns the answer (`{entryID: entry}`).
+    pub async fn create_entry(&self, entry: &Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/log/entries", self.url))
+            .json(entry)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
+
     pub async fn get_bytes(&self, path: &str) -> Vec<u8> {
         let response = self
             .client
