@@ -78,6 +78,9 @@ enum Command {
     /// Keys in an HSM: create the CA's and the logs' keys inside the token, or list them.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check a running server's health (what a container HEALTHCHECK runs): exits 0 when
+    /// /healthz answers 200, 1 with the reason otherwise (unreachable, or a log cannot write).
+    Health(HealthArgs),
     /// The CA of an instance, offline.
     #[command(subcommand)]
     Ca(CaCommand),
@@ -588,6 +591,17 @@ struct ConnectionArgs {
     shutdown_grace: std::time::Duration,
 }
 
+#[derive(clap::Args, Debug)]
+struct HealthArgs {
+    /// The health endpoint to ask.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8700/healthz",
+        value_name = "URL"
+    )]
+    url: String,
+}
+
 #[derive(Subcommand, Debug)]
 enum BenchCommand {
     /// The log engine alone on a fresh SQLite file: durable appends/s and latency at several
@@ -605,6 +619,26 @@ enum BenchCommand {
     /// request (as `mayfly policy test` takes them), timed on one core against the issuance
     /// floor measured in the same run.
     Policy(PolicyBenchArgs),
+    /// The auditor's reads on a large instance: fills a fresh local instance with real
+    /// certificates for many repositories (timing the index lag under that load), then times
+    /// the search API and the explorer's pages one request at a time.
+    Audit(AuditBenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct AuditBenchArgs {
+    /// Certificates to issue before timing the reads.
+    #[arg(long, default_value_t = 100_000)]
+    certificates: u64,
+    /// Repositories the certificates are spread over (ten per owner).
+    #[arg(long, default_value_t = 10_000)]
+    repositories: usize,
+    /// Concurrent clients issuing during the fill.
+    #[arg(long, default_value_t = 256)]
+    clients: usize,
+    /// Timed requests per kind of read.
+    #[arg(long, default_value_t = 500)]
+    samples: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -689,6 +723,7 @@ fn main() -> ExitCode {
         | Command::Keys(_)
         | Command::Ca(_)
         | Command::Audit(_)
+        | Command::Health(_)
         | Command::Index(_) => "warn",
         // The demo's own server runs on loopback for a few seconds; its startup warnings
         // (dev issuer on, CA keys unencrypted) are expected there and would bury the report.
@@ -806,6 +841,11 @@ fn main() -> ExitCode {
             // Handled before the runtime starts, for its exit codes.
             Command::Policy(_) => Ok(()),
             Command::Keys(command) => keys(command),
+            Command::Health(args) => {
+                let answer = mayfly_client::commands::health(&args.url).await?;
+                println!("healthy: {answer}");
+                Ok(())
+            }
             Command::Ca(CaCommand::Rotate(args)) => {
                 let config = mayfly::server::RotateConfig {
                     data_dir: args.data_dir,
@@ -893,6 +933,15 @@ fn main() -> ExitCode {
                     batch: args.batch,
                 },
             )?),
+            Command::Bench(BenchCommand::Audit(args)) => {
+                let options = mayfly::bench::audit::Options {
+                    certificates: args.certificates,
+                    repositories: args.repositories,
+                    clients: args.clients,
+                    samples: args.samples,
+                };
+                Ok(mayfly::bench::audit::run(options).await?)
+            }
             Command::Bench(BenchCommand::Log(args)) => {
                 let options = mayfly::bench::log::Options {
                     concurrency: args.concurrency,

@@ -266,3 +266,44 @@ mod tests {
         assert!(flags(None, None, Some("i")).policy().is_err());
     }
 }
+
+/// Why a health check failed: the server could not be reached, or it said it is unhealthy.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error("{url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} answered {status}: {body}")]
+    Unhealthy {
+        url: String,
+        status: u16,
+        body: String,
+    },
+}
+
+/// Asks a server's `/healthz` (the container image's HEALTHCHECK): `Ok` with its answer on
+/// 200, an error saying what it answered otherwise. Bounded at 3 s, as a probe must be.
+pub async fn health(url: &str) -> Result<String, HealthError> {
+    let unreachable = |reason: String| HealthError::Unreachable {
+        url: url.to_owned(),
+        reason,
+    };
+    let client = crate::net::https_client("mayfly-health").map_err(unreachable)?;
+    let response = client
+        .get(url)
+        .timeout(std::time::Duration::from_secs(3))
+        .send()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    let body = body.trim().chars().take(300).collect();
+    if status == 200 {
+        Ok(body)
+    } else {
+        Err(HealthError::Unhealthy {
+            url: url.to_owned(),
+            status,
+            body,
+        })
+    }
+}
