@@ -45,7 +45,7 @@ fn repository(r: usize) -> Repository {
     let owner = format!("org-{:03}", r / 10);
     let name = format!("{owner}/repo-{r:05}");
     // A third of the repositories release from tags, the rest from main.
-    let git_ref = if r % 3 == 0 {
+    let git_ref = if r.is_multiple_of(3) {
         "refs/tags/v1.0.0".to_owned()
     } else {
         "refs/heads/main".to_owned()
