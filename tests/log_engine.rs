@@ -383,35 +383,6 @@ async fn a_failed_statement_inside_a_commit_leaves_nothing_visible() {
 }
 
 #[tokio::test]
-async fn two_sequencers_on_one_database_cannot_both_advance_it() {
-    let fx = Fixture::new();
-    let (a, _) = fx.create().await;
-    let b = Log::open(
-        FaultyStore::new(fx.store().await),
-        fx.key.clone(),
-        fx.config(),
-        Arc::new(Verbatim),
-    )
-    .await
-    .unwrap();
-    sequenced(a.append(entry(1)).await);
-    // B still believes the log is empty: its compare-and-swap must fail, and it must stop.
-    assert!(matches!(
-        b.append(entry(2)).await,
-        Err(LogError::Stopped(_))
-    ));
-    assert!(!b.is_healthy());
-    assert!(matches!(
-        b.append(entry(3)).await,
-        Err(LogError::Stopped(_))
-    ));
-    // A was not disturbed and the stored log is one consistent tree.
-    sequenced(a.append(entry(4)).await);
-    let (_, size) = fx.reopen_and_audit().await;
-    assert_eq!(size, 2);
-}
-
-#[tokio::test]
 async fn a_full_pool_pushes_back_with_a_distinct_error() {
     let fx = Fixture::new();
     let store = FaultyStore::new(fx.store().await);

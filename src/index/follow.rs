@@ -72,7 +72,7 @@ pub type RebuildReport = Vec<(&'static str, u64)>;
 
 /// Empties the index and refills it from the logs' committed entries, up to each log's stored
 /// checkpoint. For a stopped instance (`mayfly index rebuild`); a running one would race it
-/// (safely: positions move by compare-and-swap, and the loser stops with a conflict).
+/// (safely: positions move by compare-and-swap, and the loser re-reads the position).
 pub async fn rebuild<S: LogStore + IndexStore>(store: &S) -> Result<RebuildReport, LogError> {
     store.index_clear().await?;
     let mut report = Vec::new();
@@ -162,11 +162,11 @@ async fn follow<S: LogStore + IndexStore>(
                 None
             }
             Err(LogError::Storage(e)) if matches!(*e, StoreError::Conflict) => {
-                tracing::error!(
-                    log = name,
-                    "another indexer moved this log's index; this one stops"
-                );
-                return;
+                // Another replica's indexer (or a rebuild) added the same entries first: the
+                // position moves by compare-and-swap, so nothing was added twice. Start again
+                // from the stored position at once; the entries it reached are not redone.
+                tracing::debug!(log = name, "another indexer moved this log's index first");
+                continue;
             }
             Err(e) => {
                 tracing::warn!(log = name, error = %e, "indexing failed; retrying");
