@@ -37,7 +37,13 @@ impl Fixture {
     }
 
     fn config(&self) -> LogConfig {
-        LogConfig::new("test", LogSlot::ARTIFACTS, ORIGIN)
+        LogConfig {
+            // One process, one writer: no checkpoint to follow, and no background reads to
+            // consume the storage faults these tests arm for a batch (tests/log_replicas.rs
+            // covers following).
+            follow_every: None,
+            ..LogConfig::new("test", LogSlot::ARTIFACTS, ORIGIN)
+        }
     }
 
     async fn store(&self) -> SqliteStore {

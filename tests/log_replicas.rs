@@ -123,13 +123,21 @@ async fn three_sequencers_appending_at_once_never_fork_and_log_each_entry_once()
     for task in tasks {
         match task.await.unwrap() {
             (i, Ok(Appended::New(s))) => {
-                assert!(new.insert(s.index, i).is_none(), "index {} given twice", s.index);
+                assert!(
+                    new.insert(s.index, i).is_none(),
+                    "index {} given twice",
+                    s.index
+                );
             }
             (i, Ok(Appended::Existing(r))) => existing.push((i, r.index)),
             (i, Err(e)) => panic!("entry {i}: {e}"),
         }
     }
-    assert_eq!(new.len(), 450 + 50, "every distinct entry is new exactly once");
+    assert_eq!(
+        new.len(),
+        450 + 50,
+        "every distinct entry is new exactly once"
+    );
     assert_eq!(existing.len(), 100, "the other two copies of 1000..1050");
     let by_entry: BTreeMap<u64, u64> = new.iter().map(|(index, i)| (*i, *index)).collect();
     for (i, index) in existing {
@@ -264,7 +272,10 @@ async fn an_idle_replica_stops_following_a_forged_checkpoint() {
     fx.store().await.commit(SLOT, &batch).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while reader.is_healthy() {
-        assert!(tokio::time::Instant::now() < deadline, "the follower never noticed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the follower never noticed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(*reader.checkpoint(), *head);

@@ -426,6 +426,16 @@ async fn open_core(
         .collect();
     let fresh = present.is_empty();
     if !fresh && present.len() != expected {
+        // Only the database: most likely a replica started without the keys of the instance
+        // that created it. Say so, naming who signed its logs, when it does hold logs.
+        if let [only] = present.as_slice()
+            && database.local_file() == Some(*only)
+        {
+            let store = Store::open(&database).await?;
+            let refused = refuse_existing_logs(&store, &database).await;
+            store.close().await;
+            refused?;
+        }
         return Err(ServerError::Inconsistent(format!(
             "{} holds only part of a Mayfly instance ({}); restore the missing files or start from an empty data dir \
              (a replica needs a copy of the whole data dir `mayfly init` made, keys and CA included)",
@@ -541,7 +551,10 @@ async fn open_core(
 /// the keys of the instance that created the database.
 async fn refuse_existing_logs(store: &Store, database: &DatabaseUrl) -> Result<(), ServerError> {
     use crate::log::storage::LogStore;
-    for (name, slot) in [("issuance", LogSlot::ISSUANCE), ("artifacts", LogSlot::ARTIFACTS)] {
+    for (name, slot) in [
+        ("issuance", LogSlot::ISSUANCE),
+        ("artifacts", LogSlot::ARTIFACTS),
+    ] {
         if let Some(head) = store.checkpoint(slot).await? {
             return Err(ServerError::Inconsistent(format!(
                 "the database {database} already holds a Mayfly instance (the {name} log, size {}, \
