@@ -461,13 +461,26 @@ async fn failover(scratch: &Path, database_url: &str) {
             .map(|(t, _)| *t)
             .min();
         let failures = log.events.iter().filter(|(_, ok)| !ok).count();
+        // For comparison: the longest wait between two successes before the kill, when all
+        // three replicas were up.
+        let oks: Vec<Instant> = log
+            .events
+            .iter()
+            .filter(|(t, ok)| *ok && *t < kill_time)
+            .map(|(t, _)| *t)
+            .collect();
+        let normal = oks
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or_default();
         let gap = match (last_before, first_after) {
             (Some(before), Some(after)) => after - before,
             // No success on one side of the kill: the whole run counts as interrupted.
             _ => start.elapsed(),
         };
         println!(
-            "client {n} ({kind:?}): {} ok per replica {:?}, {failures} failed, {} ok after the kill; interruption {gap:?}",
+            "client {n} ({kind:?}): {} ok per replica {:?}, {failures} failed, {} ok after the kill; interruption {gap:?} (longest gap before the kill {normal:?})",
             log.by_replica.iter().sum::<usize>(),
             log.by_replica,
             log.after_kill,
