@@ -17,6 +17,8 @@
 //! 5. Between batches the sequencer re-reads the stored checkpoint every
 //!    [`LogConfig::follow_every`] and adopts it the same way, so a replica that is not writing
 //!    still publishes (through the head watch channel) the log every replica writes.
+//! 6. While other writers are active, a sequencer pauses a few milliseconds after each batch
+//!    ([`Sequencer::make_way`]), so a replica that lost the race can reload and win the next.
 
 use super::storage::{Batch, LeafRecord, LogStore, StoredCheckpoint};
 use super::tree::{Snapshot, Tree};
@@ -34,6 +36,12 @@ use tokio::time::MissedTickBehavior;
 /// a batch meanwhile, so the log as a whole progressed; a bound keeps one appender's latency
 /// bounded when it keeps losing.
 const MAX_ATTEMPTS: usize = 16;
+
+/// How long after last seeing another writer a sequencer keeps making way for others.
+const OTHERS_ACTIVE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The pause between batches while other writers are active: about one reload and commit.
+const MAKE_WAY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A newly sequenced entry: durable, with the checkpoint that covers it.
 #[derive(Clone, Debug)]
@@ -174,6 +182,8 @@ struct Sequencer<S: LogStore> {
     in_doubt: Option<StoredCheckpoint>,
     /// Set when continuing could fork the log.
     stopped: Option<String>,
+    /// When another writer was last seen: a lost compare-and-swap or an adopted checkpoint.
+    others_seen: Option<Instant>,
 }
 
 pub(super) fn spawn<S: LogStore>(
@@ -192,6 +202,7 @@ pub(super) fn spawn<S: LogStore>(
         last_timestamp: 0,
         in_doubt: None,
         stopped: None,
+        others_seen: None,
     };
     tokio::spawn(async move {
         let inner = seq.inner.clone();
@@ -213,7 +224,10 @@ pub(super) fn spawn<S: LogStore>(
             // and a dropped tick is just a skipped poll.
             tokio::select! {
                 batch = inner.pool.next_batch() => match batch {
-                    Some(batch) => seq.run_batch(batch).await,
+                    Some(batch) => {
+                        seq.run_batch(batch).await;
+                        seq.make_way().await;
+                    }
                     None => break,
                 },
                 () = tick => seq.follow().await,
@@ -255,6 +269,7 @@ impl<S: LogStore> Sequencer<S> {
             };
             metrics::counter!("mayfly_log_conflicts_total", "log" => self.inner.config.name)
                 .increment(1);
+            self.others_seen = Some(Instant::now());
             if let Err(e) = self.reload().await {
                 tracing::warn!(log = self.inner.config.name, error = %e, "cannot follow the writer that advanced the log");
                 return fail_fresh(lost, &e);
@@ -271,6 +286,20 @@ impl<S: LogStore> Sequencer<S> {
                 .into_iter()
                 .flat_map(|(p, twins)| std::iter::once(p).chain(twins))
                 .collect();
+        }
+    }
+
+    /// While other writers are active, pauses briefly between batches. A writer that lost the
+    /// compare-and-swap must reload before it tries again, and the one that won would otherwise
+    /// start its next batch at once and win again: under steady load the loser's appenders
+    /// would wait until its attempts run out. The pause is the loser's chance; alone on the
+    /// database a sequencer never pauses.
+    async fn make_way(&self) {
+        if self
+            .others_seen
+            .is_some_and(|seen| seen.elapsed() < OTHERS_ACTIVE)
+        {
+            tokio::time::sleep(MAKE_WAY).await;
         }
     }
 
@@ -480,6 +509,8 @@ impl<S: LogStore> Sequencer<S> {
                     size = stored.size,
                     "a batch reported as failed had been committed"
                 );
+            } else {
+                self.others_seen = Some(Instant::now());
             }
             self.adopt(stored).await?;
         }
