@@ -546,9 +546,9 @@ async fn open_core(
     })
 }
 
-/// On a data dir with no keys, refuses a database that already holds logs: new keys would not
-/// verify them, and creating logs over them is impossible. The way to add a replica is to copy
-/// the keys of the instance that created the database.
+/// On a data dir without the instance's files, refuses a database that already holds logs:
+/// new keys would not verify them, and creating logs over them is impossible. The way to add a
+/// replica is to copy the data dir of the instance that created the database.
 async fn refuse_existing_logs(store: &Store, database: &DatabaseUrl) -> Result<(), ServerError> {
     use crate::log::storage::LogStore;
     for (name, slot) in [
@@ -558,8 +558,8 @@ async fn refuse_existing_logs(store: &Store, database: &DatabaseUrl) -> Result<(
         if let Some(head) = store.checkpoint(slot).await? {
             return Err(ServerError::Inconsistent(format!(
                 "the database {database} already holds a Mayfly instance (the {name} log, size {}, \
-                 signed by {}) but the data dir has no keys: give this replica a copy of the data dir \
-                 of the instance that created the database (keys and CA), not new keys",
+                 signed by {}) but this data dir holds none of its keys and CA files: give this replica \
+                 a copy of the data dir of the instance that created the database, not new keys",
                 head.size,
                 crate::log::describe_signers(&head.note)
             )));
