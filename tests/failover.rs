@@ -98,6 +98,39 @@ fn a_replica_with_other_keys_refuses_to_start_naming_the_log_and_the_keys() {
     );
 }
 
+/// Read-your-writes across replicas: an entry logged through one replica is found by UUID
+/// through another at once, not only after that one's next follow tick.
+#[tokio::test]
+async fn an_entry_logged_through_one_replica_is_found_through_another_at_once() {
+    let a = support::Mayfly::builder().start().await;
+    let data_dir = a.config.data_dir.clone();
+    let public_url = a.config.public_url.clone();
+    let b = support::Mayfly::builder()
+        .configure(move |config, _| {
+            config.data_dir = data_dir;
+            config.public_url = public_url;
+        })
+        .start()
+        .await;
+    let (key, pem) = p256_key();
+    for n in 0..5 {
+        let entry = hashedrekord(&key, &pem, format!("written through A {n}").as_bytes());
+        let created = a.create_entry(&entry).await;
+        let entry_id = created.as_object().unwrap().keys().next().unwrap().clone();
+        let found = b
+            .client
+            .get(format!("{}/api/v1/log/entries/{entry_id}", b.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(found.status(), 200, "entry {n} through B");
+        let found: Value = found.json().await.unwrap();
+        assert_eq!(found[&entry_id]["logIndex"], created[&entry_id]["logIndex"]);
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
 fn dir_is_empty(dir: &Path) -> bool {
     std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
 }

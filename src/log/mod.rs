@@ -317,6 +317,18 @@ impl<S: LogStore> Log<S> {
         self.inner.head.clone()
     }
 
+    /// Waits, at most `limit`, until the published checkpoint covers `size` entries; true if
+    /// it does. For an entry storage says is committed (its dedup row exists) beyond the
+    /// checkpoint this process publishes: another replica logged it and this one adopts that
+    /// checkpoint within a follow tick.
+    pub async fn wait_for_size(&self, size: u64, limit: Duration) -> bool {
+        let mut heads = self.watch();
+        matches!(
+            tokio::time::timeout(limit, heads.wait_for(|h| h.size >= size)).await,
+            Ok(Ok(_))
+        )
+    }
+
     pub fn config(&self) -> &LogConfig {
         &self.inner.config
     }
