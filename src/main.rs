@@ -232,7 +232,7 @@ fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
 
 #[derive(Subcommand, Debug)]
 enum IndexCommand {
-    /// Empty the search index and refill it from the logs alone. Stop the server first.
+    /// Empty the search index and refill it from the logs alone. Stop the server (every replica) first.
     Rebuild(IndexRebuildArgs),
 }
 
