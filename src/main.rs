@@ -45,6 +45,15 @@ enum Command {
     /// keys (owner-only files) and the database, and says so. Later starts refuse to run if the keys and the stored logs
     /// disagree. Ctrl-C or SIGTERM drains in-flight work before exiting.
     Serve(Box<ServeArgs>),
+    /// Create an instance without serving it: the log keys, the CA, the database schema and
+    /// both logs' first signed checkpoints, then print what was made.
+    ///
+    /// For running several `serve` replicas on one --database-url: init once, then give every
+    /// replica a copy of --data-dir (or its keys from a Kubernetes Secret, or the same HSM)
+    /// and the same --public-url. Run again on an initialised dir and database, it checks that
+    /// they agree and writes nothing; part of an instance, or keys that did not sign the
+    /// database's checkpoints, are refused.
+    Init(InitArgs),
     /// Measure the service's engines on this machine (results belong in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -226,7 +235,7 @@ fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
 
 #[derive(Subcommand, Debug)]
 enum IndexCommand {
-    /// Empty the search index and refill it from the logs alone. Stop the server first.
+    /// Empty the search index and refill it from the logs alone. Stop the server (every replica) first.
     Rebuild(IndexRebuildArgs),
 }
 
@@ -412,6 +421,29 @@ struct TrustArgs {
     /// List the built-in dev issuer in the signing config, as `serve --dev-issuer` does.
     #[arg(long, env = "MAYFLY_DEV_ISSUER")]
     dev_issuer: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct InitArgs {
+    /// Directory for the keys, the CA and (by default) the database. Created owner-only.
+    #[arg(long, env = "MAYFLY_DATA_DIR", default_value = "./mayfly-data")]
+    data_dir: PathBuf,
+    /// URL clients will reach the instance at (every replica behind it); the logs' origins
+    /// and key names derive from it, so `serve` must be given the same one.
+    #[arg(long, env = "MAYFLY_PUBLIC_URL")]
+    public_url: url::Url,
+    /// Database URL; defaults to sqlite://<data-dir>/mayfly.db.
+    #[arg(long, env = "MAYFLY_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Where the CA keys live: `file` (PKCS#8 PEM in the data dir) or `pkcs11` (the CA's and
+    /// both logs' keys in an HSM, made with `mayfly keys create`).
+    #[arg(long, env = "MAYFLY_CA", default_value = "file", value_parser = ["file", "pkcs11"])]
+    ca: String,
+    /// File holding the passphrase that encrypts the CA key files (else MAYFLY_CA_PASSPHRASE).
+    #[arg(long, env = "MAYFLY_CA_PASSPHRASE_FILE", value_name = "FILE")]
+    ca_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    hsm: HsmArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -724,7 +756,8 @@ fn main() -> ExitCode {
         | Command::Ca(_)
         | Command::Audit(_)
         | Command::Health(_)
-        | Command::Index(_) => "warn",
+        | Command::Index(_)
+        | Command::Init(_) => "warn",
         // The demo's own server runs on loopback for a few seconds; its startup warnings
         // (dev issuer on, CA keys unencrypted) are expected there and would bury the report.
         Command::Demo(_) => "error",
@@ -777,6 +810,19 @@ fn main() -> ExitCode {
                     },
                 };
                 Ok(mayfly::server::run(config).await?)
+            }
+            Command::Init(args) => {
+                let config = mayfly::server::InitConfig {
+                    data_dir: args.data_dir,
+                    public_url: args.public_url,
+                    database_url: args.database_url,
+                    ca: mayfly::ca::setup::CaBackend::parse(&args.ca)
+                        .ok_or("--ca must be file or pkcs11")?,
+                    ca_passphrase_file: args.ca_passphrase_file,
+                    hsm: args.hsm.settings(),
+                };
+                println!("{}", mayfly::server::init(&config).await?);
+                Ok(())
             }
             Command::Attest(args) => {
                 use mayfly_client::commands::{AttestSubject, attest};
