@@ -6,13 +6,15 @@
 //!
 //! 1. [`bundle`]: media type v0.1/v0.2/v0.3, certificate form, exactly one tlog entry of kind
 //!    hashedrekord 0.0.1, dsse 0.0.1 or intoto 0.0.2, promise/proof per version.
-//! 2. [`tlog`]: the log (by `logId`, key valid at `integratedTime`), the SET over the JCS
+//! 2. [`timestamp`]: every RFC 3161 timestamp in `timestampVerificationData` verifies (imprint
+//!    over the signature, signed by a trusted TSA valid at its time); none may be skipped.
+//! 3. [`tlog`]: the log (by `logId`, key valid at the signing time), the SET over the JCS
 //!    payload, the checkpoint signature and the inclusion proof; at least one of SET and proof.
-//! 3. The signing time: `integratedTime`, trusted only because the SET signed it (sigstore-js
-//!    counts it only with a promise; RFC 3161 timestamps are not supported, so a bundle without
-//!    a SET has no trusted time and is refused).
-//! 4. [`chain`]: the path to a trusted CA valid at that time, every certificate valid at it,
-//!    leaf KU/EKU.
+//!    The signing times are `integratedTime` if (and only if) a SET signed it, and the time of
+//!    each verified timestamp; a bundle with none is refused.
+//! 4. [`chain`]: at *every* signing time, the path to a trusted CA valid at that time and every
+//!    certificate valid at it (so no timestamp may fall outside the leaf's validity); leaf
+//!    KU/EKU.
 //! 5. [`sct`]: exactly one embedded SCT, verified under a trusted CT log.
 //! 6. [`body`]: the logged body describes this bundle's signature, digest or payload, and key.
 //! 7. [`signature`]: the artifact matches and the signature verifies with the leaf key.
@@ -31,6 +33,7 @@ mod keys;
 mod npm;
 mod sct;
 mod signature;
+mod timestamp;
 pub(crate) mod tlog;
 
 pub use error::VerifyError;
@@ -137,43 +140,50 @@ fn verify(
     let bundle = bundle::parse(bundle_json)?;
     let root = TrustedRoot::parse(trusted_root_json)?;
     let entry = &bundle.entry;
-    // Fail closed: a timestamp could contradict the signing time this verifier trusts (one
-    // outside the certificate's validity, say), so a bundle that carries any is refused
-    // rather than accepted with them unchecked.
-    if !bundle.timestamps.is_empty() {
-        return Err(VerifyError::Time(format!(
-            "the bundle carries {} RFC 3161 timestamp(s), which this verifier does not check; \
-             refusing it rather than ignoring them",
-            bundle.timestamps.len()
-        )));
-    }
+    let signature = match &bundle.content {
+        Content::Message { signature, .. } | Content::Dsse { signature, .. } => signature,
+    };
+    // Every timestamp is a time the signature is claimed to have existed at; each must verify
+    // (an unverifiable one is a rejection, never a skip), and the certificate must be valid at
+    // each (below).
+    let stamped =
+        timestamp::verify_timestamps(&bundle.timestamps, signature, &root.timestamp_authorities)?;
 
-    let log = tlog::select_log(&root.tlogs, entry)?;
     if entry.set.is_none() && entry.proof.is_none() {
         return Err(VerifyError::Bundle(
             "the tlog entry has neither an inclusion promise nor an inclusion proof".into(),
         ));
     }
+    // integratedTime is authenticated only by a SET; without one (a Rekor v2 entry, or a v1
+    // entry with a proof only) the times are the timestamps' alone.
+    let mut times: Vec<i64> = Vec::new();
+    if entry.set.is_some() {
+        times.push(entry.integrated_time);
+    }
+    times.extend(stamped.iter().flat_map(|t| t.bounds()));
+    let Some(&first_time) = times.first() else {
+        return Err(VerifyError::Time(
+            "no verified time: the tlog entry has no signed entry timestamp and the bundle no \
+             RFC 3161 timestamp"
+                .into(),
+        ));
+    };
+    let log = tlog::select_log(&root.tlogs, entry, first_time)?;
     if let Some(set) = &entry.set {
         tlog::verify_set(log, entry, set)?;
     }
     if let Some(proof) = &entry.proof {
         tlog::verify_proof(log, entry, proof)?;
     }
-    let time = match entry.set {
-        Some(_) => entry.integrated_time,
-        None => {
-            return Err(VerifyError::Time(
-                "no signed entry timestamp, so integratedTime is unauthenticated (RFC 3161 \
-                 timestamps are not supported)"
-                    .into(),
-            ));
-        }
-    };
 
     let leaf = chain::parse_cert(&bundle.leaf)?;
-    let issuer_der = chain::verify_path(&leaf, &root.authorities, time)?;
-    chain::check_leaf_time(&leaf, time)?;
+    let mut issuer_der = None;
+    for &time in &times {
+        let issuer = chain::verify_path(&leaf, &root.authorities, time)?;
+        chain::check_cert_time(&leaf, time)?;
+        issuer_der.get_or_insert(issuer);
+    }
+    let issuer_der = issuer_der.unwrap_or_default();
     chain::check_leaf_usage(&leaf)?;
     let issuer = chain::parse_cert(issuer_der)?;
     sct::verify_embedded_sct(&bundle.leaf, &leaf, issuer.public_key().raw, &root.ctlogs)?;
@@ -205,7 +215,7 @@ fn verify(
         issuer: who.issuer,
         extensions: who.extensions,
         log_index: entry.log_index,
-        integrated_time: time,
+        integrated_time: first_time,
         statement,
     })
 }

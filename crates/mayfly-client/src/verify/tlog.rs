@@ -18,13 +18,17 @@ use mayfly_spec::tlog::note::{EcdsaNoteVerifier, Note, open_note};
 use mayfly_spec::tlog::proof::verify_inclusion;
 use mayfly_spec::tlog::{Hash, leaf_hash};
 
-/// The trusted log that holds `entry`, with a key valid at its integrated time.
-pub(crate) fn select_log<'a>(tlogs: &'a [Log], entry: &TlogEntry) -> Result<&'a Log, VerifyError> {
-    find_log(tlogs, &entry.log_id, entry.integrated_time).ok_or_else(|| {
+/// The trusted log that holds `entry`, with a key valid at `time` (the integrated time when a
+/// SET vouches for it, else the first verified timestamp).
+pub(crate) fn select_log<'a>(
+    tlogs: &'a [Log],
+    entry: &TlogEntry,
+    time: i64,
+) -> Result<&'a Log, VerifyError> {
+    find_log(tlogs, &entry.log_id, time).ok_or_else(|| {
         VerifyError::UnknownTlog(format!(
-            "log {} is not in the trusted root (or its key was not valid at integrated time {})",
+            "log {} is not in the trusted root (or its key was not valid at signing time {time})",
             hex::encode(entry.log_id),
-            entry.integrated_time
         ))
     })
 }

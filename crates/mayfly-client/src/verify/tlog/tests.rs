@@ -83,7 +83,12 @@ fn proof(f: &Fixture) -> Proof {
 fn good_set_and_proof_verify() {
     let f = fixture();
     assert_eq!(
-        select_log(std::slice::from_ref(&f.log), &f.entry).map(|l| l.log_id),
+        select_log(
+            std::slice::from_ref(&f.log),
+            &f.entry,
+            f.entry.integrated_time
+        )
+        .map(|l| l.log_id),
         Ok(f.log.log_id)
     );
     assert_eq!(
@@ -101,7 +106,7 @@ fn unknown_or_expired_log_is_refused() {
         end: Some(f.entry.integrated_time - 1),
     };
     assert!(matches!(
-        select_log(&[f.log], &f.entry),
+        select_log(&[f.log], &f.entry, f.entry.integrated_time),
         Err(VerifyError::UnknownTlog(_))
     ));
 }
