@@ -466,3 +466,122 @@ fn bundles_with_foreign_timestamps_are_refused() {
     });
     assert!(verify_bundle(&empty, Some(&artifact), &root(), &policy(GH_SAN)).is_ok());
 }
+
+const STAGING_V2: &str = "staging-rekor-v2.txt.sigstore.json";
+
+fn staging_policy() -> Policy {
+    Policy {
+        identity: IdentityMatcher::Exact("jku@goto.fi".into()),
+        issuer: "https://github.com/login/oauth".into(),
+    }
+}
+
+fn verify_staging_v2(bundle: &[u8]) -> Result<mayfly_client::verify::Verified, VerifyError> {
+    verify_bundle(
+        bundle,
+        Some(&Artifact::Bytes(vector("staging-rekor-v2.txt"))),
+        &vector("trusted_root.staging.json"),
+        &staging_policy(),
+    )
+}
+
+/// The real Rekor v2 bundle (hashedrekord 0.0.2, Ed25519 checkpoint, no SET): its only trusted
+/// time is the RFC 3161 timestamp, which sigstore-python 4.5.1 accepts offline too.
+#[test]
+fn staging_rekor_v2_bundle_verifies() {
+    let v = verify_staging_v2(&vector(STAGING_V2)).unwrap();
+    assert_eq!(v.kind, "hashedrekord");
+    assert_eq!(v.log_index, 645);
+    assert_eq!(v.san, "jku@goto.fi");
+    // 2025-06-09T11:57:38Z, from the timestamp (integratedTime is 0 in v2).
+    assert_eq!(v.integrated_time, 1_749_470_258);
+}
+
+#[test]
+fn staging_rekor_v2_bit_flips_are_rejected_by_the_right_check() {
+    let bundle = vector(STAGING_V2);
+    let ts = "/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0/signedTimestamp";
+    let cases: [(&str, isize, &str); 5] = [
+        // The last byte of the TSA's ECDSA signature.
+        (
+            ts,
+            -1,
+            "RFC 3161 timestamp: timestamp 0: not signed by a trusted timestamp authority",
+        ),
+        (
+            &format!("{ENTRY}/inclusionProof/hashes/0"),
+            3,
+            "inclusion proof:",
+        ),
+        (
+            &format!("{ENTRY}/inclusionProof/rootHash"),
+            3,
+            "inclusion proof: root does not match",
+        ),
+        // The timestamp covers the signature, and is checked first.
+        (
+            "/messageSignature/signature",
+            -3,
+            "RFC 3161 timestamp: timestamp 0: message imprint",
+        ),
+        (
+            "/messageSignature/messageDigest/digest",
+            0,
+            "tlog body: logged digest differs",
+        ),
+    ]
+    .map(|(p, at, want)| (p.to_owned().leak() as &str, at, want));
+    for (pointer, at, want) in cases {
+        let b = edit(&bundle, |v| flip_b64(v, pointer, at));
+        assert_rejected(verify_staging_v2(&b), want);
+    }
+    // The body names another certificate.
+    let b = edit(&bundle, |v| {
+        let body = v
+            .pointer_mut(&format!("{ENTRY}/canonicalizedBody"))
+            .unwrap();
+        let mut json: Value =
+            serde_json::from_slice(&STANDARD.decode(body.as_str().unwrap()).unwrap()).unwrap();
+        json["spec"]["hashedRekordV002"]["signature"]["verifier"]["x509Certificate"]["rawBytes"] =
+            "MAA=".into();
+        *body = STANDARD.encode(serde_json::to_vec(&json).unwrap()).into();
+    });
+    assert_rejected(verify_staging_v2(&b), "inclusion proof:");
+    // The checkpoint's signature.
+    let b = edit(&bundle, |v| {
+        let cp = v
+            .pointer_mut(&format!("{ENTRY}/inclusionProof/checkpoint/envelope"))
+            .unwrap();
+        let text = cp.as_str().unwrap().replace("\n646\n", "\n647\n");
+        *cp = text.into();
+    });
+    assert_rejected(
+        verify_staging_v2(&b),
+        "checkpoint: signature does not verify",
+    );
+}
+
+/// A v2 entry has no SET, so without its timestamp there is no trusted time at all.
+#[test]
+fn staging_rekor_v2_without_timestamp_is_rejected() {
+    let b = edit(&vector(STAGING_V2), |v| {
+        v["verificationMaterial"]
+            .as_object_mut()
+            .unwrap()
+            .remove("timestampVerificationData");
+    });
+    assert_rejected(verify_staging_v2(&b), "signing time: no verified time");
+    // And the TSA must be in the trusted root.
+    let mut tr: Value = serde_json::from_slice(&vector("trusted_root.staging.json")).unwrap();
+    tr["timestampAuthorities"] = json!([]);
+    let err = verify_bundle(
+        &vector(STAGING_V2),
+        Some(&Artifact::Bytes(vector("staging-rekor-v2.txt"))),
+        &serde_json::to_vec(&tr).unwrap(),
+        &staging_policy(),
+    );
+    assert_rejected(
+        err,
+        "RFC 3161 timestamp: timestamp 0: no timestamp authority",
+    );
+}

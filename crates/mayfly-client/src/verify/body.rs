@@ -7,14 +7,17 @@
 //! leaf certificate: we compare DER, which is at least as strict as sigstore-python's
 //! re-encoded-PEM comparison and immune to PEM layout differences.
 
+mod v2;
+
 use super::error::VerifyError;
+use super::keys::SignerKey;
 use mayfly_spec::pem;
 use mayfly_spec::sigstore::bundle::{Content, TlogEntry};
 use mayfly_spec::sigstore::json::{self, Obj};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-fn err(m: impl Into<String>) -> VerifyError {
+pub(super) fn err(m: impl Into<String>) -> VerifyError {
     VerifyError::Body(m.into())
 }
 
@@ -25,11 +28,12 @@ pub(crate) struct SignedDigest {
     pub digest: Vec<u8>,
 }
 
-/// Checks the body against the bundle; for hashedrekord returns the logged digest.
+/// Checks the body against the bundle; for a hashedrekord of a message signature returns the
+/// logged digest.
 pub(crate) fn check_body(
     entry: &TlogEntry,
     content: &Content,
-    leaf_der: &[u8],
+    signer: SignerKey<'_>,
 ) -> Result<Option<SignedDigest>, VerifyError> {
     let value: Value =
         serde_json::from_slice(&entry.body).map_err(|e| err(format!("not JSON: {e}")))?;
@@ -43,24 +47,34 @@ pub(crate) fn check_body(
         )));
     }
     let spec = json::obj(top, "body", "spec").map_err(err)?;
-    match (kind, content) {
-        ("hashedrekord", Content::Message { digest, signature }) => {
-            hashedrekord(spec, digest.as_ref(), signature, leaf_der).map(Some)
-        }
+    match (kind, version, content) {
+        ("hashedrekord", "0.0.2", _) => v2::hashedrekord(spec, content, signer),
         (
             "dsse",
+            "0.0.2",
             Content::Dsse {
                 payload, signature, ..
             },
-        ) => dsse(spec, payload, signature, leaf_der).map(|()| None),
+        ) => v2::dsse(spec, payload, signature, signer).map(|()| None),
+        ("hashedrekord", _, Content::Message { digest, signature }) => {
+            hashedrekord(spec, digest.as_ref(), signature, signer).map(Some)
+        }
+        (
+            "dsse",
+            _,
+            Content::Dsse {
+                payload, signature, ..
+            },
+        ) => dsse(spec, payload, signature, signer).map(|()| None),
         (
             "intoto",
+            _,
             Content::Dsse {
                 payload_type,
                 payload,
                 signature,
             },
-        ) => intoto(spec, payload_type, payload, signature, leaf_der).map(|()| None),
+        ) => intoto(spec, payload_type, payload, signature, signer).map(|()| None),
         _ => Err(err(format!(
             "a {kind} entry cannot log this bundle's content type"
         ))),
@@ -71,7 +85,7 @@ fn hashedrekord(
     spec: &Obj,
     bundle_digest: Option<&(String, Vec<u8>)>,
     signature: &[u8],
-    leaf_der: &[u8],
+    signer: SignerKey<'_>,
 ) -> Result<SignedDigest, VerifyError> {
     let hash = json::obj(
         json::obj(spec, "spec", "data").map_err(err)?,
@@ -94,7 +108,7 @@ fn hashedrekord(
     let key = json::obj(sig, "spec.signature", "publicKey").map_err(err)?;
     check_key(
         json::string(key, "spec.signature.publicKey", "content").map_err(err)?,
-        leaf_der,
+        signer,
     )?;
     Ok(SignedDigest {
         algorithm: algorithm.to_owned(),
@@ -102,7 +116,12 @@ fn hashedrekord(
     })
 }
 
-fn dsse(spec: &Obj, payload: &[u8], signature: &[u8], leaf_der: &[u8]) -> Result<(), VerifyError> {
+fn dsse(
+    spec: &Obj,
+    payload: &[u8],
+    signature: &[u8],
+    signer: SignerKey<'_>,
+) -> Result<(), VerifyError> {
     check_payload_hash(spec, "spec", payload)?;
     let sigs = json::array(spec, "spec", "signatures").map_err(err)?;
     let [only] = sigs else {
@@ -117,7 +136,7 @@ fn dsse(spec: &Obj, payload: &[u8], signature: &[u8], leaf_der: &[u8]) -> Result
     }
     check_key(
         json::string(only, "spec.signatures[0]", "verifier").map_err(err)?,
-        leaf_der,
+        signer,
     )
 }
 
@@ -126,7 +145,7 @@ fn intoto(
     payload_type: &str,
     payload: &[u8],
     signature: &[u8],
-    leaf_der: &[u8],
+    signer: SignerKey<'_>,
 ) -> Result<(), VerifyError> {
     let content = json::obj(spec, "spec", "content").map_err(err)?;
     check_payload_hash(content, "spec.content", payload)?;
@@ -150,7 +169,7 @@ fn intoto(
     }
     check_key(
         json::string(only, "envelope.signatures[0]", "publicKey").map_err(err)?,
-        leaf_der,
+        signer,
     )
 }
 
@@ -166,12 +185,16 @@ fn check_payload_hash(obj: &Obj, at: &str, payload: &[u8]) -> Result<(), VerifyE
     Ok(())
 }
 
-/// `b64_pem` (base64 of a PEM certificate) holds exactly the leaf.
-fn check_key(b64_pem: &str, leaf_der: &[u8]) -> Result<(), VerifyError> {
+/// `b64_pem` (base64 of a PEM certificate or public key) holds exactly the signer.
+fn check_key(b64_pem: &str, signer: SignerKey<'_>) -> Result<(), VerifyError> {
     let pem = json::b64(b64_pem, "logged key").map_err(err)?;
-    match pem::decode_label(&pem, "CERTIFICATE") {
-        Ok(der) if der == leaf_der => Ok(()),
-        _ => Err(err("logged key is not the bundle's certificate")),
+    let (label, der) = signer.label_and_der();
+    match pem::decode_label(&pem, label) {
+        Ok(logged) if logged == der => Ok(()),
+        _ => Err(err(match signer {
+            SignerKey::Certificate(_) => "logged key is not the bundle's certificate",
+            SignerKey::PublicKey(_) => "logged key is not the given public key",
+        })),
     }
 }
 
@@ -212,7 +235,11 @@ mod tests {
                 "signatures": [{"signature": STANDARD.encode(sig), "verifier": pem(key)}]}})
         };
         assert_eq!(
-            check_body(&entry(&body(&[1, 2], b"p", &leaf)), &content, &leaf),
+            check_body(
+                &entry(&body(&[1, 2], b"p", &leaf)),
+                &content,
+                SignerKey::Certificate(&leaf)
+            ),
             Ok(None)
         );
         for (bad, want) in [
@@ -223,13 +250,13 @@ mod tests {
                 "not the bundle's certificate",
             ),
         ] {
-            let got = check_body(&entry(&bad), &content, &leaf)
+            let got = check_body(&entry(&bad), &content, SignerKey::Certificate(&leaf))
                 .err()
                 .map(|e| e.to_string());
             assert!(got.unwrap_or_default().contains(want), "{want}");
         }
         let mut wrong_kind = entry(&body(&[1, 2], b"p", &leaf));
         wrong_kind.kind = "intoto".into();
-        assert!(check_body(&wrong_kind, &content, &leaf).is_err());
+        assert!(check_body(&wrong_kind, &content, SignerKey::Certificate(&leaf)).is_err());
     }
 }

@@ -45,6 +45,9 @@ pub enum VerifyError {
     /// The message or DSSE signature does not verify under the certificate's key.
     #[error("signature: {0}")]
     Signature(String),
+    /// The public key given for a managed-key bundle is unusable.
+    #[error("public key: {0}")]
+    Key(String),
     /// The certificate's identity does not satisfy the policy.
     #[error("identity: {0}")]
     Identity(String),

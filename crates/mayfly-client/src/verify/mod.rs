@@ -38,8 +38,9 @@ pub(crate) mod tlog;
 
 pub use error::VerifyError;
 
+use keys::SignerKey;
 pub use mayfly_spec::fulcio::ExtensionField;
-use mayfly_spec::sigstore::bundle::{self, Content};
+use mayfly_spec::sigstore::bundle::{self, Content, Signer};
 use mayfly_spec::sigstore::trusted_root::TrustedRoot;
 
 /// How the certificate's SAN must look.
@@ -93,6 +94,9 @@ pub struct Verified {
     pub integrated_time: i64,
     /// The in-toto statement of a DSSE bundle.
     pub statement: Option<serde_json::Value>,
+    /// For a bundle signed with a managed key (`--key`), that key's DER SubjectPublicKeyInfo;
+    /// `san`, `issuer` and `extensions` are then empty.
+    pub public_key: Option<Vec<u8>>,
 }
 
 impl Verified {
@@ -112,7 +116,35 @@ pub fn verify_bundle(
     trusted_root_json: &[u8],
     policy: &Policy,
 ) -> Result<Verified, VerifyError> {
-    verify(bundle_json, artifact, trusted_root_json, Some(policy))
+    verify(
+        bundle_json,
+        artifact,
+        trusted_root_json,
+        Trust::Keyless(Some(policy)),
+    )
+}
+
+/// Verifies a bundle signed with a long-lived key (cosign `--key`, `publicKey` verification
+/// material) under `public_key_pem` (a PEM `PUBLIC KEY`): the tlog and timestamp checks as for
+/// a keyless bundle, then the logged key and the signature under the given key. There is no
+/// certificate, so no chain, SCT or identity.
+pub fn verify_bundle_with_key(
+    bundle_json: &[u8],
+    artifact: Option<&Artifact>,
+    trusted_root_json: &[u8],
+    public_key_pem: &[u8],
+) -> Result<Verified, VerifyError> {
+    let spki = keys::parse_public_key_pem(public_key_pem)?;
+    verify(bundle_json, artifact, trusted_root_json, Trust::Key(&spki))
+}
+
+/// What vouches for the signer.
+#[derive(Clone, Copy)]
+enum Trust<'a> {
+    /// A Fulcio certificate chaining to the trusted root, optionally matched to a policy.
+    Keyless(Option<&'a Policy>),
+    /// This DER SubjectPublicKeyInfo, given by the user.
+    Key(&'a [u8]),
 }
 
 /// `mayfly verify npm <tarball> <bundle>`: an npm provenance bundle for this tarball. The
@@ -126,7 +158,7 @@ pub fn verify_npm(
 ) -> Result<Verified, VerifyError> {
     let package = npm::read_package(tarball)?;
     // The statement subject is checked after the signatures: before that it is unauthenticated.
-    let verified = verify(bundle_json, None, trusted_root_json, policy)?;
+    let verified = verify(bundle_json, None, trusted_root_json, Trust::Keyless(policy))?;
     npm::check_provenance(&package, tarball, &verified)?;
     Ok(verified)
 }
@@ -135,7 +167,7 @@ fn verify(
     bundle_json: &[u8],
     artifact: Option<&Artifact>,
     trusted_root_json: &[u8],
-    policy: Option<&Policy>,
+    trust: Trust<'_>,
 ) -> Result<Verified, VerifyError> {
     let bundle = bundle::parse(bundle_json)?;
     let root = TrustedRoot::parse(trusted_root_json)?;
@@ -176,22 +208,34 @@ fn verify(
         tlog::verify_proof(log, entry, proof)?;
     }
 
-    let leaf = chain::parse_cert(&bundle.leaf)?;
-    let mut issuer_der = None;
-    for &time in &times {
-        let issuer = chain::verify_path(&leaf, &root.authorities, time)?;
-        chain::check_cert_time(&leaf, time)?;
-        issuer_der.get_or_insert(issuer);
-    }
-    let issuer_der = issuer_der.unwrap_or_default();
-    chain::check_leaf_usage(&leaf)?;
-    let issuer = chain::parse_cert(issuer_der)?;
-    sct::verify_embedded_sct(&bundle.leaf, &leaf, issuer.public_key().raw, &root.ctlogs)?;
+    // Keyless: the certificate at every signing time, its SCT, and (last) the identity.
+    // Managed key: the key was given by the user, so there is no chain, SCT or identity.
+    let (signer, who) = match (&bundle.signer, trust) {
+        (Signer::Certificate(leaf_der), Trust::Keyless(policy)) => {
+            let who = check_certificate(leaf_der, &root, &times)?;
+            (SignerKey::Certificate(leaf_der), Some((who, policy)))
+        }
+        (Signer::PublicKey { .. }, Trust::Key(spki)) => (SignerKey::PublicKey(spki), None),
+        (Signer::Certificate(_), Trust::Key(_)) => {
+            return Err(VerifyError::Bundle(
+                "the bundle is signed with a certificate, not a managed key: verify it with an \
+                 identity policy instead of a public key"
+                    .into(),
+            ));
+        }
+        (Signer::PublicKey { hint }, Trust::Keyless(_)) => {
+            return Err(VerifyError::Bundle(format!(
+                "the bundle is signed with a managed key (hint {}), not a certificate: verify it \
+                 with that public key",
+                hint.as_deref().unwrap_or("none")
+            )));
+        }
+    };
 
-    let logged_digest = body::check_body(entry, &bundle.content, &bundle.leaf)?;
+    let logged_digest = body::check_body(entry, &bundle.content, signer)?;
     let statement = match (&bundle.content, logged_digest) {
         (Content::Message { signature, .. }, Some(digest)) => {
-            signature::verify_message(&bundle.leaf, &digest, signature, artifact)?;
+            signature::verify_message(signer, &digest, signature, artifact)?;
             None
         }
         (
@@ -201,14 +245,23 @@ fn verify(
                 signature,
             },
             None,
-        ) => signature::verify_dsse(&bundle.leaf, payload_type, payload, signature, artifact)?,
+        ) => signature::verify_dsse(signer, payload_type, payload, signature, artifact)?,
         _ => return Err(VerifyError::Body("content and entry kind disagree".into())),
     };
 
-    let who = identity::read_identity(&bundle.leaf)?;
-    if let Some(policy) = policy {
-        identity::check_policy(&who, policy)?;
-    }
+    let who = match who {
+        Some((who, policy)) => {
+            if let Some(policy) = policy {
+                identity::check_policy(&who, policy)?;
+            }
+            who
+        }
+        None => identity::Identity::default(),
+    };
+    let public_key = match signer {
+        SignerKey::PublicKey(spki) => Some(spki.to_vec()),
+        SignerKey::Certificate(_) => None,
+    };
     Ok(Verified {
         kind: entry.kind.clone(),
         san: who.san,
@@ -217,5 +270,27 @@ fn verify(
         log_index: entry.log_index,
         integrated_time: first_time,
         statement,
+        public_key,
     })
+}
+
+/// The leaf and its chain at every signing time, leaf usage, the SCT; returns the identity.
+fn check_certificate(
+    leaf_der: &[u8],
+    root: &TrustedRoot,
+    times: &[i64],
+) -> Result<identity::Identity, VerifyError> {
+    let leaf = chain::parse_cert(leaf_der)?;
+    let mut issuer_der = None;
+    for &time in times {
+        let issuer = chain::verify_path(&leaf, &root.authorities, time)?;
+        chain::check_cert_time(&leaf, time)?;
+        issuer_der.get_or_insert(issuer);
+    }
+    let issuer_der =
+        issuer_der.ok_or_else(|| VerifyError::Time("no signing time to check at".into()))?;
+    chain::check_leaf_usage(&leaf)?;
+    let issuer = chain::parse_cert(issuer_der)?;
+    sct::verify_embedded_sct(leaf_der, &leaf, issuer.public_key().raw, &root.ctlogs)?;
+    identity::read_identity(leaf_der)
 }

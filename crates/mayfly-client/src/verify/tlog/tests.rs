@@ -3,7 +3,7 @@
 use super::*;
 use mayfly_spec::sigstore::trusted_root::Validity;
 use mayfly_spec::tlog::checkpoint::sign_checkpoint;
-use mayfly_spec::tlog::note::EcdsaNoteSigner;
+use mayfly_spec::tlog::note::{EcdsaNoteSigner, sign_note};
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::EncodePublicKey as _;
@@ -174,4 +174,33 @@ fn proof_must_agree_with_checkpoint_and_leaf() {
         verify_proof(&f.log, &other, &proof(&f)),
         Err(VerifyError::InclusionProof(_))
     ));
+}
+
+/// Witness cosignatures may come before or after the log's own line; the log's line must be
+/// there and verify.
+#[test]
+fn checkpoint_with_cosignatures_needs_the_logs_own() {
+    let f = fixture();
+    let text = Note::parse(proof(&f).checkpoint.as_bytes())
+        .map(|n| n.text().to_owned())
+        .unwrap_or_default();
+    let witness = |seed: &[u8], name: &str| {
+        let key = SigningKey::from_slice(&Sha256::digest(seed)).unwrap_or_else(|_| unreachable!());
+        EcdsaNoteSigner::new(name, key).unwrap_or_else(|_| unreachable!())
+    };
+    let w1 = witness(b"w1", "witness1.example");
+    let w2 = witness(b"w2", "witness2.example");
+    let log = EcdsaNoteSigner::new("log.example", f.key.clone()).unwrap_or_else(|_| unreachable!());
+    let mut p = proof(&f);
+    p.checkpoint = sign_note(&text, &[&w1, &log, &w2]).unwrap_or_default();
+    assert_eq!(verify_proof(&f.log, &f.entry, &p), Ok(()));
+    p.checkpoint = sign_note(&text, &[&w1, &w2]).unwrap_or_default();
+    let err = verify_proof(&f.log, &f.entry, &p)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.starts_with("checkpoint: no signature by the log"),
+        "{err}"
+    );
 }
