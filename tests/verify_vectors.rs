@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mayfly_client::verify::{
     Artifact, ExtensionField, HashAlgorithm, IdentityMatcher, Policy, VerifyError, verify_bundle,
-    verify_npm,
+    verify_bundle_with_key, verify_npm,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -583,5 +583,39 @@ fn staging_rekor_v2_without_timestamp_is_rejected() {
     assert_rejected(
         err,
         "RFC 3161 timestamp: timestamp 0: no timestamp authority",
+    );
+}
+
+/// The npm registry's publish attestation is signed with the registry's long-lived key
+/// (`publicKey` material): it verifies with that key and with no other, and never as keyless.
+#[test]
+fn managed_key_bundle_verifies_with_its_key_only() {
+    let bundle = vector("npm-sigstore-1.3.0-publish.sigstore.json");
+    let key = vector("npm-registry-publish-key.pub");
+    let v = verify_bundle_with_key(&bundle, None, &root(), &key).unwrap();
+    assert_eq!(v.kind, "intoto");
+    assert!(v.san.is_empty() && v.public_key.is_some());
+    assert!(v.statement.is_some());
+    // Another P-256 key.
+    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .unwrap()
+        .public_key_pem();
+    assert_rejected(
+        verify_bundle_with_key(&bundle, None, &root(), other.as_bytes()),
+        "tlog body: logged key is not the given public key",
+    );
+    assert_rejected(
+        verify_bundle_with_key(&bundle, None, &root(), b"not a key"),
+        "public key: not a PEM PUBLIC KEY",
+    );
+    // A keyless bundle given a key, and a keyed bundle given a policy, name the mismatch.
+    let (wheel_bundle, artifact) = wheel();
+    assert_rejected(
+        verify_bundle_with_key(&wheel_bundle, Some(&artifact), &root(), &key),
+        "bundle: the bundle is signed with a certificate",
+    );
+    assert_rejected(
+        verify_bundle(&bundle, None, &root(), &policy(NPM_SAN)),
+        "bundle: the bundle is signed with a managed key",
     );
 }

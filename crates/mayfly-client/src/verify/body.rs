@@ -189,8 +189,10 @@ fn check_payload_hash(obj: &Obj, at: &str, payload: &[u8]) -> Result<(), VerifyE
 fn check_key(b64_pem: &str, signer: SignerKey<'_>) -> Result<(), VerifyError> {
     let pem = json::b64(b64_pem, "logged key").map_err(err)?;
     let (label, der) = signer.label_and_der();
-    match pem::decode_label(&pem, label) {
-        Ok(logged) if logged == der => Ok(()),
+    // Read as Go's pem.Decode does (Rekor's own parser): the npm registry logs its key with
+    // 124-character lines. What is compared is the DER.
+    match pem::decode_first(&pem) {
+        Some((logged_label, logged)) if logged_label == label && logged == der => Ok(()),
         _ => Err(err(match signer {
             SignerKey::Certificate(_) => "logged key is not the bundle's certificate",
             SignerKey::PublicKey(_) => "logged key is not the given public key",

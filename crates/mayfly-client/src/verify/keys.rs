@@ -32,10 +32,18 @@ impl SignerKey<'_> {
 }
 
 /// The DER SubjectPublicKeyInfo of a PEM `PUBLIC KEY` given by the user, checked to be a key
-/// the signature verifier supports (so a bad file fails here, naming the file's problem).
+/// the signature verifier supports (so a bad file fails here, naming the file's problem). Read
+/// as Go's `pem.Decode` reads it (cosign writes these files): any line length, text around it.
 pub(crate) fn parse_public_key_pem(text: &[u8]) -> Result<Vec<u8>, VerifyError> {
-    let der = pem::decode_label(text, "PUBLIC KEY")
-        .map_err(|e| VerifyError::Key(format!("not a PEM PUBLIC KEY: {e}")))?;
+    let der = match pem::decode_first(text) {
+        Some((label, der)) if label == "PUBLIC KEY" => der,
+        Some((label, _)) => {
+            return Err(VerifyError::Key(format!(
+                "not a PEM PUBLIC KEY (the block is {label:?})"
+            )));
+        }
+        None => return Err(VerifyError::Key("not a PEM PUBLIC KEY".into())),
+    };
     mayfly_spec::rekor::Verifier::from_pem(
         "public key",
         pem::encode("PUBLIC KEY", &der).as_bytes(),
