@@ -261,4 +261,100 @@ mod tests {
         wrong_kind.kind = "intoto".into();
         assert!(check_body(&wrong_kind, &content, SignerKey::Certificate(&leaf)).is_err());
     }
+
+    fn v2_entry(kind: &str, spec: Value) -> TlogEntry {
+        let mut e = entry(&serde_json::json!({"kind": kind, "apiVersion": "0.0.2", "spec": spec}));
+        e.kind = kind.into();
+        e.version = "0.0.2".into();
+        e
+    }
+
+    fn verifier(cert: &[u8]) -> Value {
+        serde_json::json!({"keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                           "x509Certificate": {"rawBytes": STANDARD.encode(cert)}})
+    }
+
+    fn dsse_content() -> Content {
+        Content::Dsse {
+            payload_type: "t".into(),
+            payload: b"p".to_vec(),
+            signature: vec![1, 2],
+        }
+    }
+
+    fn reason(r: Result<Option<SignedDigest>, VerifyError>) -> String {
+        r.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn dsse_v002_body_must_match_payload_signature_and_certificate() {
+        let leaf = [0x30, 0x03, 0x02, 0x01, 0x01];
+        let signer = SignerKey::Certificate(&leaf);
+        let spec = |payload: &[u8], sig: &[u8], cert: &[u8]| {
+            serde_json::json!({"dsseV002": {
+                "payloadHash": {"algorithm": "SHA2_256", "digest": STANDARD.encode(Sha256::digest(payload))},
+                "signatures": [{"content": STANDARD.encode(sig), "verifier": verifier(cert)}]}})
+        };
+        let good = v2_entry("dsse", spec(b"p", &[1, 2], &leaf));
+        assert_eq!(check_body(&good, &dsse_content(), signer), Ok(None));
+        for (bad, want) in [
+            (spec(b"q", &[1, 2], &leaf), "payloadHash"),
+            (spec(b"p", &[1, 3], &leaf), "signature differs"),
+            (
+                spec(b"p", &[1, 2], &[0x30, 0]),
+                "x509Certificate is not the bundle's certificate",
+            ),
+        ] {
+            let got = reason(check_body(&v2_entry("dsse", bad), &dsse_content(), signer));
+            assert!(got.contains(want), "{got} lacks {want}");
+        }
+        // Signed with a managed key, the verifier must be that key, not a certificate.
+        let got = reason(check_body(
+            &good,
+            &dsse_content(),
+            SignerKey::PublicKey(&leaf),
+        ));
+        assert!(got.contains("no publicKey"), "{got}");
+    }
+
+    /// How Rekor v2 ≥ 2.3 and sigstore-python ≥ 4.3 log a DSSE envelope: a hashedrekord over
+    /// SHA-256 of its PAE, with the envelope's signature.
+    #[test]
+    fn dsse_as_hashedrekord_v002_must_log_the_pae_digest() {
+        let leaf = [0x30, 0x03, 0x02, 0x01, 0x01];
+        let signer = SignerKey::Certificate(&leaf);
+        let spec = |digest: &[u8], sig: &[u8]| {
+            serde_json::json!({"hashedRekordV002": {
+                "data": {"algorithm": "SHA2_256", "digest": STANDARD.encode(digest)},
+                "signature": {"content": STANDARD.encode(sig), "verifier": verifier(&leaf)}}})
+        };
+        let pae_digest = Sha256::digest(mayfly_spec::rekor::pae("t", b"p"));
+        let good = v2_entry("hashedrekord", spec(&pae_digest, &[1, 2]));
+        assert_eq!(check_body(&good, &dsse_content(), signer), Ok(None));
+        let payload_digest = Sha256::digest(b"p");
+        let got = reason(check_body(
+            &v2_entry("hashedrekord", spec(&payload_digest, &[1, 2])),
+            &dsse_content(),
+            signer,
+        ));
+        assert!(got.contains("not SHA-256 of the envelope's PAE"), "{got}");
+        let got = reason(check_body(
+            &v2_entry("hashedrekord", spec(&pae_digest, &[9])),
+            &dsse_content(),
+            signer,
+        ));
+        assert!(got.contains("signature differs"), "{got}");
+        // As a message signature, the same body yields its digest for the artifact check.
+        let message = Content::Message {
+            digest: None,
+            signature: vec![1, 2],
+        };
+        assert_eq!(
+            check_body(&good, &message, signer),
+            Ok(Some(SignedDigest {
+                algorithm: "sha256".into(),
+                digest: pae_digest.to_vec(),
+            }))
+        );
+    }
 }
