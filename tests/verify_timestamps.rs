@@ -349,3 +349,176 @@ fn a_timestamp_from_another_bundle_is_rejected() {
         "RFC 3161 timestamp: timestamp 0: message imprint",
     );
 }
+
+/// A Rekor v2 log built here: an Ed25519 key (as the public Rekor v2 logs use) and a
+/// one-entry tree whose checkpoint carries a witness cosignature before the log's own.
+struct V2Log {
+    key: aws_lc_rs::signature::Ed25519KeyPair,
+    log_id: [u8; 32],
+}
+
+impl V2Log {
+    fn new() -> V2Log {
+        use aws_lc_rs::signature::KeyPair as _;
+        let key = aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap();
+        let log_id =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.public_key().as_ref());
+        V2Log {
+            key,
+            log_id: log_id.as_ref().try_into().unwrap(),
+        }
+    }
+
+    fn spki(&self) -> Vec<u8> {
+        use aws_lc_rs::signature::KeyPair as _;
+        let mut spki = hex::decode("302a300506032b6570032100").unwrap();
+        spki.extend_from_slice(self.key.public_key().as_ref());
+        spki
+    }
+
+    /// The checkpoint for a one-leaf tree, signed by a witness and (if `by_log`) the log.
+    fn checkpoint(&self, root: &[u8], by_log: bool) -> String {
+        let text = format!("log.example\n1\n{}\n", STANDARD.encode(root));
+        let mut note = format!("{text}\n");
+        let mut witness = vec![0xAB, 0xCD, 0xEF, 0x01];
+        witness.extend_from_slice(&[7; 64]);
+        note.push_str(&format!(
+            "\u{2014} witness.example {}\n",
+            STANDARD.encode(witness)
+        ));
+        if by_log {
+            let mut line = self.log_id[..4].to_vec();
+            line.extend_from_slice(self.key.sign(text.as_bytes()).as_ref());
+            note.push_str(&format!("\u{2014} log.example {}\n", STANDARD.encode(line)));
+        }
+        note
+    }
+
+    fn trust(&self, tsa: &Tsa) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{
+                "baseUrl": "https://log.example",
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": STANDARD.encode(self.spki()),
+                              "keyDetails": "PKIX_ED25519",
+                              "validFor": {"start": "2020-01-01T00:00:00Z"}},
+                "logId": {"keyId": STANDARD.encode(self.log_id)},
+            }],
+            "timestampAuthorities": [tsa.authority(0, None)],
+        }))
+        .unwrap()
+    }
+}
+
+const IN_TOTO: &str = "application/vnd.in-toto+json";
+const NOW: i64 = 1_760_000_000;
+
+/// A DSSE bundle signed with a managed P-256 key and logged in a Rekor v2 log as `kind`
+/// (`hashedrekord`: over the PAE; `dsse`), with a TSA timestamp when `stamped`.
+fn keyed_v2_bundle(
+    log: &V2Log,
+    tsa: &Tsa,
+    kind: &str,
+    by_log: bool,
+    stamped: bool,
+) -> (Vec<u8>, String) {
+    use p256::ecdsa::signature::Signer as _;
+    use p256::pkcs8::{EncodePublicKey as _, LineEnding};
+    let key = p256::ecdsa::SigningKey::from_slice(&[0x42; 32]).unwrap();
+    let spki = key
+        .verifying_key()
+        .to_public_key_der()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let pem = key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
+    let artifact_digest = DigestAlgorithm::Sha256.hash(b"artifact");
+    let payload = serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "artifact", "digest": {"sha256": hex::encode(&artifact_digest)}}],
+        "predicateType": "https://example.com/p", "predicate": {}
+    }))
+    .unwrap();
+    let pae = mayfly_spec::rekor::pae(IN_TOTO, &payload);
+    let sig: p256::ecdsa::DerSignature = key.sign(&pae);
+    let sig = sig.as_bytes().to_vec();
+    let verifier = json!({"keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                          "publicKey": {"rawBytes": STANDARD.encode(&spki)}});
+    let spec = match kind {
+        "hashedrekord" => json!({"hashedRekordV002": {
+            "data": {"algorithm": "SHA2_256", "digest": STANDARD.encode(DigestAlgorithm::Sha256.hash(&pae))},
+            "signature": {"content": STANDARD.encode(&sig), "verifier": verifier}}}),
+        _ => json!({"dsseV002": {
+            "payloadHash": {"algorithm": "SHA2_256", "digest": STANDARD.encode(DigestAlgorithm::Sha256.hash(&payload))},
+            "signatures": [{"content": STANDARD.encode(&sig), "verifier": verifier}]}}),
+    };
+    let body =
+        serde_json::to_vec(&json!({"apiVersion": "0.0.2", "kind": kind, "spec": spec})).unwrap();
+    let mut leaf = vec![0u8];
+    leaf.extend_from_slice(&body);
+    let root = DigestAlgorithm::Sha256.hash(&leaf);
+    let mut material = json!({
+        "publicKey": {"hint": "test key"},
+        "tlogEntries": [{
+            "logIndex": "0",
+            "logId": {"keyId": STANDARD.encode(log.log_id)},
+            "kindVersion": {"kind": kind, "version": "0.0.2"},
+            "inclusionProof": {"logIndex": "0", "rootHash": STANDARD.encode(&root), "treeSize": "1",
+                               "hashes": [], "checkpoint": {"envelope": log.checkpoint(&root, by_log)}},
+            "canonicalizedBody": STANDARD.encode(&body),
+        }],
+    });
+    if stamped {
+        let stamp = tsa.stamp(Stamp {
+            over: sig.clone(),
+            gen_time: NOW,
+            embed: false,
+            corrupt_signature: false,
+        });
+        material["timestampVerificationData"] =
+            json!({"rfc3161Timestamps": [{"signedTimestamp": STANDARD.encode(stamp)}]});
+    }
+    let bundle = json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": material,
+        "dsseEnvelope": {"payload": STANDARD.encode(&payload), "payloadType": IN_TOTO,
+                         "signatures": [{"sig": STANDARD.encode(&sig), "keyid": ""}]},
+    });
+    (serde_json::to_vec(&bundle).unwrap(), pem)
+}
+
+/// Rekor v2 end to end with a managed key: DSSE logged as a hashedrekord over its PAE and as
+/// dsse 0.0.2, Ed25519 checkpoint with a cosignature, the TSA's time as the only time.
+#[test]
+fn keyed_dsse_in_a_rekor_v2_log_verifies() {
+    use mayfly_client::verify::verify_bundle_with_key;
+    let (log, tsa) = (V2Log::new(), Tsa::new(true));
+    let root = log.trust(&tsa);
+    let artifact = Artifact::Bytes(b"artifact".to_vec());
+    for kind in ["hashedrekord", "dsse"] {
+        let (bundle, pem) = keyed_v2_bundle(&log, &tsa, kind, true, true);
+        let v = verify_bundle_with_key(&bundle, Some(&artifact), &root, pem.as_bytes()).unwrap();
+        assert_eq!((v.kind.as_str(), v.integrated_time), (kind, NOW));
+        let other = Artifact::Bytes(b"other".to_vec());
+        assert_rejected(
+            verify_bundle_with_key(&bundle, Some(&other), &root, pem.as_bytes()),
+            "artifact: no statement subject",
+        );
+        // Only a witness signed the checkpoint.
+        let (bundle, pem) = keyed_v2_bundle(&log, &tsa, kind, false, true);
+        assert_rejected(
+            verify_bundle_with_key(&bundle, Some(&artifact), &root, pem.as_bytes()),
+            "checkpoint: no signature by the log",
+        );
+        // No timestamp: a v2 entry then has no verified time.
+        let (bundle, pem) = keyed_v2_bundle(&log, &tsa, kind, true, false);
+        assert_rejected(
+            verify_bundle_with_key(&bundle, Some(&artifact), &root, pem.as_bytes()),
+            "signing time: no verified time",
+        );
+    }
+}
