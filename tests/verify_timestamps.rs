@@ -13,8 +13,8 @@ use mayfly_spec::tsp::encode::{
 };
 use mayfly_spec::tsp::{DigestAlgorithm, oid};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SigningKey as _,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SigningKey as _,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -77,6 +77,14 @@ struct Tsa {
 
 impl Tsa {
     fn new(time_stamping: bool) -> Tsa {
+        Tsa::with_usage(if time_stamping {
+            Usage::TimeStampingCritical
+        } else {
+            Usage::CodeSigning
+        })
+    }
+
+    fn with_usage(usage: Usage) -> Tsa {
         let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
         root.distinguished_name = DistinguishedName::new();
@@ -90,11 +98,22 @@ impl Tsa {
         leaf.distinguished_name = DistinguishedName::new();
         leaf.distinguished_name.push(DnType::CommonName, "test TSA");
         leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        leaf.extended_key_usages = if time_stamping {
-            vec![ExtendedKeyUsagePurpose::TimeStamping]
-        } else {
-            vec![ExtendedKeyUsagePurpose::CodeSigning]
-        };
+        match usage {
+            // rcgen writes extendedKeyUsage non-critical; RFC 3161 wants it critical.
+            Usage::TimeStampingCritical => {
+                // SEQUENCE { OID 1.3.6.1.5.5.7.3.8 }
+                let eku = hex::decode("300a06082b06010505070308").unwrap();
+                let mut ext = CustomExtension::from_oid_content(&[2, 5, 29, 37], eku);
+                ext.set_criticality(true);
+                leaf.custom_extensions = vec![ext];
+            }
+            Usage::TimeStampingNonCritical => {
+                leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::TimeStamping];
+            }
+            Usage::CodeSigning => {
+                leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+            }
+        }
         let issuer = Issuer::new(root, root_key);
         let leaf_der = leaf.signed_by(&key, &issuer).unwrap().der().to_vec();
         Tsa {
@@ -160,6 +179,14 @@ impl Tsa {
             &sig,
         )
     }
+}
+
+/// The TSA certificate's extendedKeyUsage.
+#[derive(Clone, Copy)]
+enum Usage {
+    TimeStampingCritical,
+    TimeStampingNonCritical,
+    CodeSigning,
 }
 
 /// One timestamp to make: over which bytes, at what time, with what defects.
@@ -312,6 +339,13 @@ fn tsa_certificate_needs_time_stamping_usage() {
         verify(&b, &root_with(&[tsa.authority(0, None)])),
         "RFC 3161 timestamp: timestamp 0: not signed by a trusted timestamp authority (the TSA \
          certificate lacks extendedKeyUsage timeStamping)",
+    );
+    let tsa = Tsa::with_usage(Usage::TimeStampingNonCritical);
+    let b = with_timestamps(&bundle, &[tsa.stamp(Stamp::at(&bundle, INTEGRATED))]);
+    assert_rejected(
+        verify(&b, &root_with(&[tsa.authority(0, None)])),
+        "RFC 3161 timestamp: timestamp 0: not signed by a trusted timestamp authority (the TSA \
+         certificate's extendedKeyUsage is not a critical timeStamping only)",
     );
 }
 

@@ -7,7 +7,8 @@
 //! 3. its signed attributes name id-ct-TSTInfo and carry the hash of the TSTInfo;
 //! 4. some `timestampAuthorities` entry of the trusted root, whose `validFor` contains the
 //!    `genTime`, vouches for the signer: the signing certificate (embedded in the token, or else
-//!    the entry's leaf) matches the token's signer ID, has extendedKeyUsage timeStamping, is
+//!    the entry's leaf) matches the token's signer ID, has a critical extendedKeyUsage of
+//!    timeStamping alone (RFC 3161 §2.3), is
 //!    valid at `genTime` and chains to the entry's root with every link valid at `genTime`;
 //! 5. the signature over the signed attributes verifies under that certificate's key.
 //!
@@ -111,12 +112,28 @@ fn verify_under(ts: &SignedTimestamp, tsa: &Authority, time: &VerifiedTime) -> R
     if !is_signer(&signer, &ts.signer) {
         return Err("no certificate matches the token's signer ID".into());
     }
+    // RFC 3161 §2.3: the TSA's certificate has exactly one extendedKeyUsage, timeStamping,
+    // in a critical extension (as the sigstore TSAs' certificates do).
     let eku = signer
         .extended_key_usage()
         .map_err(|e| format!("bad extendedKeyUsage: {e}"))?
         .ok_or("the TSA certificate has no extendedKeyUsage")?;
     if !eku.value.time_stamping {
         return Err("the TSA certificate lacks extendedKeyUsage timeStamping".into());
+    }
+    let u = eku.value;
+    if u.any
+        || u.server_auth
+        || u.client_auth
+        || u.code_signing
+        || u.email_protection
+        || u.ocsp_signing
+        || !u.other.is_empty()
+        || !eku.critical
+    {
+        return Err(
+            "the TSA certificate's extendedKeyUsage is not a critical timeStamping only".into(),
+        );
     }
     // The trusted root lists the TSA's own leaf first; a different (embedded) signer must
     // chain to the same issuers.
