@@ -427,4 +427,39 @@ mod tests {
                 .contains("unsupported tlog entry kind")
         );
     }
+
+    #[test]
+    fn public_key_material_is_a_managed_key_signer() {
+        let keyed = doc(
+            V3,
+            ("publicKey", json!({"hint": "SHA256:abc"})),
+            json!([entry()]),
+        );
+        assert_eq!(
+            parse(&keyed).map(|b| b.signer),
+            Ok(Signer::PublicKey {
+                hint: Some("SHA256:abc".into())
+            })
+        );
+        let mut both: Value = serde_json::from_slice(&keyed).unwrap_or_default();
+        both["verificationMaterial"]["certificate"] = json!({"rawBytes": "MAA="});
+        let err = parse(&serde_json::to_vec(&both).unwrap_or_default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("both publicKey and a certificate"), "{err}");
+    }
+
+    #[test]
+    fn rekor_v2_kinds_are_accepted() {
+        let cert = || ("certificate", json!({"rawBytes": "MAA="}));
+        for kind in ["hashedrekord", "dsse"] {
+            let mut e = entry();
+            e["kindVersion"] = json!({"kind": kind, "version": "0.0.2"});
+            assert!(parse(&doc(V3, cert(), json!([e]))).is_ok(), "{kind}");
+        }
+        let mut e = entry();
+        e["kindVersion"] = json!({"kind": "intoto", "version": "0.0.1"});
+        assert!(parse(&doc(V3, cert(), json!([e]))).is_err());
+    }
 }
