@@ -390,6 +390,51 @@ fn ca_must_be_valid_at_signing_time() {
     );
 }
 
+/// Trusted-root windows are inclusive: a CA, tlog or CT log whose `validFor` ends exactly at the
+/// time in question still counts (the wheel's integratedTime, and its SCT's timestamp).
+#[test]
+fn validity_windows_ending_exactly_at_the_time_are_inclusive() {
+    let (bundle, artifact) = wheel();
+    let with_end = |path: &str, end: &str| {
+        let mut tr: Value = serde_json::from_slice(&root()).unwrap();
+        for item in tr[path].as_array_mut().unwrap() {
+            let valid_for = if path == "certificateAuthorities" {
+                &mut item["validFor"]
+            } else {
+                &mut item["publicKey"]["validFor"]
+            };
+            valid_for["end"] = end.into();
+        }
+        serde_json::to_vec(&tr).unwrap()
+    };
+    // integratedTime 1710888076 = 2024-03-19T22:41:16Z.
+    for (path, at, before, prefix) in [
+        (
+            "certificateAuthorities",
+            "2024-03-19T22:41:16Z",
+            "2024-03-19T22:41:15Z",
+            "certificate:",
+        ),
+        (
+            "tlogs",
+            "2024-03-19T22:41:16Z",
+            "2024-03-19T22:41:15Z",
+            "tlog:",
+        ),
+    ] {
+        let tr = with_end(path, at);
+        assert!(
+            verify_bundle(&bundle, Some(&artifact), &tr, &policy(GH_SAN)).is_ok(),
+            "{path} ending at the time"
+        );
+        let tr = with_end(path, before);
+        assert_rejected(
+            verify_bundle(&bundle, Some(&artifact), &tr, &policy(GH_SAN)),
+            prefix,
+        );
+    }
+}
+
 #[test]
 fn bundle_without_set_has_no_trusted_time() {
     let (bundle, artifact) = wheel();

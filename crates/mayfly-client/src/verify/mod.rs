@@ -90,7 +90,8 @@ pub struct Verified {
     /// decoded, in certificate order.
     pub extensions: Vec<(u32, String)>,
     pub log_index: u64,
-    /// The verified signing time, Unix seconds.
+    /// The first verified signing time, Unix seconds: integratedTime when a SET signs it, else
+    /// the first RFC 3161 timestamp's genTime (a Rekor v2 entry's only time).
     pub integrated_time: i64,
     /// The in-toto statement of a DSSE bundle.
     pub statement: Option<serde_json::Value>,

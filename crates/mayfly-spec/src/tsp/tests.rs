@@ -3,6 +3,7 @@
 use super::encode::{
     SignerFields, TstInfoFields, encode_response, encode_tst_info, signed_attributes,
 };
+use super::tst_info::generalized_time;
 use super::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -98,6 +98,20 @@ fn good_set_and_proof_verify() {
     assert_eq!(verify_proof(&f.log, &f.entry, &proof(&f)), Ok(()));
 }
 
+/// `validFor` ends are inclusive: a key whose window ends exactly at the time still counts.
+#[test]
+fn log_valid_until_exactly_the_time_is_selected() {
+    let mut f = fixture();
+    let t = f.entry.integrated_time;
+    f.log.valid_for = Validity {
+        start: t,
+        end: Some(t),
+    };
+    assert!(select_log(std::slice::from_ref(&f.log), &f.entry, t).is_ok());
+    assert!(select_log(std::slice::from_ref(&f.log), &f.entry, t + 1).is_err());
+    assert!(select_log(std::slice::from_ref(&f.log), &f.entry, t - 1).is_err());
+}
+
 #[test]
 fn unknown_or_expired_log_is_refused() {
     let mut f = fixture();
