@@ -4,8 +4,9 @@
 //! run on a keyless bundle (rekor-bundle-npm.md §7), failing closed at the first failure, in
 //! this order (each step only relies on facts established by the steps before it):
 //!
-//! 1. [`bundle`]: media type v0.1/v0.2/v0.3, certificate form, exactly one tlog entry of kind
-//!    hashedrekord 0.0.1, dsse 0.0.1 or intoto 0.0.2, promise/proof per version.
+//! 1. [`bundle`]: media type v0.1/v0.2/v0.3, certificate form (or a `publicKey` hint for
+//!    [`verify_bundle_with_key`]), exactly one tlog entry of kind hashedrekord or dsse 0.0.1
+//!    (Rekor v1) or 0.0.2 (Rekor v2), or intoto 0.0.2, promise/proof per version.
 //! 2. [`timestamp`]: every RFC 3161 timestamp in `timestampVerificationData` verifies (imprint
 //!    over the signature, signed by a trusted TSA valid at its time); none may be skipped.
 //! 3. [`tlog`]: the log (by `logId`, key valid at the signing time), the SET over the JCS
@@ -19,6 +20,9 @@
 //! 6. [`body`]: the logged body describes this bundle's signature, digest or payload, and key.
 //! 7. [`signature`]: the artifact matches and the signature verifies with the leaf key.
 //! 8. [`identity`]: the SAN and issuer satisfy the policy.
+//!
+//! With a managed key ([`verify_bundle_with_key`]) steps 4, 5 and 8 do not apply: the key is
+//! the user's to trust; the body must name it and the signature verify under it.
 //!
 //! [`verify_npm`] adds what `npm audit signatures` and the npm registry check ([`npm`]).
 //!
