@@ -344,6 +344,14 @@ struct VerifyArgs {
     /// The signed file's digest instead of the file, as sha256:HEX.
     #[arg(long, value_name = "ALG:HEX")]
     digest: Option<String>,
+    /// For a bundle signed with a long-lived key (cosign --key): that PEM public key, instead
+    /// of an identity.
+    #[arg(
+        long,
+        value_name = "PUBLIC_KEY.pem",
+        conflicts_with_all = ["cert_identity", "cert_identity_regexp", "cert_oidc_issuer"]
+    )]
+    key: Option<PathBuf>,
     #[command(flatten)]
     trust: VerifyTrust,
 }
@@ -875,6 +883,7 @@ fn main() -> ExitCode {
                             args.digest.as_deref(),
                             args.trust.trusted_root()?,
                             args.trust.identity(),
+                            args.key.as_deref(),
                         )?
                     }
                 };
