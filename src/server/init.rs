@@ -1,4 +1,4 @@
-//! `mayfly init`: an instance's keys, CA, database schema and both logs' first checkpoints,
+//! `mayfly init`: an instance's keys, CA, database schema and its logs' first checkpoints,
 //! made without serving, so every replica can start from a copy of one data dir.
 
 use super::{Core, ServeConfig, ServerError, open_core};
@@ -110,9 +110,10 @@ pub async fn init(config: &InitConfig) -> Result<Initialized, ServerError> {
         store,
         issuance,
         artifacts,
+        rekor_v2,
         ..
     } = open_core(&serve, &public_url, Box::new(|s| s), Arc::new(|s| s)).await?;
-    let logs = [&issuance, &artifacts]
+    let logs = [&issuance, &artifacts, &rekor_v2]
         .into_iter()
         .map(|log| InitializedLog {
             name: log.config().name,
@@ -124,6 +125,7 @@ pub async fn init(config: &InitConfig) -> Result<Initialized, ServerError> {
         .collect();
     issuance.close().await;
     artifacts.close().await;
+    rekor_v2.close().await;
     store.close().await;
     Ok(Initialized {
         created: fresh,
