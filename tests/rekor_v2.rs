@@ -457,3 +457,109 @@ async fn a_data_dir_from_before_the_v2_log_gains_it_on_start() {
     assert_eq!(back.state.rekor_v2.checkpoint().size, 1);
     back.close().await;
 }
+
+/// The real clients against the v2 log. sigstore-js reaches v2 only through
+/// `bundleBuilderFromSigningConfig`: it signs a blob (hashedrekord 0.0.2) and an in-toto
+/// statement (dsse 0.0.2, which rekor-tiles no longer takes but sigstore-js still sends), and
+/// the entries in its bundles verify here against the v2 key. sigstore-python signs to v2 as
+/// soon as a signing config lists it, then refuses its own bundle for want of a signed time:
+/// why the default signing config lists Rekor v1 only until Mayfly has a TSA.
+#[tokio::test]
+async fn real_clients_log_to_the_v2_log() {
+    use support::clients::{Clients, run, run_failing};
+    let clients = Clients::get();
+    let mayfly = Mayfly::start(None, true).await;
+    let spki = log_spki(&mayfly).await;
+    let origin = format!("{}/logs/rekor-v2", mayfly.url.trim_start_matches("http://"));
+    let dir = mayfly.dir.path();
+
+    // sigstore-js: the v2 config with only the v2 log (on equal `validFor.start` it would take
+    // the first listed, v1) and without `tsaConfig` (it throws when no TSA URL is listed).
+    let mut config = mayfly.get_json("/trust/signing_config.v2.json").await;
+    config["rekorTlogUrls"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["majorApiVersion"] == 2);
+    config.as_object_mut().unwrap().remove("tsaConfig");
+    let config_file = dir.join("signing_config.js.json");
+    std::fs::write(&config_file, config.to_string()).unwrap();
+    let statement = dir.join("statement.json");
+    std::fs::write(
+        &statement,
+        br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"00"}}],"predicateType":"https://example.com/p","predicate":{}}"#,
+    )
+    .unwrap();
+    for (bundle_type, kind, index) in [
+        ("messageSignature", "hashedrekord", 0),
+        ("dsseEnvelope", "dsse", 1),
+    ] {
+        let bundle_file = dir.join(format!("{bundle_type}.sigstore.json"));
+        let mut command = clients.node_script("sign_v2.cjs");
+        command
+            .arg(bundle_type)
+            .arg(&config_file)
+            .arg(mayfly.ci_token().await)
+            .arg(&statement)
+            .arg(&bundle_file);
+        run(command).await;
+        let bundle: Value = serde_json::from_slice(&std::fs::read(&bundle_file).unwrap()).unwrap();
+        let mut entry = bundle["verificationMaterial"]["tlogEntries"][0].clone();
+        // protobuf JSON as sigstore-js writes it drops zero, empty and null fields: put back
+        // the defaults rekor-tiles (and Mayfly) send.
+        assert!(entry["integratedTime"].is_null() || entry["integratedTime"] == "0");
+        entry["integratedTime"] = json!("0");
+        entry["inclusionPromise"] = Value::Null;
+        for (object, field, default) in [
+            ("", "logIndex", json!("0")),
+            ("inclusionProof", "logIndex", json!("0")),
+            ("inclusionProof", "hashes", json!([])),
+        ] {
+            let target = match object {
+                "" => &mut entry,
+                name => &mut entry[name],
+            };
+            if target[field].is_null() {
+                target[field] = default;
+            }
+        }
+        let (_, logged_at) = verify(&entry, &spki, &origin, kind);
+        assert_eq!(logged_at, index);
+    }
+
+    // sigstore-python with the v2 config: logs to v2, then refuses the bundle.
+    let trust_config = dir.join("client_trust_config.v2.json");
+    std::fs::write(
+        &trust_config,
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+            "trustedRoot": mayfly.get_json("/trust/trusted_root.json").await,
+            "signingConfig": mayfly.get_json("/trust/signing_config.v2.json").await,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let artifact = dir.join("artifact.txt");
+    std::fs::write(&artifact, b"rekor v2\n").unwrap();
+    let mut command = clients.python_cli();
+    command
+        .arg("--trust-config")
+        .arg(&trust_config)
+        .args([
+            "sign",
+            "--identity-token",
+            &mayfly.ci_token().await,
+            "--bundle",
+        ])
+        .arg(dir.join("artifact.sigstore.json"))
+        .arg(&artifact);
+    let output = run_failing(command).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("inclusion promise or") || stderr.contains("signed timestamp"),
+        "{stderr}"
+    );
+    let checkpoint =
+        String::from_utf8(mayfly.get_bytes("/logs/rekor-v2/checkpoint").await).unwrap();
+    assert_eq!(checkpoint.lines().nth(1), Some("3"), "python logged to v2");
+    mayfly.stop().await;
+}
