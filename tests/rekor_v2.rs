@@ -563,3 +563,38 @@ async fn real_clients_log_to_the_v2_log() {
     assert_eq!(checkpoint.lines().nth(1), Some("3"), "python logged to v2");
     mayfly.stop().await;
 }
+
+/// `mayfly init` on a data dir from before the v2 log adds it and says that replicas need the
+/// data dir again; run once more, it changes nothing.
+#[tokio::test]
+async fn init_adds_the_v2_log_to_an_old_data_dir_and_says_so() {
+    use mayfly::server::{InitConfig, init};
+    let tmp = tempfile::tempdir().unwrap();
+    let config = InitConfig {
+        data_dir: tmp.path().join("data"),
+        public_url: url::Url::parse("https://sign.example.com/").unwrap(),
+        database_url: None,
+        ca: mayfly::ca::setup::CaBackend::File,
+        ca_passphrase_file: None,
+        hsm: None,
+    };
+    let made = init(&config).await.unwrap();
+    assert!(made.created);
+    let names: Vec<&str> = made.logs.iter().map(|l| l.name).collect();
+    assert_eq!(names, ["issuance", "artifacts", "rekor-v2"]);
+    assert_eq!(made.logs[2].origin, "sign.example.com/logs/rekor-v2");
+
+    make_old_layout(&config.data_dir);
+    let upgraded = init(&config).await.unwrap();
+    assert!(!upgraded.created && upgraded.added_rekor_v2);
+    assert!(
+        upgraded.to_string().contains("added its Rekor v2 log"),
+        "{upgraded}"
+    );
+    assert_ne!(upgraded.logs[2].log_id, made.logs[2].log_id, "a new shard");
+
+    let again = init(&config).await.unwrap();
+    assert!(!again.created && !again.added_rekor_v2);
+    assert!(again.to_string().contains("nothing written"), "{again}");
+    assert_eq!(again.logs[2].log_id, upgraded.logs[2].log_id);
+}
