@@ -646,6 +646,7 @@ async fn refuse_existing_logs(store: &Store, database: &DatabaseUrl) -> Result<(
     for (name, slot) in [
         ("issuance", LogSlot::ISSUANCE),
         ("artifacts", LogSlot::ARTIFACTS),
+        ("rekor-v2", LogSlot::REKOR_V2),
     ] {
         if let Some(head) = store.checkpoint(slot).await? {
             return Err(ServerError::Inconsistent(format!(
