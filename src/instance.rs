@@ -74,6 +74,18 @@ impl PublicUrl {
         format!("{}/logs/issuance", self.base())
     }
 
+    /// The Rekor v2 log's origin and note key name: distinct from the other logs', and
+    /// contained in [`PublicUrl::rekor_v2_log_url`] for the same substring rule.
+    pub fn rekor_v2_origin(&self) -> String {
+        format!("{}/logs/rekor-v2", self.bare)
+    }
+
+    /// The Rekor v2 log's base URL: its tile prefix, its `baseUrl` in the trusted root, and
+    /// the Rekor v2 URL in the signing config (clients append `/api/v2/log/entries`).
+    pub fn rekor_v2_log_url(&self) -> String {
+        format!("{}/logs/rekor-v2", self.base())
+    }
+
     /// Where `serve --dev-issuer` mounts the built-in OIDC issuer.
     pub fn dev_issuer_url(&self) -> String {
         format!("{}/dev-oidc", self.base())
@@ -110,6 +122,18 @@ impl DataDir {
     /// The artifact log's key, which signs its checkpoints and every SET.
     pub fn artifact_log_key(&self) -> PathBuf {
         self.root.join("keys/artifact-log.key.pem")
+    }
+
+    /// The Rekor v2 log's key, which signs its checkpoints. Added to instances created before
+    /// the v2 log existed on their next start (see `server::open_core`), so it is not part of
+    /// [`DataDir::log_keys`], which says what a complete instance must hold.
+    pub fn rekor_v2_log_key(&self) -> PathBuf {
+        self.root.join("keys/rekor-v2-log.key.pem")
+    }
+
+    /// The Rekor v2 log's public key, kept when the key itself lives in an HSM.
+    pub fn rekor_v2_log_public_key(&self) -> PathBuf {
+        self.root.join("keys/rekor-v2-log.pub.pem")
     }
 
     /// The issuance log's public key, kept when the key itself lives in an HSM.
@@ -263,6 +287,11 @@ mod tests {
         let url = public("https://sigstore.corp.example:8443/tenant");
         assert!(url.base().contains(&url.artifacts_origin()));
         assert!(url.issuance_log_url().contains(&url.issuance_origin()));
+        assert!(url.rekor_v2_log_url().contains(&url.rekor_v2_origin()));
+        assert_eq!(
+            url.rekor_v2_log_url(),
+            "https://sigstore.corp.example:8443/tenant/logs/rekor-v2"
+        );
     }
 
     #[test]

@@ -251,8 +251,8 @@ struct IndexRebuildArgs {
 
 #[derive(Subcommand, Debug)]
 enum KeysCommand {
-    /// Generates, inside the token, each of Mayfly's four keys (CA root, CA intermediate,
-    /// issuance log, artifact log) that does not exist yet: P-256, sensitive, not extractable,
+    /// Generates, inside the token, each of Mayfly's five keys (CA root, CA intermediate,
+    /// issuance log, artifact log, Rekor v2 log) that does not exist yet: P-256, sensitive, not extractable,
     /// sign only. Existing keys are left alone.
     Create(HsmArgs),
     /// Lists the private keys on the token and whether each of Mayfly's labels is there.
@@ -546,6 +546,15 @@ struct HsmArgs {
         value_name = "LABEL"
     )]
     pkcs11_artifact_log_label: String,
+    /// Label of the Rekor v2 log key (checkpoints). An instance made before the v2 log
+    /// existed needs `mayfly keys create` once to add it.
+    #[arg(
+        long,
+        env = "MAYFLY_PKCS11_REKOR_V2_LOG_LABEL",
+        default_value = "mayfly-rekor-v2-log",
+        value_name = "LABEL"
+    )]
+    pkcs11_rekor_v2_log_label: String,
 }
 
 impl HsmArgs {
@@ -560,6 +569,7 @@ impl HsmArgs {
                 ca: self.pkcs11_ca_label.clone(),
                 issuance_log: self.pkcs11_issuance_log_label.clone(),
                 artifact_log: self.pkcs11_artifact_log_label.clone(),
+                rekor_v2_log: self.pkcs11_rekor_v2_log_label.clone(),
             },
         })
     }

@@ -85,11 +85,11 @@ async fn a_pkcs11_instance_signs_for_the_real_clients_with_keys_that_never_leave
     let pin = pin_file(tmp.path(), PIN);
 
     let created = stdout(&mut mayfly(&hsm, &pin, &["keys", "create"]));
-    assert_eq!(created.matches("created").count(), 4, "{created}");
+    assert_eq!(created.matches("created").count(), 5, "{created}");
     let again = stdout(&mut mayfly(&hsm, &pin, &["keys", "create"]));
-    assert_eq!(again.matches("exists").count(), 4, "{again}");
+    assert_eq!(again.matches("exists").count(), 5, "{again}");
     let listed = stdout(&mut mayfly(&hsm, &pin, &["keys", "list"]));
-    assert_eq!(listed.matches("present").count(), 4, "{listed}");
+    assert_eq!(listed.matches("present").count(), 5, "{listed}");
 
     let data = tmp.path().join("data");
     let port = free_port();
@@ -102,6 +102,7 @@ async fn a_pkcs11_instance_signs_for_the_real_clients_with_keys_that_never_leave
         "ca-intermediate.key.pem",
         "issuance-log.key.pem",
         "artifact-log.key.pem",
+        "rekor-v2-log.key.pem",
     ] {
         assert!(
             !data.join("keys").join(private).exists(),
@@ -109,6 +110,7 @@ async fn a_pkcs11_instance_signs_for_the_real_clients_with_keys_that_never_leave
         );
     }
     assert!(data.join("keys/issuance-log.pub.pem").is_file());
+    assert!(data.join("keys/rekor-v2-log.pub.pem").is_file());
 
     // The trust documents, a CI token, and two signatures by the real clients.
     let trust_config = tmp.path().join("client_trust_config.json");

@@ -558,7 +558,8 @@ fn binary_creates_reopens_and_refuses_mismatched_or_partial_data() {
             "artifact-log.key.pem",
             "ca-intermediate.key.pem",
             "ca-root.key.pem",
-            "issuance-log.key.pem"
+            "issuance-log.key.pem",
+            "rekor-v2-log.key.pem"
         ]
     );
     for name in &key_files {

@@ -46,6 +46,24 @@ pub enum ApiError {
     Fulcio(#[from] FulcioError),
     #[error(transparent)]
     Rekor(#[from] RekorApiError),
+    #[error(transparent)]
+    RekorV2(#[from] RekorV2Error),
+}
+
+/// A failure of the Rekor v2 API, answered as rekor-tiles' grpc-gateway does: a
+/// `google.rpc.Status` body `{"code": <gRPC code>, "message", "details": []}`.
+#[derive(Debug, thiserror::Error)]
+pub enum RekorV2Error {
+    /// 400 (`InvalidArgument`): the request is malformed or does not verify. Nothing was
+    /// appended.
+    #[error("invalid entry: {0}")]
+    Invalid(#[from] mayfly_spec::rekor::RekorError),
+    /// 409 (`AlreadyExists`) with `x-log-index: <index>`: the entry is already logged there.
+    #[error("an equivalent entry already exists in the transparency log at index {index}")]
+    Conflict { index: u64 },
+    /// The log's own failure, with the status it has on every API (400, 503 or 500).
+    #[error(transparent)]
+    Log(LogError),
 }
 
 /// A failure of the Rekor v1 API with Rekor's statuses; the body is `{"code": <HTTP status>,
@@ -240,17 +258,32 @@ impl ApiError {
                 },
                 e.to_string(),
             ),
-            ApiError::Log(e) => match e.fault() {
+            ApiError::Log(e) | ApiError::RekorV2(RekorV2Error::Log(e)) => match e.fault() {
                 Fault::Rejected => (StatusCode::BAD_REQUEST, e.to_string()),
                 Fault::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
                 Fault::Internal => internal(&error_chain(e)),
             },
+            ApiError::RekorV2(e @ RekorV2Error::Invalid(_)) => {
+                (StatusCode::BAD_REQUEST, e.to_string())
+            }
+            ApiError::RekorV2(e @ RekorV2Error::Conflict { .. }) => {
+                (StatusCode::CONFLICT, e.to_string())
+            }
         }
     }
 
     fn grpc_code(&self) -> Option<u16> {
         match self {
             ApiError::Fulcio(e) => Some(e.status_and_code().1),
+            ApiError::RekorV2(e) => Some(match e {
+                RekorV2Error::Invalid(_) => 3,
+                RekorV2Error::Conflict { .. } => 6,
+                RekorV2Error::Log(log) => match log.fault() {
+                    Fault::Rejected => 3,
+                    Fault::Unavailable => 14,
+                    Fault::Internal => 13,
+                },
+            }),
             _ => None,
         }
     }
@@ -290,6 +323,11 @@ impl IntoResponse for ApiError {
             && let Ok(value) = HeaderValue::from_str(location)
         {
             response.headers_mut().insert(header::LOCATION, value);
+        }
+        if let ApiError::RekorV2(RekorV2Error::Conflict { index }) = &self {
+            response
+                .headers_mut()
+                .insert("x-log-index", HeaderValue::from(*index));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // Short and fixed: the pool drains in milliseconds, so clients should come back soon.

@@ -7,6 +7,7 @@ mod explorer;
 mod fulcio;
 mod json_errors;
 mod rekor;
+mod rekor_v2;
 mod tiles;
 mod trust;
 mod verify_pool;
@@ -37,6 +38,8 @@ pub struct AppState {
     /// The search index's follower of both logs.
     pub index: crate::index::Indexer,
     pub artifacts: Log<Store>,
+    /// The Rekor v2 log (`/api/v2/log/entries`), a shard of its own.
+    pub rekor_v2: Log<Store>,
     /// The CA and the pipeline every certificate request goes through.
     pub issuer: Issuer,
     /// Where clients reach this instance; trust material and log names derive from it.
@@ -61,6 +64,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(tiles::router())
         .merge(fulcio::router())
         .merge(rekor::router())
+        .merge(rekor_v2::router())
         .merge(audit::router())
         .merge(trust::router())
         .merge(explorer::router());
@@ -106,9 +110,9 @@ fn check_client_limit(
         })
 }
 
-/// 200 once both logs are sequencing; 503 if either has stopped.
+/// 200 once every log is sequencing; 503 if one has stopped.
 async fn healthz(State(state): State<SharedState>) -> impl IntoResponse {
-    if state.issuance.is_healthy() && state.artifacts.is_healthy() {
+    if state.issuance.is_healthy() && state.artifacts.is_healthy() && state.rekor_v2.is_healthy() {
         (StatusCode::OK, "ok\n")
     } else {
         (

@@ -1,4 +1,5 @@
-//! C2SP tlog-tiles read paths for both logs, under `/logs/issuance/` and `/logs/artifacts/`.
+//! C2SP tlog-tiles read paths for every log, under `/logs/issuance/`, `/logs/artifacts/` and
+//! `/logs/rekor-v2/`.
 //!
 //! Everything but `checkpoint` is immutable once it exists (a `.p/W` tile's content is fixed by
 //! its width), so it is served with a year-long `immutable` cache lifetime.
@@ -26,8 +27,9 @@ fn select(state: &SharedState, name: &str) -> Result<Log<Store>, ApiError> {
     match name {
         "issuance" => Ok(state.issuance.clone()),
         "artifacts" => Ok(state.artifacts.clone()),
+        "rekor-v2" => Ok(state.rekor_v2.clone()),
         other => Err(ApiError::NotFound(format!(
-            "no log named {other:?}; the logs are \"issuance\" and \"artifacts\""
+            "no log named {other:?}; the logs are \"issuance\", \"artifacts\" and \"rekor-v2\""
         ))),
     }
 }

@@ -1,16 +1,17 @@
 //! `/trust/*`: what Sigstore clients need to trust this instance and to sign with it.
 //!
-//! - `GET /trust/trusted_root.json`: CA chain, the artifact log (`tlogs`), the issuance log
-//!   (`ctlogs`).
+//! - `GET /trust/trusted_root.json`: CA chain, the artifact and Rekor v2 logs (`tlogs`), the
+//!   issuance log (`ctlogs`).
 //! - `GET /trust/signing_config.json`: signing config v0.2 (CA, Rekor v1, dev issuer if on).
+//! - `GET /trust/signing_config.v2.json`: the same plus the Rekor v2 log (`majorApiVersion` 2).
 //! - `GET /trust/client_trust_config.json`: both, for sigstore-python's `--trust-config`.
 //!
 //! The bytes are exactly what `mayfly trust` writes for the same data dir and public URL.
 
 use super::{ApiError, SharedState};
 use crate::trust::{
-    CLIENT_TRUST_CONFIG_FILE, CaGeneration, SIGNING_CONFIG_FILE, TRUSTED_ROOT_FILE, TrustDocuments,
-    TrustInputs,
+    CLIENT_TRUST_CONFIG_FILE, CaGeneration, SIGNING_CONFIG_FILE, SIGNING_CONFIG_V2_FILE,
+    TRUSTED_ROOT_FILE, TrustDocuments, TrustInputs,
 };
 use axum::Router;
 use axum::extract::State;
@@ -27,6 +28,10 @@ pub(super) fn router() -> Router<SharedState> {
         .route(
             "/trust/signing_config.json",
             get(async |s: State<SharedState>| document(&s, SIGNING_CONFIG_FILE)),
+        )
+        .route(
+            "/trust/signing_config.v2.json",
+            get(async |s: State<SharedState>| document(&s, SIGNING_CONFIG_V2_FILE)),
         )
         .route(
             "/trust/client_trust_config.json",
@@ -52,6 +57,8 @@ fn document(State(state): &State<SharedState>, name: &str) -> Result<Response, A
         certificate_authorities: &generations,
         artifact_log_spki: state.artifacts.key().spki_der(),
         issuance_log_spki: state.issuance.key().spki_der(),
+        rekor_v2_log_spki: Some(state.rekor_v2.key().spki_der()),
+        tsa_urls: &[],
         oidc_issuer: state.dev_issuer.as_ref().map(|dev| dev.issuer_url()),
     })
     // The chain was parsed and checked at start-up, so this cannot fail in practice; if it

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 /// a PIN in the environment is visible to anyone who can read the process's environment).
 pub const PIN_ENV: &str = "MAYFLY_PKCS11_PIN";
 
-/// The labels of Mayfly's four keys on the token.
+/// The labels of Mayfly's five keys on the token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyLabels {
     /// The CA root: signs intermediates only (first start, `mayfly ca rotate`).
@@ -41,6 +41,8 @@ pub struct KeyLabels {
     pub issuance_log: String,
     /// The artifact log's key: checkpoints and SETs.
     pub artifact_log: String,
+    /// The Rekor v2 log's key: checkpoints.
+    pub rekor_v2_log: String,
 }
 
 impl Default for KeyLabels {
@@ -50,6 +52,7 @@ impl Default for KeyLabels {
             ca: "mayfly-ca".into(),
             issuance_log: "mayfly-issuance-log".into(),
             artifact_log: "mayfly-artifact-log".into(),
+            rekor_v2_log: "mayfly-rekor-v2-log".into(),
         }
     }
 }
@@ -67,12 +70,13 @@ impl KeyLabels {
     }
 
     /// (what the key is for, its label), in the order they are created and reported.
-    pub fn all(&self) -> [(&'static str, &str); 4] {
+    pub fn all(&self) -> [(&'static str, &str); 5] {
         [
             ("CA root", &self.ca_root),
             ("CA intermediate", &self.ca),
             ("issuance log", &self.issuance_log),
             ("artifact log", &self.artifact_log),
+            ("Rekor v2 log", &self.rekor_v2_log),
         ]
     }
 }
@@ -101,6 +105,7 @@ pub struct InstanceKeys {
     pub ca: Pkcs11Key,
     pub issuance_log: Pkcs11Key,
     pub artifact_log: Pkcs11Key,
+    pub rekor_v2_log: Pkcs11Key,
 }
 
 impl HsmSettings {
@@ -113,17 +118,18 @@ impl HsmSettings {
         Pkcs11Session::open(&Pkcs11Config::new(&self.module, &self.token_label, pin))
     }
 
-    /// Finds all four keys; the first missing or unusable one stops everything.
+    /// Finds all five keys; the first missing or unusable one stops everything.
     pub fn find_keys(&self, session: &Pkcs11Session) -> Result<InstanceKeys, Pkcs11Error> {
         Ok(InstanceKeys {
             ca_root: session.find_key(&self.labels.ca_root)?,
             ca: session.find_key(&self.labels.ca)?,
             issuance_log: session.find_key(&self.labels.issuance_log)?,
             artifact_log: session.find_key(&self.labels.artifact_log)?,
+            rekor_v2_log: session.find_key(&self.labels.rekor_v2_log)?,
         })
     }
 
-    /// `mayfly keys create`: generates, inside the token, each of the four keys that does not
+    /// `mayfly keys create`: generates, inside the token, each of the five keys that does not
     /// exist yet. Returns (purpose, label, created) for each.
     pub fn create_keys(
         &self,

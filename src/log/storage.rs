@@ -28,6 +28,8 @@ pub struct LogSlot(pub u8);
 impl LogSlot {
     pub const ISSUANCE: LogSlot = LogSlot(1);
     pub const ARTIFACTS: LogSlot = LogSlot(2);
+    /// The Rekor v2 log (`/api/v2/log/entries`), a shard of its own.
+    pub const REKOR_V2: LogSlot = LogSlot(3);
 }
 
 /// The latest signed tree head as stored.

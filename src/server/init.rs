@@ -1,4 +1,4 @@
-//! `mayfly init`: an instance's keys, CA, database schema and both logs' first checkpoints,
+//! `mayfly init`: an instance's keys, CA, database schema and its logs' first checkpoints,
 //! made without serving, so every replica can start from a copy of one data dir.
 
 use super::{Core, ServeConfig, ServerError, open_core};
@@ -25,8 +25,12 @@ pub struct InitConfig {
 /// What `init` found or made.
 #[derive(Clone, Debug)]
 pub struct Initialized {
-    /// False when the data dir and database already held this instance (nothing was written).
+    /// False when the data dir and database already held this instance (nothing was written,
+    /// unless `added_rekor_v2`).
     pub created: bool,
+    /// An instance made before the Rekor v2 log existed: this run added the log and its key,
+    /// which every replica's data dir now needs.
+    pub added_rekor_v2: bool,
     pub data_dir: PathBuf,
     pub database: String,
     pub ca_backend: &'static str,
@@ -48,6 +52,15 @@ impl fmt::Display for Initialized {
             writeln!(
                 f,
                 "created a Mayfly instance in {} (CA: {}; database: {})",
+                self.data_dir.display(),
+                self.ca_backend,
+                self.database
+            )?;
+        } else if self.added_rekor_v2 {
+            writeln!(
+                f,
+                "{} already held this Mayfly instance; added its Rekor v2 log (a new shard with its own key): \
+                 copy the data dir to every replica again, or they refuse to start (CA: {}; database: {})",
                 self.data_dir.display(),
                 self.ca_backend,
                 self.database
@@ -102,6 +115,11 @@ pub async fn init(config: &InitConfig) -> Result<Initialized, ServerError> {
             config.public_url.clone(),
         )
     };
+    // The v2 log is the one part an existing instance can lack (made before it existed).
+    let had_rekor_v2 = {
+        let dir = crate::instance::DataDir::new(&config.data_dir);
+        dir.rekor_v2_log_key().exists() || dir.rekor_v2_log_public_key().exists()
+    };
     let Core {
         dir,
         database,
@@ -110,9 +128,10 @@ pub async fn init(config: &InitConfig) -> Result<Initialized, ServerError> {
         store,
         issuance,
         artifacts,
+        rekor_v2,
         ..
     } = open_core(&serve, &public_url, Box::new(|s| s), Arc::new(|s| s)).await?;
-    let logs = [&issuance, &artifacts]
+    let logs = [&issuance, &artifacts, &rekor_v2]
         .into_iter()
         .map(|log| InitializedLog {
             name: log.config().name,
@@ -124,9 +143,11 @@ pub async fn init(config: &InitConfig) -> Result<Initialized, ServerError> {
         .collect();
     issuance.close().await;
     artifacts.close().await;
+    rekor_v2.close().await;
     store.close().await;
     Ok(Initialized {
         created: fresh,
+        added_rekor_v2: !fresh && !had_rekor_v2,
         data_dir: dir.root().to_owned(),
         database: database.to_string(),
         ca_backend: ca.backend(),

@@ -1,8 +1,10 @@
 //! Wiring: the data dir, keys, database and logs behind one HTTP listener ([`listener`]).
 //!
-//! First start (empty data dir): creates the dir owner-only, generates both log keys, creates
-//! the database and both logs, and says so. Later starts: load the keys and refuse to run if
+//! First start (empty data dir): creates the dir owner-only, generates the log keys, creates
+//! the database and the logs, and says so. Later starts: load the keys and refuse to run if
 //! the stored checkpoints were not signed by them, or if only part of an instance is present.
+//! An instance made before the Rekor v2 log existed gains it (a new shard with its own key) on
+//! its next start; see [`start_rekor_v2`].
 
 use crate::api::{self, AppState};
 use crate::ca::issuance::PrecertCodec;
@@ -296,6 +298,7 @@ impl Instance {
             store,
             issuance,
             artifacts,
+            rekor_v2,
         } = open_core(config, &public_url, wrap_store, wrap_signer).await?;
         if fresh {
             tracing::info!(
@@ -303,6 +306,7 @@ impl Instance {
                 database = %database,
                 issuance_log_id = %issuance.key().log_id(),
                 artifact_log_id = %artifacts.key().log_id(),
+                rekor_v2_log_id = %rekor_v2.key().log_id(),
                 ca_backend = ca.backend(),
                 "created a new Mayfly instance: a CA (root and intermediate), fresh log keys (owner-only files) and an empty database"
             );
@@ -311,10 +315,13 @@ impl Instance {
                 data_dir = %dir.root().display(),
                 issuance_size = issuance.checkpoint().size,
                 artifacts_size = artifacts.checkpoint().size,
+                rekor_v2_size = rekor_v2.checkpoint().size,
                 "opened existing Mayfly instance"
             );
         }
-        // The search index follows both logs from wherever it stopped.
+        // The search index follows the issuance and artifact logs from wherever it stopped. The
+        // Rekor v2 log is not indexed: its entries are served from tiles, and the index's
+        // extractors and search answers are built for the other two logs' entries.
         let index = crate::index::Indexer::start(&[&issuance, &artifacts]);
         let state = Arc::new(AppState {
             index,
@@ -326,6 +333,7 @@ impl Instance {
             ),
             issuance,
             artifacts,
+            rekor_v2,
             client_limit,
             trusted_proxies: config.trusted_proxies.clone(),
             public_url,
@@ -356,12 +364,13 @@ impl Instance {
         self.state.index.stop().await;
         self.state.issuance.close().await;
         self.state.artifacts.close().await;
+        self.state.rekor_v2.close().await;
         self.store.close().await;
     }
 }
 
 /// The parts of an instance that outlive its processes: the data dir's keys and CA, and the
-/// database with both logs (opened and verified against the keys, or created on a fresh dir).
+/// database with its logs (opened and verified against the keys, or created on a fresh dir).
 /// What `serve` starts from and what `init` makes.
 struct Core {
     dir: DataDir,
@@ -373,6 +382,7 @@ struct Core {
     store: Store,
     issuance: Log<Store>,
     artifacts: Log<Store>,
+    rekor_v2: Log<Store>,
 }
 
 /// Opens the instance in `config.data_dir`, or creates it there if the dir holds none of it.
@@ -463,7 +473,7 @@ async fn open_core(
     if fresh {
         refuse_existing_logs(&store, &database).await?;
     }
-    let (log_keys, hsm_session) = match hsm_keys {
+    let (log_keys, rekor_v2_hsm_key, hsm_session) = match hsm_keys {
         Some((session, keys)) => {
             let log_keys = [
                 LogKey::from_pkcs11(keys.issuance_log),
@@ -474,17 +484,19 @@ async fn open_core(
                     write_public_key(path, key)?;
                 }
             }
-            (log_keys, Some(session))
+            let rekor_v2 = LogKey::from_pkcs11(keys.rekor_v2_log);
+            (log_keys, Some(rekor_v2), Some(session))
         }
         None if fresh => {
             let keys = [LogKey::generate()?, LogKey::generate()?];
             for (key, path) in keys.iter().zip(&key_paths) {
                 key.write_new(path)?;
             }
-            (keys, None)
+            (keys, None, None)
         }
         None => (
             [LogKey::read(&key_paths[0])?, LogKey::read(&key_paths[1])?],
+            None,
             None,
         ),
     };
@@ -524,6 +536,15 @@ async fn open_core(
         fresh,
     )
     .await?;
+    let rekor_v2 = start_rekor_v2(
+        &dir,
+        &store,
+        &database,
+        LogConfig::new("rekor-v2", LogSlot::REKOR_V2, public_url.rekor_v2_origin()),
+        rekor_v2_hsm_key,
+        fresh,
+    )
+    .await?;
     if config.ca == CaBackend::File && passphrase.is_none() && fresh {
         tracing::warn!(
             "CA keys are stored unencrypted (owner-only files); set MAYFLY_CA_PASSPHRASE or --ca-passphrase-file to encrypt them"
@@ -543,7 +564,78 @@ async fn open_core(
         store,
         issuance,
         artifacts,
+        rekor_v2,
     })
+}
+
+/// Opens the Rekor v2 log, creating it (and, with file keys, its key) when the database has
+/// none: on a fresh instance, and on the first start of one made before the v2 log existed.
+///
+/// A database that holds the log while this data dir lacks its key is a replica whose data dir
+/// predates the log: refused without writing anything, because a new key could not verify the
+/// stored checkpoints. A key that did not sign them is refused by [`Log::open`].
+async fn start_rekor_v2(
+    dir: &DataDir,
+    store: &Store,
+    database: &DatabaseUrl,
+    config: LogConfig,
+    hsm_key: Option<LogKey>,
+    fresh: bool,
+) -> Result<Log<Store>, ServerError> {
+    use crate::log::storage::LogStore;
+    let stored = store.checkpoint(config.slot).await?;
+    let (key, key_file) = match hsm_key {
+        Some(key) => {
+            let public = dir.rekor_v2_log_public_key();
+            if !public.exists() {
+                write_public_key(&public, &key)?;
+            }
+            (key, public)
+        }
+        None => {
+            let path = dir.rekor_v2_log_key();
+            match &stored {
+                _ if path.exists() => (LogKey::read(&path)?, path),
+                Some(head) => {
+                    return Err(ServerError::Inconsistent(format!(
+                        "the database {database} holds the Rekor v2 log (size {}, signed by {}) but                          {} is missing: copy it from the data dir that created the log (every                          replica needs the same keys; rerun `mayfly init` on the shared data dir                          and copy that to each replica)",
+                        head.size,
+                        crate::log::describe_signers(&head.note),
+                        path.display()
+                    )));
+                }
+                None => {
+                    let key = LogKey::generate()?;
+                    key.write_new(&path)?;
+                    (key, path)
+                }
+            }
+        }
+    };
+    let codec: Arc<dyn LeafCodec> = Arc::new(Verbatim);
+    if stored.is_some() {
+        return Ok(Log::open(store.clone(), key, config, codec).await?);
+    }
+    let origin = config.origin.clone();
+    match Log::create(store.clone(), key.clone(), config.clone(), codec.clone()).await {
+        Ok(log) => {
+            if !fresh {
+                tracing::info!(
+                    origin = %origin,
+                    log_id = %log.key().log_id(),
+                    key = %key_file.display(),
+                    "added the Rekor v2 log (a new shard with its own key) to this instance; \
+                     replicas on the same database need a copy of this key file"
+                );
+            }
+            Ok(log)
+        }
+        // Another replica created it first: open it, which refuses if its key is not ours.
+        Err(LogError::Storage(e)) if matches!(*e, StoreError::Conflict) => {
+            Ok(Log::open(store.clone(), key, config, codec).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// On a data dir without the instance's files, refuses a database that already holds logs:
@@ -554,6 +646,7 @@ async fn refuse_existing_logs(store: &Store, database: &DatabaseUrl) -> Result<(
     for (name, slot) in [
         ("issuance", LogSlot::ISSUANCE),
         ("artifacts", LogSlot::ARTIFACTS),
+        ("rekor-v2", LogSlot::REKOR_V2),
     ] {
         if let Some(head) = store.checkpoint(slot).await? {
             return Err(ServerError::Inconsistent(format!(

@@ -1,7 +1,7 @@
 //! `mayfly trust`: the `/trust/*` documents of a data dir, without starting the server.
 //!
 //! Reads the CA certificates of every generation (`ca/*.pem`, `ca/generations.json`) and the
-//! two log keys (`keys/*-log.key.pem`, from
+//! log keys (`keys/*-log.key.pem`, from
 //! which only the public halves are used). Needs a file-backed CA: an ephemeral one leaves
 //! nothing to read, and could not be trusted beyond one run anyway.
 
@@ -40,17 +40,26 @@ pub fn from_data_dir(
         &data_dir.issuance_log_key(),
         &data_dir.issuance_log_public_key(),
     )?;
+    // A data dir made before the v2 log existed has no v2 key until its next start.
+    let rekor_v2_private = data_dir.rekor_v2_log_key();
+    let rekor_v2_public = data_dir.rekor_v2_log_public_key();
+    let rekor_v2 = match rekor_v2_private.exists() || rekor_v2_public.exists() {
+        true => Some(read_spki(&rekor_v2_private, &rekor_v2_public)?),
+        false => None,
+    };
     let dev = dev_issuer.then(|| public_url.dev_issuer_url());
     TrustDocuments::build(&TrustInputs {
         public_url,
         certificate_authorities: &generations,
         artifact_log_spki: &artifacts,
         issuance_log_spki: &issuance,
+        rekor_v2_log_spki: rekor_v2.as_deref(),
+        tsa_urls: &[],
         oidc_issuer: dev.as_deref(),
     })
 }
 
-/// Writes the three files into `out` (created if missing, existing files replaced: they are
+/// Writes the four files into `out` (created if missing, existing files replaced: they are
 /// derived data) and returns their paths.
 pub fn write_files(documents: &TrustDocuments, out: &Path) -> Result<Vec<PathBuf>, TrustError> {
     let write_err = |path: &Path| {

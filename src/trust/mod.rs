@@ -12,6 +12,13 @@
 //!   (sigstore-python), and its `baseUrl` (`<public>/logs/issuance`) contains that log's key
 //!   name (`<host>/logs/issuance`), so the same substring rule holds for it.
 //! - Log IDs are SHA-256 of the DER SPKI, for both Rekor and RFC 6962.
+//! - The Rekor v2 log is a second `tlogs` entry after the artifact log, `baseUrl`
+//!   `<public>/logs/rekor-v2`, which contains its key name `<host>/logs/rekor-v2`.
+//! - The served `signing_config.json` lists Rekor v1 only, and `signing_config.v2.json` lists
+//!   v1 and v2. sigstore-python signs to the highest `majorApiVersion` per operator, and a v2
+//!   entry carries no signed time (no SET, `integratedTime` 0): until this instance has a TSA,
+//!   a default naming v2 would give sigstore-python bundles that no verifier can date. The
+//!   builder takes TSA URLs already; the TSA work makes the v2 listing the default.
 //!
 //! **Validity start.** Every `validFor.start` is the CA root's notBefore. A fresh instance
 //! creates the root and both log keys in the same start, before any entry or certificate can
@@ -44,8 +51,10 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 pub const TRUSTED_ROOT_FILE: &str = "trusted_root.json";
 pub const SIGNING_CONFIG_FILE: &str = "signing_config.json";
 pub const CLIENT_TRUST_CONFIG_FILE: &str = "client_trust_config.json";
+/// The signing config that also lists the Rekor v2 log.
+pub const SIGNING_CONFIG_V2_FILE: &str = "signing_config.v2.json";
 
-/// Both logs sign with P-256 (see `keys`).
+/// Every log signs with P-256 (see `keys`).
 const KEY_DETAILS: &str = "PKIX_ECDSA_P256_SHA_256";
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +95,11 @@ pub struct TrustInputs<'a> {
     pub artifact_log_spki: &'a [u8],
     /// DER SPKI of the issuance log key, which signs the SCTs.
     pub issuance_log_spki: &'a [u8],
+    /// DER SPKI of the Rekor v2 log key; `None` for a data dir made before the v2 log existed
+    /// (`mayfly trust` on it before its next start), which then lists no v2 log.
+    pub rekor_v2_log_spki: Option<&'a [u8]>,
+    /// Full URLs of the timestamp authorities for `tsaUrls` (none yet).
+    pub tsa_urls: &'a [&'a str],
     /// The built-in dev issuer's URL, when it is on; the only interactive-free issuer this
     /// instance can name in `oidcUrls`.
     pub oidc_issuer: Option<&'a str>,
@@ -95,7 +109,10 @@ pub struct TrustInputs<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustDocuments {
     pub trusted_root: TrustedRoot,
+    /// Rekor v1 only (see the module notes).
     pub signing_config: SigningConfig,
+    /// Rekor v1 and, when the instance has one, the v2 log.
+    pub signing_config_v2: SigningConfig,
 }
 
 impl TrustDocuments {
@@ -120,9 +137,14 @@ impl TrustDocuments {
                 certificate_authority(&base, generation, next.and_then(|n| n.active_from))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let rekor_v2_url = inputs.public_url.rekor_v2_log_url();
+        let mut tlogs = vec![log_instance(&base, inputs.artifact_log_spki, &since)];
+        if let Some(spki) = inputs.rekor_v2_log_spki {
+            tlogs.push(log_instance(&rekor_v2_url, spki, &since));
+        }
         let trusted_root = TrustedRoot {
             media_type: TRUSTED_ROOT_MEDIA_TYPE,
-            tlogs: vec![log_instance(&base, inputs.artifact_log_spki, &since)],
+            tlogs,
             certificate_authorities,
             ctlogs: vec![log_instance(
                 &inputs.public_url.issuance_log_url(),
@@ -131,12 +153,13 @@ impl TrustDocuments {
             )],
             timestamp_authorities: Vec::new(),
         };
-        let service = |url: String| Service {
+        let versioned = |url: String, major_api_version| Service {
             url,
-            major_api_version: 1,
+            major_api_version,
             valid_for: since.clone(),
             operator: operator.clone(),
         };
+        let service = |url: String| versioned(url, 1);
         let signing_config = SigningConfig {
             media_type: SIGNING_CONFIG_MEDIA_TYPE,
             ca_urls: vec![service(base.clone())],
@@ -146,13 +169,24 @@ impl TrustDocuments {
                 .into_iter()
                 .collect(),
             rekor_tlog_urls: vec![service(base)],
-            tsa_urls: Vec::new(),
+            tsa_urls: inputs
+                .tsa_urls
+                .iter()
+                .map(|url| service((*url).to_owned()))
+                .collect(),
             rekor_tlog_config: ServiceConfiguration { selector: "ANY" },
             tsa_config: ServiceConfiguration { selector: "ANY" },
         };
+        let mut signing_config_v2 = signing_config.clone();
+        if inputs.rekor_v2_log_spki.is_some() {
+            signing_config_v2
+                .rekor_tlog_urls
+                .push(versioned(rekor_v2_url, 2));
+        }
         Ok(TrustDocuments {
             trusted_root,
             signing_config,
+            signing_config_v2,
         })
     }
 
@@ -164,9 +198,9 @@ impl TrustDocuments {
         }
     }
 
-    /// The three documents as served and written: (file name, pretty JSON with a final
+    /// The documents as served and written: (file name, pretty JSON with a final
     /// newline). One rendering for both paths keeps them byte-identical.
-    pub fn files(&self) -> [(&'static str, Vec<u8>); 3] {
+    pub fn files(&self) -> [(&'static str, Vec<u8>); 4] {
         [
             (TRUSTED_ROOT_FILE, render(&self.trusted_root)),
             (SIGNING_CONFIG_FILE, render(&self.signing_config)),
@@ -174,6 +208,7 @@ impl TrustDocuments {
                 CLIENT_TRUST_CONFIG_FILE,
                 render(&self.client_trust_config()),
             ),
+            (SIGNING_CONFIG_V2_FILE, render(&self.signing_config_v2)),
         ]
     }
 }

@@ -12,6 +12,7 @@ struct Fixture {
     chain: CaChain,
     artifacts: LogKey,
     issuance: LogKey,
+    rekor_v2: LogKey,
     url: PublicUrl,
 }
 
@@ -24,6 +25,7 @@ fn fixture(url: &str) -> Fixture {
         chain: CaChain::create(&root, &intermediate, "mayfly.example", 1, now).unwrap(),
         artifacts: LogKey::generate().unwrap(),
         issuance: LogKey::generate().unwrap(),
+        rekor_v2: LogKey::generate().unwrap(),
         url: PublicUrl::new(url::Url::parse(url).unwrap()).unwrap(),
     }
 }
@@ -42,6 +44,8 @@ fn build(f: &Fixture, dev: Option<&str>) -> TrustDocuments {
         certificate_authorities: &[generation(&f.chain, None)],
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
+        rekor_v2_log_spki: Some(f.rekor_v2.spki_der()),
+        tsa_urls: &[],
         oidc_issuer: dev,
     })
     .unwrap()
@@ -72,7 +76,10 @@ fn trusted_root_has_the_exact_v0_1_shape() {
     assert_eq!(name, "trusted_root.json");
     let expected = json!({
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [log_json("https://mayfly.example", &f.artifacts)],
+        "tlogs": [
+            log_json("https://mayfly.example", &f.artifacts),
+            log_json("https://mayfly.example/logs/rekor-v2", &f.rekor_v2),
+        ],
         "certificateAuthorities": [{
             "subject": {"organization": "mayfly.example", "commonName": "mayfly-root"},
             "uri": "https://mayfly.example",
@@ -115,10 +122,63 @@ fn signing_config_is_v0_2_with_rekor_v1_and_empty_tsa_list() {
 }
 
 #[test]
+fn signing_config_v2_adds_the_rekor_v2_log_and_takes_tsa_urls() {
+    let f = fixture("http://127.0.0.1:8700/");
+    let tsa = "http://127.0.0.1:8700/api/v1/timestamp";
+    let docs = TrustDocuments::build(&TrustInputs {
+        public_url: &f.url,
+        certificate_authorities: &[generation(&f.chain, None)],
+        artifact_log_spki: f.artifacts.spki_der(),
+        issuance_log_spki: f.issuance.spki_der(),
+        rekor_v2_log_spki: Some(f.rekor_v2.spki_der()),
+        tsa_urls: &[tsa],
+        oidc_issuer: None,
+    })
+    .unwrap();
+    let [.., (name, bytes)] = docs.files();
+    assert_eq!(name, "signing_config.v2.json");
+    let config = json_of(&bytes);
+    let service = |url: &str, version: u64| {
+        json!({"url": url, "majorApiVersion": version,
+               "validFor": {"start": "2026-03-04T05:06:07Z"}, "operator": "127.0.0.1"})
+    };
+    assert_eq!(
+        config["rekorTlogUrls"],
+        json!([
+            service("http://127.0.0.1:8700", 1),
+            service("http://127.0.0.1:8700/logs/rekor-v2", 2)
+        ])
+    );
+    assert_eq!(config["tsaUrls"], json!([service(tsa, 1)]));
+    assert_eq!(config["rekorTlogConfig"], json!({"selector": "ANY"}));
+    // The default stays Rekor v1 only (no TSA yet), with the same TSA list.
+    let default = json_of(&docs.files()[1].1);
+    assert_eq!(
+        default["rekorTlogUrls"],
+        json!([service("http://127.0.0.1:8700", 1)])
+    );
+    assert_eq!(default["tsaUrls"], config["tsaUrls"]);
+
+    // A data dir made before the v2 log existed lists neither it nor a v2 URL.
+    let old = TrustDocuments::build(&TrustInputs {
+        rekor_v2_log_spki: None,
+        tsa_urls: &[],
+        public_url: &f.url,
+        certificate_authorities: &[generation(&f.chain, None)],
+        artifact_log_spki: f.artifacts.spki_der(),
+        issuance_log_spki: f.issuance.spki_der(),
+        oidc_issuer: None,
+    })
+    .unwrap();
+    assert_eq!(old.trusted_root.tlogs.len(), 1);
+    assert_eq!(old.signing_config_v2, old.signing_config);
+}
+
+#[test]
 fn client_trust_config_wraps_both_documents() {
     let f = fixture("http://127.0.0.1:8700/");
     let docs = build(&f, None);
-    let [(_, root), (_, signing), (name, both)] = docs.files();
+    let [(_, root), (_, signing), (name, both), _] = docs.files();
     assert_eq!(name, "client_trust_config.json");
     assert_eq!(
         json_of(&both),
@@ -144,6 +204,11 @@ fn base_urls_contain_the_checkpoint_key_names() {
         let (issuance_origin, artifacts_origin) =
             (f.url.issuance_origin(), f.url.artifacts_origin());
         assert!(root.tlogs[0].base_url.contains(&artifacts_origin), "{url}");
+        assert!(
+            root.tlogs[1].base_url.contains(&f.url.rekor_v2_origin()),
+            "{url}"
+        );
+        assert!(!root.tlogs[1].base_url.contains("//logs"), "{url}");
         assert!(root.ctlogs[0].base_url.contains(&issuance_origin), "{url}");
         assert!(!root.tlogs[0].base_url.ends_with('/'), "{url}");
     }
@@ -161,6 +226,8 @@ fn garbage_certificates_are_an_error_not_a_panic() {
         }],
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
+        rekor_v2_log_spki: Some(f.rekor_v2.spki_der()),
+        tsa_urls: &[],
         oidc_issuer: None,
     });
     assert!(matches!(
@@ -184,6 +251,8 @@ fn rotated_generations_get_windows_that_cover_every_certificate_they_issued() {
         ],
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
+        rekor_v2_log_spki: Some(f.rekor_v2.spki_der()),
+        tsa_urls: &[],
         oidc_issuer: None,
     })
     .unwrap();
