@@ -60,7 +60,7 @@ fn repository(r: usize) -> Repository {
 }
 
 pub async fn run(options: Options) -> Result<(), BenchError> {
-    let server = BenchServer::start().await?;
+    let server = BenchServer::start_with(true).await?;
     let repositories: Vec<Repository> = (0..options.repositories.max(1)).map(repository).collect();
     let bodies = Arc::new(request_bodies(&server, &repositories).await?);
     println!("# mayfly bench audit");

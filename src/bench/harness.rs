@@ -100,7 +100,21 @@ impl BenchServer {
     }
 
     pub async fn start() -> Result<Self, BenchError> {
+        Self::start_with(false).await
+    }
+
+    /// As [`BenchServer::start`]; with `metrics`, the server records and serves `/metrics` (a
+    /// benchmark that reads them pays for recording them; the others do not).
+    pub async fn start_with(metrics: bool) -> Result<Self, BenchError> {
         crate::install_crypto_provider();
+        let metrics = match metrics {
+            true => Some(
+                metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .install_recorder()
+                    .map_err(|e| BenchError::Check(format!("metrics recorder: {e}")))?,
+            ),
+            false => None,
+        };
         let scratch = tempfile::tempdir()?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -118,7 +132,7 @@ impl BenchServer {
                 url::Url::parse(&url).map_err(|e| BenchError::Check(e.to_string()))?,
             )
         };
-        let instance = Instance::open(&config, None).await?;
+        let instance = Instance::open(&config, metrics).await?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, instance, async {
             let _ = stopped.await;
