@@ -28,6 +28,14 @@ use support::Mayfly;
 use support::process::{Process, TIMEOUT, mayfly_command};
 use tokio::task::JoinSet;
 
+use support::backend::Backend;
+
+// Every test below runs twice: on SQLite and on PostgreSQL (tests/support/backend.rs).
+on_both_backends!(
+    tiles_and_checkpoints_verify_over_http(flavor = "multi_thread", worker_threads = 2),
+    graceful_shutdown_keeps_every_acknowledged_append(flavor = "multi_thread", worker_threads = 2),
+);
+
 /// Hashes per full tile and entries per full bundle (C2SP tlog-tiles).
 const WIDTH: u64 = 256;
 const IMMUTABLE: &str = "immutable";
@@ -238,7 +246,6 @@ async fn append_concurrently(log: &Log<Store>, payloads: Vec<Vec<u8>>) -> BTreeM
 // In process.
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiles_and_checkpoints_verify_over_http() {
     let mut serving = Mayfly::builder().start().await;
     let base = serving.url.clone();
@@ -408,7 +415,6 @@ async fn tiles_and_checkpoints_verify_over_http() {
     serving.shut_down().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_keeps_every_acknowledged_append() {
     let mut serving = Mayfly::builder().start().await;
     let base = serving.url.clone();

@@ -22,8 +22,10 @@ use crate::ratelimit::{Rate, RateLimiter};
 use crate::storage::{DatabaseUrl, DatabaseUrlError, Store};
 mod ca;
 pub mod listener;
+mod migrate;
 mod offline;
 
+pub use migrate::{LogCopy, MigrateReport, migrate};
 pub use offline::rebuild_index;
 
 use ca::{CaSource, KeySource};

@@ -1,0 +1,90 @@
+//! Throwaway PostgreSQL databases for tests: each test gets a database of its own, created on
+//! the test server and dropped when the test ends, so tests run in parallel without sharing
+//! rows. The server is `MAYFLY_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/test`,
+//! the CI machines' server with trust authentication).
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The database tests connect to for creating and dropping their own.
+pub fn admin_url() -> String {
+    std::env::var("MAYFLY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A fresh, empty database on the test server, dropped (best effort) on drop.
+#[derive(Debug)]
+pub struct ScratchDatabase {
+    name: String,
+    admin: String,
+    url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates the database. Panics, saying what to do, when the server cannot be reached: a
+    /// PostgreSQL test must fail, not pass without having run.
+    pub async fn create() -> ScratchDatabase {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let admin = admin_url();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "mayfly_t_{}_{}_{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {admin} ({e}); the PostgreSQL variants of the \
+                 tests need it: start the server (pg_ctlcluster <version> main start) or point \
+                 MAYFLY_TEST_POSTGRES at one"
+            )
+        });
+        // The name is ours (digits and underscores), never input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} on {admin}: {e}"));
+        let _ = conn.close().await;
+        let mut url = url::Url::parse(&admin).expect("MAYFLY_TEST_POSTGRES is a URL");
+        url.set_path(&name);
+        ScratchDatabase {
+            name,
+            admin,
+            url: url.to_string(),
+        }
+    }
+
+    /// The URL to give `--database-url`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for ScratchDatabase {
+    /// Drops the database on a thread of its own (drop cannot await), forcing off any
+    /// connection a test left open. A failure leaves a stray database behind, nothing worse.
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let dropper = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(mut conn) = PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(statement))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
+}
