@@ -37,9 +37,10 @@ impl ScratchDatabase {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
+        let shown = super::redact(&admin);
         let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
             panic!(
-                "PostgreSQL is not reachable at {admin} ({e}); the PostgreSQL variants of the \
+                "PostgreSQL is not reachable at {shown} ({e}); the PostgreSQL variants of the \
                  tests need it: start the server (pg_ctlcluster <version> main start) or point \
                  MAYFLY_TEST_POSTGRES at one"
             )
@@ -48,7 +49,7 @@ impl ScratchDatabase {
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
             .execute(&mut conn)
             .await
-            .unwrap_or_else(|e| panic!("CREATE SCHEMA {name} on {admin}: {e}"));
+            .unwrap_or_else(|e| panic!("CREATE SCHEMA {name} on {shown}: {e}"));
         let _ = conn.close().await;
         // Every connection to this URL works in the schema alone, and is named after it so
         // the drop can end the ones a test left open.
