@@ -146,6 +146,13 @@ async fn an_instance_moved_to_postgres_serves_the_same_logs_and_keeps_growing() 
     let (request, _) = moved.signing_request().await;
     assert_eq!(moved.sign_v2(&request, None).await.0, 200);
     assert_eq!(moved.issuance_size().await, 4);
+    // The search index follows the log in the background: wait until it holds the new one.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        moved.state.index.indexed(LogSlot::ISSUANCE, 4),
+    )
+    .await
+    .expect("the new certificate is indexed");
     let root = moved.trust_file("trusted_root.json").await;
     let mut audit = Command::new(env!("CARGO_BIN_EXE_mayfly"));
     audit
