@@ -969,3 +969,45 @@ fn binary_escapes_client_text_in_its_log_and_stops_despite_stalled_clients() {
         "client input caused an ERROR line:\n{log}"
     );
 }
+
+/// A database that cannot be used stops the first start before anything is created: the data
+/// dir stays fresh, so the next start with the right URL creates the instance.
+#[tokio::test]
+async fn an_unreachable_database_creates_no_keys_and_shows_no_password() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = scratch.path().join("data");
+    let dir = data_dir.clone();
+    let refused = Mayfly::builder()
+        .configure(move |config, _| {
+            config.data_dir = dir;
+            config.database_url = Some("postgres://mayfly:s3cret@127.0.0.1:1/mayfly".into());
+        })
+        .open()
+        .await;
+    let Err(error) = refused else {
+        panic!("a server on an unreachable database started")
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("cannot connect to postgres://mayfly:***@127.0.0.1:1/mayfly")
+            && message.contains("is the server running?")
+            && !message.contains("s3cret"),
+        "{message}"
+    );
+    let files: Vec<_> = walk(&data_dir);
+    assert!(files.is_empty(), "the refused start wrote {files:?}");
+}
+
+/// Every file (not directory) below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -341,6 +341,9 @@ impl Instance {
                     .join(", ")
             )));
         }
+        // The database before any key or CA file: an unreachable or unusable database must
+        // leave the data dir as it was, not half an instance.
+        let store = wrap_store(Store::open(&database).await?);
         // Issuance payloads hold a fresh random 159-bit serial, so they never repeat and the
         // dedup index would only cost a random B-tree write per certificate.
         let issuance_config = LogConfig {
@@ -398,7 +401,6 @@ impl Instance {
         };
         let ca = ca_setup::open_or_create(&dir, ca_source.keys.keys(), organization, fresh)?
             .map_signer(&*ca_source.wrap_signer);
-        let store = wrap_store(Store::open(&database).await?);
         let issuance = start_log(
             &store,
             issuance_key,

@@ -46,6 +46,13 @@ impl PgStore {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => StoreError::Unavailable(format!(
                 "cannot connect to {shown}: {e}; is the server running?"
             )),
+            // invalid_catalog_name: Mayfly creates its tables, never the database itself.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000") => {
+                StoreError::Unavailable(format!(
+                    "cannot connect to {shown}: {}; create it first (createdb)",
+                    db.message()
+                ))
+            }
             e => StoreError::Unavailable(format!("cannot connect to {shown}: {e}")),
         };
         let probe = PgConnection::connect_with(&options)
