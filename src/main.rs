@@ -45,6 +45,15 @@ enum Command {
     /// keys (owner-only files) and the database, and says so. Later starts refuse to run if the keys and the stored logs
     /// disagree. Ctrl-C or SIGTERM drains in-flight work before exiting.
     Serve(Box<ServeArgs>),
+    /// Create an instance without serving it: the log keys, the CA, the database schema and
+    /// both logs' first signed checkpoints, then print what was made.
+    ///
+    /// For running several `serve` replicas on one --database-url: init once, then give every
+    /// replica a copy of --data-dir (or its keys from a Kubernetes Secret, or the same HSM)
+    /// and the same --public-url. Run again on an initialised dir and database, it checks that
+    /// they agree and writes nothing; part of an instance, or keys that did not sign the
+    /// database's checkpoints, are refused.
+    Init(InitArgs),
     /// Measure the service's engines on this machine (results belong in BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -78,6 +87,9 @@ enum Command {
     /// Keys in an HSM: create the CA's and the logs' keys inside the token, or list them.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check a running server's health (what a container HEALTHCHECK runs): exits 0 when
+    /// /healthz answers 200, 1 with the reason otherwise (unreachable, or a log cannot write).
+    Health(HealthArgs),
     /// The CA of an instance, offline.
     #[command(subcommand)]
     Ca(CaCommand),
@@ -227,7 +239,7 @@ fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
 
 #[derive(Subcommand, Debug)]
 enum IndexCommand {
-    /// Empty the search index and refill it from the logs alone. Stop the server first.
+    /// Empty the search index and refill it from the logs alone. Stop the server (every replica) first.
     Rebuild(IndexRebuildArgs),
 }
 
@@ -349,6 +361,14 @@ struct VerifyArgs {
     /// The signed file's digest instead of the file, as sha256:HEX.
     #[arg(long, value_name = "ALG:HEX")]
     digest: Option<String>,
+    /// For a bundle signed with a long-lived key (cosign --key): that PEM public key, instead
+    /// of an identity.
+    #[arg(
+        long,
+        value_name = "PUBLIC_KEY.pem",
+        conflicts_with_all = ["cert_identity", "cert_identity_regexp", "cert_oidc_issuer"]
+    )]
+    key: Option<PathBuf>,
     #[command(flatten)]
     trust: VerifyTrust,
 }
@@ -426,6 +446,29 @@ struct TrustArgs {
     /// List the built-in dev issuer in the signing config, as `serve --dev-issuer` does.
     #[arg(long, env = "MAYFLY_DEV_ISSUER")]
     dev_issuer: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct InitArgs {
+    /// Directory for the keys, the CA and (by default) the database. Created owner-only.
+    #[arg(long, env = "MAYFLY_DATA_DIR", default_value = "./mayfly-data")]
+    data_dir: PathBuf,
+    /// URL clients will reach the instance at (every replica behind it); the logs' origins
+    /// and key names derive from it, so `serve` must be given the same one.
+    #[arg(long, env = "MAYFLY_PUBLIC_URL")]
+    public_url: url::Url,
+    /// Database URL; defaults to sqlite://<data-dir>/mayfly.db.
+    #[arg(long, env = "MAYFLY_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Where the CA keys live: `file` (PKCS#8 PEM in the data dir) or `pkcs11` (the CA's and
+    /// both logs' keys in an HSM, made with `mayfly keys create`).
+    #[arg(long, env = "MAYFLY_CA", default_value = "file", value_parser = ["file", "pkcs11"])]
+    ca: String,
+    /// File holding the passphrase that encrypts the CA key files (else MAYFLY_CA_PASSPHRASE).
+    #[arg(long, env = "MAYFLY_CA_PASSPHRASE_FILE", value_name = "FILE")]
+    ca_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    hsm: HsmArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -606,6 +649,17 @@ struct ConnectionArgs {
     shutdown_grace: std::time::Duration,
 }
 
+#[derive(clap::Args, Debug)]
+struct HealthArgs {
+    /// The health endpoint to ask.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8700/healthz",
+        value_name = "URL"
+    )]
+    url: String,
+}
+
 #[derive(Subcommand, Debug)]
 enum BenchCommand {
     /// The log engine alone on a fresh SQLite file: durable appends/s and latency at several
@@ -623,6 +677,26 @@ enum BenchCommand {
     /// request (as `mayfly policy test` takes them), timed on one core against the issuance
     /// floor measured in the same run.
     Policy(PolicyBenchArgs),
+    /// The auditor's reads on a large instance: fills a fresh local instance with real
+    /// certificates for many repositories (timing the index lag under that load), then times
+    /// the search API and the explorer's pages one request at a time.
+    Audit(AuditBenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct AuditBenchArgs {
+    /// Certificates to issue before timing the reads.
+    #[arg(long, default_value_t = 100_000)]
+    certificates: u64,
+    /// Repositories the certificates are spread over (ten per owner).
+    #[arg(long, default_value_t = 10_000)]
+    repositories: usize,
+    /// Concurrent clients issuing during the fill.
+    #[arg(long, default_value_t = 256)]
+    clients: usize,
+    /// Timed requests per kind of read.
+    #[arg(long, default_value_t = 500)]
+    samples: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -707,7 +781,9 @@ fn main() -> ExitCode {
         | Command::Keys(_)
         | Command::Ca(_)
         | Command::Audit(_)
-        | Command::Index(_) => "warn",
+        | Command::Health(_)
+        | Command::Index(_)
+        | Command::Init(_) => "warn",
         // The demo's own server runs on loopback for a few seconds; its startup warnings
         // (dev issuer on, CA keys unencrypted) are expected there and would bury the report.
         Command::Demo(_) => "error",
@@ -761,6 +837,19 @@ fn main() -> ExitCode {
                 };
                 Ok(mayfly::server::run(config).await?)
             }
+            Command::Init(args) => {
+                let config = mayfly::server::InitConfig {
+                    data_dir: args.data_dir,
+                    public_url: args.public_url,
+                    database_url: args.database_url,
+                    ca: mayfly::ca::setup::CaBackend::parse(&args.ca)
+                        .ok_or("--ca must be file or pkcs11")?,
+                    ca_passphrase_file: args.ca_passphrase_file,
+                    hsm: args.hsm.settings(),
+                };
+                println!("{}", mayfly::server::init(&config).await?);
+                Ok(())
+            }
             Command::Attest(args) => {
                 use mayfly_client::commands::{AttestSubject, attest};
                 let (subject, common) = match args.npm {
@@ -812,6 +901,7 @@ fn main() -> ExitCode {
                             args.digest.as_deref(),
                             args.trust.trusted_root()?,
                             args.trust.identity(),
+                            args.key.as_deref(),
                         )?
                     }
                 };
@@ -824,6 +914,11 @@ fn main() -> ExitCode {
             // Handled before the runtime starts, for its exit codes.
             Command::Policy(_) => Ok(()),
             Command::Keys(command) => keys(command),
+            Command::Health(args) => {
+                let answer = mayfly_client::commands::health(&args.url).await?;
+                println!("healthy: {answer}");
+                Ok(())
+            }
             Command::Ca(CaCommand::Rotate(args)) => {
                 let config = mayfly::server::RotateConfig {
                     data_dir: args.data_dir,
@@ -932,6 +1027,15 @@ fn main() -> ExitCode {
                     batch: args.batch,
                 },
             )?),
+            Command::Bench(BenchCommand::Audit(args)) => {
+                let options = mayfly::bench::audit::Options {
+                    certificates: args.certificates,
+                    repositories: args.repositories,
+                    clients: args.clients,
+                    samples: args.samples,
+                };
+                Ok(mayfly::bench::audit::run(options).await?)
+            }
             Command::Bench(BenchCommand::Log(args)) => {
                 let options = mayfly::bench::log::Options {
                     concurrency: args.concurrency,

@@ -246,3 +246,70 @@ async fn attest_npm_in_a_github_job_then_verify_npm() {
     assert!(stderr.contains("sha512"), "{stderr}");
     server.stop().await;
 }
+
+/// `--key` verifies a bundle signed with a managed key (the npm registry's publish
+/// attestation); another key is refused naming the body check; `--key` with an identity is a
+/// usage error. The real Rekor v2 bundle verifies through the CLI too.
+#[test]
+fn verify_with_key_and_rekor_v2() {
+    let with_key = |key: &Path| {
+        output_of(
+            mayfly()
+                .arg("verify")
+                .arg(vector("npm-sigstore-1.3.0-publish.sigstore.json"))
+                .arg("--trusted-root")
+                .arg(vector("trusted_root.public-good.json"))
+                .arg("--key")
+                .arg(key),
+        )
+    };
+    let (output, stdout, stderr) = with_key(&vector("npm-registry-publish-key.pub"));
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("verified intoto entry"), "{stdout}");
+    assert!(stdout.contains("key       SHA256:"), "{stdout}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let other = tmp.path().join("other.pub");
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    std::fs::write(&other, key.public_key_pem()).unwrap();
+    let (output, _, stderr) = with_key(&other);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("verification failed: tlog body: logged key is not the given public key"),
+        "{stderr}"
+    );
+
+    let (output, _, stderr) = output_of(
+        mayfly()
+            .arg("verify")
+            .arg(vector("npm-sigstore-1.3.0-publish.sigstore.json"))
+            .arg("--trusted-root")
+            .arg(vector("trusted_root.public-good.json"))
+            .arg("--key")
+            .arg(vector("npm-registry-publish-key.pub"))
+            .args(["--cert-identity", SAN]),
+    );
+    assert!(!output.status.success());
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+
+    let (output, stdout, stderr) = output_of(
+        mayfly()
+            .arg("verify")
+            .arg(vector("staging-rekor-v2.txt.sigstore.json"))
+            .arg("--artifact")
+            .arg(vector("staging-rekor-v2.txt"))
+            .arg("--trusted-root")
+            .arg(vector("trusted_root.staging.json"))
+            .args([
+                "--cert-identity",
+                "jku@goto.fi",
+                "--cert-oidc-issuer",
+                "https://github.com/login/oauth",
+            ]),
+    );
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("verified hashedrekord entry 645"),
+        "{stdout}"
+    );
+}

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mayfly_client::verify::{
     Artifact, ExtensionField, HashAlgorithm, IdentityMatcher, Policy, VerifyError, verify_bundle,
-    verify_npm,
+    verify_bundle_with_key, verify_npm,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -390,6 +390,51 @@ fn ca_must_be_valid_at_signing_time() {
     );
 }
 
+/// Trusted-root windows are inclusive: a CA, tlog or CT log whose `validFor` ends exactly at the
+/// time in question still counts (the wheel's integratedTime, and its SCT's timestamp).
+#[test]
+fn validity_windows_ending_exactly_at_the_time_are_inclusive() {
+    let (bundle, artifact) = wheel();
+    let with_end = |path: &str, end: &str| {
+        let mut tr: Value = serde_json::from_slice(&root()).unwrap();
+        for item in tr[path].as_array_mut().unwrap() {
+            let valid_for = if path == "certificateAuthorities" {
+                &mut item["validFor"]
+            } else {
+                &mut item["publicKey"]["validFor"]
+            };
+            valid_for["end"] = end.into();
+        }
+        serde_json::to_vec(&tr).unwrap()
+    };
+    // integratedTime 1710888076 = 2024-03-19T22:41:16Z.
+    for (path, at, before, prefix) in [
+        (
+            "certificateAuthorities",
+            "2024-03-19T22:41:16Z",
+            "2024-03-19T22:41:15Z",
+            "certificate:",
+        ),
+        (
+            "tlogs",
+            "2024-03-19T22:41:16Z",
+            "2024-03-19T22:41:15Z",
+            "tlog:",
+        ),
+    ] {
+        let tr = with_end(path, at);
+        assert!(
+            verify_bundle(&bundle, Some(&artifact), &tr, &policy(GH_SAN)).is_ok(),
+            "{path} ending at the time"
+        );
+        let tr = with_end(path, before);
+        assert_rejected(
+            verify_bundle(&bundle, Some(&artifact), &tr, &policy(GH_SAN)),
+            prefix,
+        );
+    }
+}
+
 #[test]
 fn bundle_without_set_has_no_trusted_time() {
     let (bundle, artifact) = wheel();
@@ -442,11 +487,11 @@ fn verify_npm_on_the_real_bundle_reports_the_tarball_digest_mismatch() {
     );
 }
 
-/// A valid bundle with an RFC 3161 timestamp added, from another bundle, whose time lies a
-/// year outside the signing certificate's validity: the timestamps are not checked yet, so
-/// the bundle must be refused rather than accepted with them ignored.
+/// A valid bundle with an RFC 3161 timestamp added from another bundle (whose time lies a year
+/// outside the signing certificate's validity): it is over another signature, so it is
+/// rejected by the timestamp check (tests/verify_timestamps.rs covers each timestamp rule).
 #[test]
-fn bundles_with_unchecked_timestamps_are_refused() {
+fn bundles_with_foreign_timestamps_are_refused() {
     let staging: Value =
         serde_json::from_slice(&vector("staging-rekor-v2.txt.sigstore.json")).unwrap();
     let timestamps = staging["verificationMaterial"]["timestampVerificationData"].clone();
@@ -459,14 +504,163 @@ fn bundles_with_unchecked_timestamps_are_refused() {
         b["verificationMaterial"]["timestampVerificationData"] = timestamps;
     });
     let result = verify_bundle(&with_timestamp, Some(&artifact), &root(), &policy(GH_SAN));
-    assert_rejected(result, "signing time: ");
-    let message = verify_bundle(&with_timestamp, Some(&artifact), &root(), &policy(GH_SAN))
-        .unwrap_err()
-        .to_string();
-    assert!(message.contains("RFC 3161"), "{message}");
+    assert_rejected(result, "RFC 3161 timestamp: timestamp 0: message imprint");
     // Without it (or with an empty list) the same bundle verifies.
     let empty = edit(&bundle, |b| {
         b["verificationMaterial"]["timestampVerificationData"] = json!({"rfc3161Timestamps": []});
     });
     assert!(verify_bundle(&empty, Some(&artifact), &root(), &policy(GH_SAN)).is_ok());
+}
+
+const STAGING_V2: &str = "staging-rekor-v2.txt.sigstore.json";
+
+fn staging_policy() -> Policy {
+    Policy {
+        identity: IdentityMatcher::Exact("jku@goto.fi".into()),
+        issuer: "https://github.com/login/oauth".into(),
+    }
+}
+
+fn verify_staging_v2(bundle: &[u8]) -> Result<mayfly_client::verify::Verified, VerifyError> {
+    verify_bundle(
+        bundle,
+        Some(&Artifact::Bytes(vector("staging-rekor-v2.txt"))),
+        &vector("trusted_root.staging.json"),
+        &staging_policy(),
+    )
+}
+
+/// The real Rekor v2 bundle (hashedrekord 0.0.2, Ed25519 checkpoint, no SET): its only trusted
+/// time is the RFC 3161 timestamp, which sigstore-python 4.5.1 accepts offline too.
+#[test]
+fn staging_rekor_v2_bundle_verifies() {
+    let v = verify_staging_v2(&vector(STAGING_V2)).unwrap();
+    assert_eq!(v.kind, "hashedrekord");
+    assert_eq!(v.log_index, 645);
+    assert_eq!(v.san, "jku@goto.fi");
+    // 2025-06-09T11:57:38Z, from the timestamp (integratedTime is 0 in v2).
+    assert_eq!(v.integrated_time, 1_749_470_258);
+}
+
+#[test]
+fn staging_rekor_v2_bit_flips_are_rejected_by_the_right_check() {
+    let bundle = vector(STAGING_V2);
+    let ts = "/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0/signedTimestamp";
+    let cases: [(&str, isize, &str); 5] = [
+        // The last byte of the TSA's ECDSA signature.
+        (
+            ts,
+            -1,
+            "RFC 3161 timestamp: timestamp 0: not signed by a trusted timestamp authority",
+        ),
+        (
+            &format!("{ENTRY}/inclusionProof/hashes/0"),
+            3,
+            "inclusion proof:",
+        ),
+        (
+            &format!("{ENTRY}/inclusionProof/rootHash"),
+            3,
+            "inclusion proof: root does not match",
+        ),
+        // The timestamp covers the signature, and is checked first.
+        (
+            "/messageSignature/signature",
+            -3,
+            "RFC 3161 timestamp: timestamp 0: message imprint",
+        ),
+        (
+            "/messageSignature/messageDigest/digest",
+            0,
+            "tlog body: logged digest differs",
+        ),
+    ]
+    .map(|(p, at, want)| (p.to_owned().leak() as &str, at, want));
+    for (pointer, at, want) in cases {
+        let b = edit(&bundle, |v| flip_b64(v, pointer, at));
+        assert_rejected(verify_staging_v2(&b), want);
+    }
+    // The body names another certificate.
+    let b = edit(&bundle, |v| {
+        let body = v
+            .pointer_mut(&format!("{ENTRY}/canonicalizedBody"))
+            .unwrap();
+        let mut json: Value =
+            serde_json::from_slice(&STANDARD.decode(body.as_str().unwrap()).unwrap()).unwrap();
+        json["spec"]["hashedRekordV002"]["signature"]["verifier"]["x509Certificate"]["rawBytes"] =
+            "MAA=".into();
+        *body = STANDARD.encode(serde_json::to_vec(&json).unwrap()).into();
+    });
+    assert_rejected(verify_staging_v2(&b), "inclusion proof:");
+    // The checkpoint's signature.
+    let b = edit(&bundle, |v| {
+        let cp = v
+            .pointer_mut(&format!("{ENTRY}/inclusionProof/checkpoint/envelope"))
+            .unwrap();
+        let text = cp.as_str().unwrap().replace("\n646\n", "\n647\n");
+        *cp = text.into();
+    });
+    assert_rejected(
+        verify_staging_v2(&b),
+        "checkpoint: signature does not verify",
+    );
+}
+
+/// A v2 entry has no SET, so without its timestamp there is no trusted time at all.
+#[test]
+fn staging_rekor_v2_without_timestamp_is_rejected() {
+    let b = edit(&vector(STAGING_V2), |v| {
+        v["verificationMaterial"]
+            .as_object_mut()
+            .unwrap()
+            .remove("timestampVerificationData");
+    });
+    assert_rejected(verify_staging_v2(&b), "signing time: no verified time");
+    // And the TSA must be in the trusted root.
+    let mut tr: Value = serde_json::from_slice(&vector("trusted_root.staging.json")).unwrap();
+    tr["timestampAuthorities"] = json!([]);
+    let err = verify_bundle(
+        &vector(STAGING_V2),
+        Some(&Artifact::Bytes(vector("staging-rekor-v2.txt"))),
+        &serde_json::to_vec(&tr).unwrap(),
+        &staging_policy(),
+    );
+    assert_rejected(
+        err,
+        "RFC 3161 timestamp: timestamp 0: no timestamp authority",
+    );
+}
+
+/// The npm registry's publish attestation is signed with the registry's long-lived key
+/// (`publicKey` material): it verifies with that key and with no other, and never as keyless.
+#[test]
+fn managed_key_bundle_verifies_with_its_key_only() {
+    let bundle = vector("npm-sigstore-1.3.0-publish.sigstore.json");
+    let key = vector("npm-registry-publish-key.pub");
+    let v = verify_bundle_with_key(&bundle, None, &root(), &key).unwrap();
+    assert_eq!(v.kind, "intoto");
+    assert!(v.san.is_empty() && v.public_key.is_some());
+    assert!(v.statement.is_some());
+    // Another P-256 key.
+    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .unwrap()
+        .public_key_pem();
+    assert_rejected(
+        verify_bundle_with_key(&bundle, None, &root(), other.as_bytes()),
+        "tlog body: logged key is not the given public key",
+    );
+    assert_rejected(
+        verify_bundle_with_key(&bundle, None, &root(), b"not a key"),
+        "public key: not a PEM PUBLIC KEY",
+    );
+    // A keyless bundle given a key, and a keyed bundle given a policy, name the mismatch.
+    let (wheel_bundle, artifact) = wheel();
+    assert_rejected(
+        verify_bundle_with_key(&wheel_bundle, Some(&artifact), &root(), &key),
+        "bundle: the bundle is signed with a certificate",
+    );
+    assert_rejected(
+        verify_bundle(&bundle, None, &root(), &policy(NPM_SAN)),
+        "bundle: the bundle is signed with a managed key",
+    );
 }

@@ -46,6 +46,10 @@ fn tree_id(log: &Log<Store>) -> i64 {
     rekor::tree_id(&log.key().log_id())
 }
 
+/// How long a read waits for this replica to publish an entry another replica committed:
+/// a few follow ticks ([`crate::log::LogConfig::follow_every`]).
+const ADOPTION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn location(entry_id: &str) -> String {
     format!("{ENTRIES_PATH}/{entry_id}")
 }
@@ -169,6 +173,12 @@ async fn read_by_uuid(log: &Log<Store>, uuid: &Hash) -> Result<Option<Vec<u8>>, 
     let Some(record) = log.lookup(uuid).await? else {
         return Ok(None);
     };
+    // Logged, but through another replica, whose checkpoint this one has not adopted yet: it
+    // will within a follow tick, so a client that wrote through one replica and reads through
+    // another finds its entry instead of a 404.
+    if record.index >= log.checkpoint().size {
+        log.wait_for_size(record.index + 1, ADOPTION_WAIT).await;
+    }
     // The dedup record is keyed by the leaf hash of the body at its index, so `uuid` is that
     // body's UUID and need not be hashed again.
     read_at(log, record.index, Some((*uuid, record.timestamp))).await

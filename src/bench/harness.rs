@@ -37,7 +37,7 @@ pub struct BenchServer {
 struct OwnedServer {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), ServerError>>,
-    _scratch: tempfile::TempDir,
+    scratch: tempfile::TempDir,
 }
 
 impl BenchServer {
@@ -55,6 +55,16 @@ impl BenchServer {
                 })
             }
         }
+    }
+
+    /// Bytes of the local server's database files (main file and WAL), if it is local.
+    pub fn database_bytes(&self) -> Option<u64> {
+        let data = self.owned.as_ref()?.scratch.path().join("data");
+        let mut bytes = 0;
+        for file in ["mayfly.db", "mayfly.db-wal"] {
+            bytes += std::fs::metadata(data.join(file)).map_or(0, |m| m.len());
+        }
+        Some(bytes)
     }
 
     /// Whether the server runs in this process (so its memory is this process's).
@@ -119,7 +129,7 @@ impl BenchServer {
             owned: Some(OwnedServer {
                 stop,
                 task,
-                _scratch: scratch,
+                scratch,
             }),
         })
     }

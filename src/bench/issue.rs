@@ -135,14 +135,23 @@ async fn prepare_requests(server: &BenchServer) -> Result<Vec<Bytes>, BenchError
 /// Valid for a day rather than the dev issuer's default five minutes, so one token lasts a
 /// long run (a ten-minute memory check outlived the default and turned into 400s).
 pub async fn dev_token(server: &BenchServer) -> Result<String, BenchError> {
+    dev_token_with(server, json!({})).await
+}
+
+/// [`dev_token`] with `claims` (a JSON object) overriding the dev issuer's GitHub-shaped ones.
+pub async fn dev_token_with(server: &BenchServer, claims: Value) -> Result<String, BenchError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
+    let mut overrides = json!({"aud": "sigstore", "iat": now, "nbf": now, "exp": now + 86_400});
+    if let (Some(all), Value::Object(extra)) = (overrides.as_object_mut(), claims) {
+        all.extend(extra);
+    }
     let token: Value = server
         .client
         .post(format!("{}/dev-oidc/token", server.url))
-        .json(&json!({"aud": "sigstore", "iat": now, "nbf": now, "exp": now + 86_400}))
+        .json(&overrides)
         .send()
         .await?
         .json()

@@ -1,6 +1,7 @@
 //! Benchmark programs behind `mayfly bench`. They measure; they assert nothing. Results and
 //! the commands that produced them go in BENCHMARKS.md.
 
+pub mod audit;
 mod harness;
 pub mod issue;
 pub mod log;

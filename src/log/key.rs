@@ -136,6 +136,13 @@ impl LogKey {
         self.log_id
     }
 
+    /// The C2SP note key ID: the first four bytes of the log ID, as every checkpoint signature
+    /// line carries them. What an operator compares when keys and a database disagree.
+    pub fn key_id(&self) -> u32 {
+        let id = self.log_id.0;
+        u32::from_be_bytes([id[0], id[1], id[2], id[3]])
+    }
+
     /// The public key as a PEM "PUBLIC KEY" block.
     pub fn public_pem(&self) -> String {
         mayfly_spec::pem::encode("PUBLIC KEY", &self.spki_der)

@@ -21,6 +21,7 @@ use mayfly_spec::tlog::checkpoint::{Checkpoint, open_checkpoint};
 use mayfly_spec::tlog::tile::{self, TileId};
 use mayfly_spec::tlog::{Hash, TlogError};
 use std::sync::Arc;
+use std::time::Duration;
 use storage::{LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
 use tokio::sync::{oneshot, watch};
 
@@ -48,6 +49,15 @@ pub struct LogConfig {
     /// repeat turns this off and saves that row: it is a random B-tree insert per entry, which
     /// costs a page write per entry and grows slower as the log grows.
     pub dedup: bool,
+    /// How often the sequencer, between batches, re-reads the stored checkpoint and adopts
+    /// what another replica on the same database committed; `None` never does.
+    ///
+    /// On by default, whatever the database: it costs one indexed single-row read per log per
+    /// tick, and nothing in a database URL says whether other processes use it (two servers
+    /// can open one SQLite file). Without it, a replica that is not writing would go on serving
+    /// its last checkpoint; with it, every replica serves the latest one within a tick. 200 ms
+    /// keeps that lag well under a client's retry interval and the reads negligible.
+    pub follow_every: Option<Duration>,
 }
 
 impl LogConfig {
@@ -60,6 +70,7 @@ impl LogConfig {
             max_pending_bytes: 64 << 20,
             max_batch: 4096,
             dedup: true,
+            follow_every: Some(Duration::from_millis(200)),
         }
     }
 }
@@ -306,6 +317,18 @@ impl<S: LogStore> Log<S> {
         self.inner.head.clone()
     }
 
+    /// Waits, at most `limit`, until the published checkpoint covers `size` entries; true if
+    /// it does. For an entry storage says is committed (its dedup row exists) beyond the
+    /// checkpoint this process publishes: another replica logged it and this one adopts that
+    /// checkpoint within a follow tick.
+    pub async fn wait_for_size(&self, size: u64, limit: Duration) -> bool {
+        let mut heads = self.watch();
+        matches!(
+            tokio::time::timeout(limit, heads.wait_for(|h| h.size >= size)).await,
+            Ok(Ok(_))
+        )
+    }
+
     pub fn config(&self) -> &LogConfig {
         &self.inner.config
     }
@@ -318,8 +341,8 @@ impl<S: LogStore> Log<S> {
         &self.inner.store
     }
 
-    /// False once the sequencer has stopped for good (for example after losing a
-    /// compare-and-swap to another writer).
+    /// False once the sequencer has stopped for good (for example after finding a checkpoint in
+    /// storage that does not extend its own).
     pub fn is_healthy(&self) -> bool {
         self.inner.pool.is_running()
     }
@@ -482,12 +505,16 @@ fn verify_head(key: &LogKey, config: &LogConfig, head: &StoredCheckpoint) -> Res
         .map_err(|e| LogError::KeyMismatch(e.to_string()))?;
     let opened = open_checkpoint(head.note.as_bytes(), &config.origin, &verifier).map_err(|e| {
         LogError::KeyMismatch(format!(
-            "the {} log's stored checkpoint (size {}) does not verify with key {} and origin {:?} ({e}); \
-             the key file or --public-url does not belong to this database",
+            "the {} log's stored checkpoint (size {}) does not verify with this process's key \
+             (key ID {:08x}, log ID {}) and origin {:?}: it is signed by {} ({e}); \
+             the key file or --public-url does not belong to this database: give every replica \
+             the keys and --public-url of the instance that created it",
             config.name,
             head.size,
+            key.key_id(),
             key.log_id(),
-            config.origin
+            config.origin,
+            describe_signers(&head.note),
         ))
     })?;
     if opened.checkpoint.size != head.size || opened.checkpoint.root != head.root {
@@ -497,4 +524,18 @@ fn verify_head(key: &LogKey, config: &LogConfig, head: &StoredCheckpoint) -> Res
         )));
     }
     Ok(())
+}
+
+/// Who signed a stored note, for an operator comparing keys: "key ID 1a2b3c4d (name N)", or
+/// why the note could not be read at all.
+pub fn describe_signers(note: &str) -> String {
+    match mayfly_spec::tlog::note::Note::parse(note.as_bytes()) {
+        Ok(note) => note
+            .signatures()
+            .iter()
+            .map(|s| format!("key ID {:08x} (name {:?})", s.key_id, s.name))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(e) => format!("no readable signature ({e})"),
+    }
 }

@@ -1,4 +1,5 @@
-//! The admission pool and the sequencing task: one writer per log, one transaction per batch.
+//! The admission pool and the sequencing task: one sequencer per log and process, one
+//! transaction per batch; replicas on one database serialise through its compare-and-swap.
 //!
 //! Crash and failure semantics, step by step:
 //! 1. Entries wait in the pool in memory; nothing is promised yet.
@@ -7,8 +8,17 @@
 //!    On `Err` no waiter is told its entry was logged. The batch may still have become durable
 //!    (an error reported after commit), so the sequencer reloads the tree from storage before
 //!    the next batch; a client's retry then finds its entry by dedup key.
-//! 4. A compare-and-swap conflict means another writer advanced the log: this sequencer stops
-//!    for good rather than risk a fork.
+//! 4. A compare-and-swap conflict means another writer (a replica on the same database)
+//!    advanced the log. The sequencer adopts what it wrote if, and only if, that is an
+//!    extension of its own tree signed with the same key (see [`Sequencer::adopt`]), then
+//!    retries the batch: entries the other writer logged meanwhile are answered as existing,
+//!    the rest get new indices. A checkpoint that is not such an extension (another key, a
+//!    smaller tree, another root at our size) would fork the log: the sequencer stops for good.
+//! 5. Between batches the sequencer re-reads the stored checkpoint every
+//!    [`LogConfig::follow_every`] and adopts it the same way, so a replica that is not writing
+//!    still publishes (through the head watch channel) the log every replica writes.
+//! 6. While other writers are active, a sequencer pauses a few milliseconds after each batch
+//!    ([`Sequencer::make_way`]), so a replica that lost the race can reload and win the next.
 
 use super::storage::{Batch, LeafRecord, LogStore, StoredCheckpoint};
 use super::tree::{Snapshot, Tree};
@@ -19,6 +29,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Notify, oneshot, watch};
+use tokio::time::MissedTickBehavior;
+
+/// Times a batch is tried against a log other replicas keep advancing before its appenders are
+/// told to retry ([`LogError::NotCommitted`]). Each lost round means another replica committed
+/// a batch meanwhile, so the log as a whole progressed; a bound keeps one appender's latency
+/// bounded when it keeps losing.
+const MAX_ATTEMPTS: usize = 16;
+
+/// How long after last seeing another writer a sequencer keeps making way for others.
+const OTHERS_ACTIVE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The pause between batches while other writers are active: about one reload and commit.
+const MAKE_WAY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A newly sequenced entry: durable, with the checkpoint that covers it.
 #[derive(Clone, Debug)]
@@ -159,6 +182,8 @@ struct Sequencer<S: LogStore> {
     in_doubt: Option<StoredCheckpoint>,
     /// Set when continuing could fork the log.
     stopped: Option<String>,
+    /// When another writer was last seen: a lost compare-and-swap or an adopted checkpoint.
+    others_seen: Option<Instant>,
 }
 
 pub(super) fn spawn<S: LogStore>(
@@ -177,10 +202,36 @@ pub(super) fn spawn<S: LogStore>(
         last_timestamp: 0,
         in_doubt: None,
         stopped: None,
+        others_seen: None,
     };
     tokio::spawn(async move {
-        while let Some(batch) = seq.inner.pool.next_batch().await {
-            seq.run_batch(batch).await;
+        let inner = seq.inner.clone();
+        let mut follow = inner.config.follow_every.map(|every| {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            ticks
+        });
+        loop {
+            let tick = async {
+                match follow.as_mut() {
+                    Some(ticks) => {
+                        ticks.tick().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            // Both branches are cancel-safe: `next_batch` takes entries only when it returns,
+            // and a dropped tick is just a skipped poll.
+            tokio::select! {
+                batch = inner.pool.next_batch() => match batch {
+                    Some(batch) => {
+                        seq.run_batch(batch).await;
+                        seq.make_way().await;
+                    }
+                    None => break,
+                },
+                () = tick => seq.follow().await,
+            }
         }
         tracing::info!(
             log = seq.inner.config.name,
@@ -202,12 +253,66 @@ impl<S: LogStore> Sequencer<S> {
             tracing::error!(log = self.inner.config.name, error = %e, "reload from storage failed");
             return fail_all(batch, &e);
         }
-        let fresh = match self.dedup(batch).await {
-            Ok(fresh) => fresh,
-            Err((e, batch)) => return fail_all(batch, &e),
-        };
-        if !fresh.is_empty() {
-            self.integrate(fresh).await;
+        let mut batch = batch;
+        for attempt in 1..=MAX_ATTEMPTS {
+            // Deduplicated on every attempt: what another replica logged since the last one is
+            // answered with its index instead of being logged twice.
+            let fresh = match self.dedup(batch).await {
+                Ok(fresh) => fresh,
+                Err((e, batch)) => return fail_all(batch, &e),
+            };
+            if fresh.is_empty() {
+                return;
+            }
+            let Some(lost) = self.integrate(fresh).await else {
+                return;
+            };
+            metrics::counter!("mayfly_log_conflicts_total", "log" => self.inner.config.name)
+                .increment(1);
+            self.others_seen = Some(Instant::now());
+            if let Err(e) = self.reload().await {
+                tracing::warn!(log = self.inner.config.name, error = %e, "cannot follow the writer that advanced the log");
+                return fail_fresh(lost, &e);
+            }
+            if attempt == MAX_ATTEMPTS {
+                tracing::warn!(
+                    log = self.inner.config.name,
+                    attempts = MAX_ATTEMPTS,
+                    "other replicas advanced the log before every attempt of this batch; its appenders retry"
+                );
+                return fail_fresh(lost, &LogError::NotCommitted);
+            }
+            batch = lost
+                .into_iter()
+                .flat_map(|(p, twins)| std::iter::once(p).chain(twins))
+                .collect();
+        }
+    }
+
+    /// While other writers are active, pauses briefly between batches. A writer that lost the
+    /// compare-and-swap must reload before it tries again, and the one that won would otherwise
+    /// start its next batch at once and win again: under steady load the loser's appenders
+    /// would wait until its attempts run out. The pause is the loser's chance; alone on the
+    /// database a sequencer never pauses.
+    async fn make_way(&self) {
+        if self
+            .others_seen
+            .is_some_and(|seen| seen.elapsed() < OTHERS_ACTIVE)
+        {
+            tokio::time::sleep(MAKE_WAY).await;
+        }
+    }
+
+    /// Adopts a checkpoint another replica committed, if storage has one: called between
+    /// batches, so the published head follows the log even when this process does not write.
+    async fn follow(&mut self) {
+        if self.stopped.is_some() {
+            return;
+        }
+        if let Err(e) = self.reload().await {
+            // Stopping was logged by `adopt`; anything else (the database busy or gone for a
+            // moment) is retried at the next tick, and the head stays the last verified one.
+            tracing::warn!(log = self.inner.config.name, error = %e, "cannot re-read the stored checkpoint");
         }
     }
 
@@ -242,7 +347,13 @@ impl<S: LogStore> Sequencer<S> {
         Ok(fresh)
     }
 
-    async fn integrate(&mut self, fresh: Vec<(Pending, Vec<Pending>)>) {
+    /// Sequences and commits `fresh`, answering every appender, except when another writer
+    /// advanced the log first: then nothing was written or answered and the entries are handed
+    /// back for another attempt.
+    async fn integrate(
+        &mut self,
+        fresh: Vec<(Pending, Vec<Pending>)>,
+    ) -> Option<Vec<(Pending, Vec<Pending>)>> {
         let started = Instant::now();
         let config = &self.inner.config;
         let timestamp = now_millis().max(self.last_timestamp);
@@ -266,7 +377,7 @@ impl<S: LogStore> Sequencer<S> {
         }
         let fresh = accepted;
         if fresh.is_empty() {
-            return;
+            return None;
         }
         let mut tree = self.tree.clone();
         // Everything that goes wrong while building the batch is this process's fault, never the
@@ -299,7 +410,8 @@ impl<S: LogStore> Sequencer<S> {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(log = config.name, error = %e, "cannot build batch");
-                return fail_fresh(fresh, &e);
+                fail_fresh(fresh, &e);
+                return None;
             }
         };
         let leaves = fresh
@@ -323,14 +435,12 @@ impl<S: LogStore> Sequencer<S> {
         match self.inner.store.commit(config.slot, &batch).await {
             Ok(()) => {}
             Err(super::StoreError::Conflict) => {
-                let reason = format!(
-                    "another writer advanced the {} log past size {}; this process will not write to it again",
-                    config.name, self.head.size
+                tracing::debug!(
+                    log = config.name,
+                    size = self.head.size,
+                    "another writer advanced the log first"
                 );
-                tracing::error!(log = config.name, "{reason}");
-                self.stopped = Some(reason.clone());
-                self.inner.pool.running.store(false, Ordering::Relaxed);
-                return fail_fresh(fresh, &LogError::Stopped(reason));
+                return Some(fresh);
             }
             Err(e) => {
                 tracing::error!(log = config.name, error = %e, "batch commit failed; reloading from storage");
@@ -341,7 +451,8 @@ impl<S: LogStore> Sequencer<S> {
                 if let Err(e) = self.reload().await {
                     tracing::warn!(log = self.inner.config.name, error = %e, "reload after a failed commit failed; retrying before the next batch");
                 }
-                return fail_fresh(fresh, &LogError::NotCommitted);
+                fail_fresh(fresh, &LogError::NotCommitted);
+                return None;
             }
         }
         self.tree = tree;
@@ -378,11 +489,11 @@ impl<S: LogStore> Sequencer<S> {
             };
             let _ = p.reply.send(Ok(Appended::New(sequenced)));
         }
+        None
     }
 
-    /// Re-reads the checkpoint and right edge after a failed commit. The stored checkpoint
-    /// must be either ours from before the batch or the one the batch tried to write; anything
-    /// else means another writer, and the sequencer stops.
+    /// Re-reads the stored checkpoint and, if it is not ours, adopts it: after a failed
+    /// commit (which may have landed), a lost compare-and-swap, or a follow tick.
     async fn reload(&mut self) -> Result<(), LogError> {
         let config = &self.inner.config;
         let stored = self
@@ -391,39 +502,89 @@ impl<S: LogStore> Sequencer<S> {
             .checkpoint(config.slot)
             .await?
             .ok_or(LogError::Missing(config.name))?;
-        verify_head(&self.inner.key, config, &stored)?;
-        if stored != self.head && Some(&stored) != self.in_doubt.as_ref() {
-            let reason = format!(
-                "the {} log's stored checkpoint (size {}) is neither ours (size {}) nor the batch in doubt; another writer is active",
-                config.name, stored.size, self.head.size
-            );
-            tracing::error!(log = config.name, "{reason}");
-            self.stopped = Some(reason.clone());
-            self.inner.pool.running.store(false, Ordering::Relaxed);
-            return Err(LogError::Stopped(reason));
-        }
-        let tree = Tree::load(&self.inner.store, config.slot, stored.size).await?;
-        if tree.snapshot(Default::default()).root().map_err(|e| {
-            LogError::Inconsistent(format!("the {} log's stored tiles: {e}", config.name))
-        })? != stored.root
-        {
-            return Err(LogError::Inconsistent(format!(
-                "the {} log's stored tiles do not match its checkpoint",
-                config.name
-            )));
-        }
         if stored != self.head {
-            tracing::warn!(
-                log = config.name,
-                size = stored.size,
-                "a batch reported as failed had been committed"
-            );
-            self.head_tx.send_replace(Arc::new(stored.clone()));
+            if Some(&stored) == self.in_doubt.as_ref() {
+                tracing::warn!(
+                    log = config.name,
+                    size = stored.size,
+                    "a batch reported as failed had been committed"
+                );
+            } else {
+                self.others_seen = Some(Instant::now());
+            }
+            self.adopt(stored).await?;
         }
-        self.tree = tree;
-        self.head = stored;
         self.in_doubt = None;
         Ok(())
+    }
+
+    /// Moves the tree and the published head to `stored`, a checkpoint another writer (or a
+    /// commit reported as failed) left in storage, if it extends ours: signed with this log's
+    /// key for this origin, at least our size, and with stored tiles that hash both to its root
+    /// at its size and to our root at our size. Anything else would fork the log or roll it
+    /// back (a foreign key, a smaller tree, another root at our size): the sequencer stops for
+    /// good and the last verified head stays published. A failed read changes nothing.
+    async fn adopt(&mut self, stored: StoredCheckpoint) -> Result<(), LogError> {
+        let config = &self.inner.config;
+        let store = &self.inner.store;
+        if let Err(e) = verify_head(&self.inner.key, config, &stored) {
+            return Err(self.stop(format!("{e}; another writer with other keys is active")));
+        }
+        if stored.size < self.head.size {
+            return Err(self.stop(format!(
+                "the {} log's stored checkpoint went back from size {} to {}: a rollback",
+                config.name, self.head.size, stored.size
+            )));
+        }
+        if stored.size == self.head.size && stored.root != self.head.root {
+            return Err(self.stop(format!(
+                "the {} log's stored checkpoint has another root at size {} ({} where this process signed {}): a fork",
+                config.name, stored.size, stored.root, self.head.root
+            )));
+        }
+        let tree = Tree::load(store, config.slot, stored.size).await?;
+        let root = tree.snapshot(Default::default()).root().map_err(|e| {
+            LogError::Inconsistent(format!("the {} log's stored tiles: {e}", config.name))
+        })?;
+        if root != stored.root {
+            return Err(LogError::Inconsistent(format!(
+                "the {} log's stored tiles hash to {root}, not to its checkpoint root {} at size {}",
+                config.name, stored.root, stored.size
+            )));
+        }
+        if stored.size > self.head.size {
+            let ours = super::tree::read_root(store, config.slot, self.head.size).await?;
+            if ours != self.head.root {
+                return Err(self.stop(format!(
+                    "the {} log's stored tree of size {} does not contain the tree of size {} this process published (root {ours} where it signed {}): a fork",
+                    config.name, stored.size, self.head.size, self.head.root
+                )));
+            }
+        }
+        metrics::counter!("mayfly_log_adopted_checkpoints_total", "log" => config.name)
+            .increment(1);
+        metrics::gauge!("mayfly_log_tree_size", "log" => config.name).set(stored.size as f64);
+        tracing::debug!(
+            log = config.name,
+            from = self.head.size,
+            to = stored.size,
+            "adopted a checkpoint another writer committed"
+        );
+        self.tree = tree;
+        self.head = stored;
+        self.head_tx.send_replace(Arc::new(self.head.clone()));
+        Ok(())
+    }
+
+    /// Stops sequencing for good: continuing could fork the log.
+    fn stop(&mut self, reason: String) -> LogError {
+        tracing::error!(
+            log = self.inner.config.name,
+            "{reason}; this process will not write to the log again"
+        );
+        self.stopped = Some(reason.clone());
+        self.inner.pool.running.store(false, Ordering::Relaxed);
+        LogError::Stopped(reason)
     }
 }
 

@@ -48,7 +48,12 @@ impl Tree {
     }
 
     /// Rebuilds the right edge of a tree of `size` leaves from storage, checking that every
-    /// stored edge tile and the open bundle have exactly the width the size implies.
+    /// stored edge tile and the open bundle hold at least what the size implies.
+    ///
+    /// A row may hold more: with replicas, another process can commit between the read of the
+    /// checkpoint and the reads of its tiles, and tiles and bundles only ever grow (the store's
+    /// contract), so the first `width` hashes or entries of a wider row are exactly those of
+    /// the tree of `size`. The caller compares the root with the checkpoint's either way.
     pub(super) async fn load<S: LogStore>(
         store: &S,
         log: LogSlot,
@@ -68,14 +73,14 @@ impl Tree {
                     .hash_tile(log, id)
                     .await?
                     .ok_or_else(|| corrupt(format!("missing edge tile {id:?}")))?;
-                let tree = TileTree::from_bytes(id, &data).map_err(|e| corrupt(e.to_string()))?;
-                if tree.width() != width {
+                let want = width as usize * Hash::LEN;
+                if data.len() < want {
                     return Err(corrupt(format!(
-                        "edge tile {id:?} has width {} where size {size} needs {width}",
-                        tree.width()
+                        "edge tile {id:?} holds {} bytes where size {size} needs {want}",
+                        data.len()
                     )));
                 }
-                tree
+                TileTree::from_bytes(id, &data[..want]).map_err(|e| corrupt(e.to_string()))?
             };
             edges.push(tree);
         }
@@ -91,12 +96,14 @@ impl Tree {
             let count = tile::split_entries(&data)
                 .map_err(|e| corrupt(e.to_string()))?
                 .len() as u64;
-            if count != bundle_len {
+            if count < bundle_len {
                 return Err(corrupt(format!(
                     "entry bundle {bundle_index} holds {count} entries where size {size} needs {bundle_len}"
                 )));
             }
-            data
+            tile::bundle_prefix(&data, bundle_len as usize)
+                .map_err(|e| corrupt(e.to_string()))?
+                .to_vec()
         };
         Ok(Tree {
             size,

@@ -21,10 +21,12 @@ use crate::policy::{Policy, PolicyError};
 use crate::ratelimit::{Rate, RateLimiter};
 use crate::storage::{DatabaseUrl, DatabaseUrlError, Store};
 mod ca;
+mod init;
 pub mod listener;
 mod migrate;
 mod offline;
 
+pub use init::{InitConfig, Initialized, InitializedLog, init};
 pub use migrate::{LogCopy, MigrateReport, migrate};
 pub use offline::rebuild_index;
 
@@ -287,146 +289,16 @@ impl Instance {
             );
         }
         let client_limit = rate_limiter(config.rate_limit_client);
-        let passphrase = ca_passphrase(config.ca_passphrase_file.as_deref())?;
-        // Keys in an HSM are found (and a wrong PIN, module or label reported) before anything
-        // is created.
-        let hsm_keys = match (config.ca, &config.hsm) {
-            (CaBackend::Pkcs11, Some(hsm)) => {
-                let session = hsm.open()?;
-                let keys = hsm.find_keys(&session)?;
-                tracing::info!(token = %hsm.token_label, "found the CA and log keys in the HSM");
-                Some((session, keys))
-            }
-            (CaBackend::Pkcs11, None) => return Err(ServerError::Ca(SetupError::NoHsm)),
-            _ => None,
-        };
-        let dir = DataDir::new(&config.data_dir);
-        let database = match &config.database_url {
-            Some(url) => DatabaseUrl::parse(url)?,
-            None => DatabaseUrl::sqlite(&dir.database()),
-        };
-        dir.create().map_err(|source| ServerError::DataDir {
-            path: dir.root().to_owned(),
-            source,
-        })?;
-        // What a complete instance has on disk: the log keys (or, when they live in an HSM,
-        // their public halves), the CA's files, and the database file.
-        let key_paths = match hsm_keys {
-            Some(_) => dir.log_public_keys(),
-            None => dir.log_keys(),
-        };
-        let ca_paths: Vec<PathBuf> = match config.ca {
-            CaBackend::File => dir.ca_files().into(),
-            CaBackend::Pkcs11 => dir.ca_certs().into(),
-            CaBackend::Ephemeral => Vec::new(),
-        };
-        let db_file: Vec<&Path> = database.local_file().into_iter().collect();
-        let expected = key_paths.len() + ca_paths.len() + db_file.len();
-        let present: Vec<&Path> = key_paths
-            .iter()
-            .chain(&ca_paths)
-            .map(PathBuf::as_path)
-            .chain(db_file)
-            .filter(|p| p.exists())
-            .collect();
-        let fresh = present.is_empty();
-        if !fresh && present.len() != expected {
-            return Err(ServerError::Inconsistent(format!(
-                "{} holds only part of a Mayfly instance ({}); restore the missing files or start from an empty data dir",
-                dir.root().display(),
-                present
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-        // The database before any key or CA file: an unreachable or unusable database must
-        // leave the data dir as it was, not half an instance.
-        let store = wrap_store(Store::open(&database).await?);
-        // Issuance payloads hold a fresh random 159-bit serial, so they never repeat and the
-        // dedup index would only cost a random B-tree write per certificate.
-        let issuance_config = LogConfig {
-            dedup: false,
-            ..LogConfig::new("issuance", LogSlot::ISSUANCE, public_url.issuance_origin())
-        };
-        let artifacts_config = LogConfig::new(
-            "artifacts",
-            LogSlot::ARTIFACTS,
-            public_url.artifacts_origin(),
-        );
-
-        let (log_keys, hsm_session) = match hsm_keys {
-            Some((session, keys)) => {
-                let log_keys = [
-                    LogKey::from_pkcs11(keys.issuance_log),
-                    LogKey::from_pkcs11(keys.artifact_log),
-                ];
-                if fresh {
-                    for (key, path) in log_keys.iter().zip(&key_paths) {
-                        write_public_key(path, key)?;
-                    }
-                }
-                (log_keys, Some(session))
-            }
-            None if fresh => {
-                let keys = [LogKey::generate()?, LogKey::generate()?];
-                for (key, path) in keys.iter().zip(&key_paths) {
-                    key.write_new(path)?;
-                }
-                (keys, None)
-            }
-            None => (
-                [LogKey::read(&key_paths[0])?, LogKey::read(&key_paths[1])?],
-                None,
-            ),
-        };
-        let [issuance_key, artifacts_key] = log_keys;
-        let organization = match public_url.host() {
-            "" => "mayfly",
-            host => host,
-        };
-        let ca_source = CaSource {
-            dir: dir.clone(),
-            keys: match (&config.hsm, hsm_session) {
-                (Some(hsm), Some(session)) => KeySource::Hsm {
-                    session,
-                    labels: hsm.labels.clone(),
-                },
-                _ if config.ca == CaBackend::Ephemeral => KeySource::Ephemeral,
-                _ => KeySource::Files(passphrase.clone()),
-            },
-            organization: organization.to_owned(),
-            wrap_signer,
-        };
-        let ca = ca_setup::open_or_create(&dir, ca_source.keys.keys(), organization, fresh)?
-            .map_signer(&*ca_source.wrap_signer);
-        let issuance = start_log(
-            &store,
-            issuance_key,
-            issuance_config,
-            Arc::new(PrecertCodec),
+        let Core {
+            dir,
+            database,
             fresh,
-        )
-        .await?;
-        let artifacts = start_log(
-            &store,
-            artifacts_key,
-            artifacts_config,
-            Arc::new(Verbatim),
-            fresh,
-        )
-        .await?;
-        if config.ca == CaBackend::File && passphrase.is_none() && fresh {
-            tracing::warn!(
-                "CA keys are stored unencrypted (owner-only files); set MAYFLY_CA_PASSPHRASE or --ca-passphrase-file to encrypt them"
-            );
-        }
-        if config.ca == CaBackend::Ephemeral {
-            tracing::warn!(
-                "ephemeral CA: new root and intermediate on every start, nothing written; for tests and demos only"
-            );
-        }
+            ca,
+            ca_source,
+            store,
+            issuance,
+            artifacts,
+        } = open_core(config, &public_url, wrap_store, wrap_signer).await?;
         if fresh {
             tracing::info!(
                 data_dir = %dir.root().display(),
@@ -488,6 +360,214 @@ impl Instance {
         self.state.artifacts.close().await;
         self.store.close().await;
     }
+}
+
+/// The parts of an instance that outlive its processes: the data dir's keys and CA, and the
+/// database with both logs (opened and verified against the keys, or created on a fresh dir).
+/// What `serve` starts from and what `init` makes.
+struct Core {
+    dir: DataDir,
+    database: DatabaseUrl,
+    /// Whether this call created the instance.
+    fresh: bool,
+    ca: crate::ca::authorities::Authorities,
+    ca_source: CaSource,
+    store: Store,
+    issuance: Log<Store>,
+    artifacts: Log<Store>,
+}
+
+/// Opens the instance in `config.data_dir`, or creates it there if the dir holds none of it.
+async fn open_core(
+    config: &ServeConfig,
+    public_url: &PublicUrl,
+    wrap_store: StoreWrap,
+    wrap_signer: SignerWrap,
+) -> Result<Core, ServerError> {
+    let passphrase = ca_passphrase(config.ca_passphrase_file.as_deref())?;
+    // Keys in an HSM are found (and a wrong PIN, module or label reported) before anything
+    // is created.
+    let hsm_keys = match (config.ca, &config.hsm) {
+        (CaBackend::Pkcs11, Some(hsm)) => {
+            let session = hsm.open()?;
+            let keys = hsm.find_keys(&session)?;
+            tracing::info!(token = %hsm.token_label, "found the CA and log keys in the HSM");
+            Some((session, keys))
+        }
+        (CaBackend::Pkcs11, None) => return Err(ServerError::Ca(SetupError::NoHsm)),
+        _ => None,
+    };
+    let dir = DataDir::new(&config.data_dir);
+    let database = match &config.database_url {
+        Some(url) => DatabaseUrl::parse(url)?,
+        None => DatabaseUrl::sqlite(&dir.database()),
+    };
+    dir.create().map_err(|source| ServerError::DataDir {
+        path: dir.root().to_owned(),
+        source,
+    })?;
+    // What a complete instance has on disk: the log keys (or, when they live in an HSM,
+    // their public halves), the CA's files, and the database file.
+    let key_paths = match hsm_keys {
+        Some(_) => dir.log_public_keys(),
+        None => dir.log_keys(),
+    };
+    let ca_paths: Vec<PathBuf> = match config.ca {
+        CaBackend::File => dir.ca_files().into(),
+        CaBackend::Pkcs11 => dir.ca_certs().into(),
+        CaBackend::Ephemeral => Vec::new(),
+    };
+    let db_file: Vec<&Path> = database.local_file().into_iter().collect();
+    let expected = key_paths.len() + ca_paths.len() + db_file.len();
+    let present: Vec<&Path> = key_paths
+        .iter()
+        .chain(&ca_paths)
+        .map(PathBuf::as_path)
+        .chain(db_file)
+        .filter(|p| p.exists())
+        .collect();
+    let fresh = present.is_empty();
+    if !fresh && present.len() != expected {
+        // Only the database: most likely a replica started without the keys of the instance
+        // that created it. Say so, naming who signed its logs, when it does hold logs.
+        if let [only] = present.as_slice()
+            && database.local_file() == Some(*only)
+        {
+            let store = Store::open(&database).await?;
+            let refused = refuse_existing_logs(&store, &database).await;
+            store.close().await;
+            refused?;
+        }
+        return Err(ServerError::Inconsistent(format!(
+            "{} holds only part of a Mayfly instance ({}); restore the missing files or start from an empty data dir \
+             (a replica needs a copy of the whole data dir `mayfly init` made, keys and CA included)",
+            dir.root().display(),
+            present
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    // Issuance payloads hold a fresh random 159-bit serial, so they never repeat and the
+    // dedup index would only cost a random B-tree write per certificate.
+    let issuance_config = LogConfig {
+        dedup: false,
+        ..LogConfig::new("issuance", LogSlot::ISSUANCE, public_url.issuance_origin())
+    };
+    let artifacts_config = LogConfig::new(
+        "artifacts",
+        LogSlot::ARTIFACTS,
+        public_url.artifacts_origin(),
+    );
+
+    let store = wrap_store(Store::open(&database).await?);
+    if fresh {
+        refuse_existing_logs(&store, &database).await?;
+    }
+    let (log_keys, hsm_session) = match hsm_keys {
+        Some((session, keys)) => {
+            let log_keys = [
+                LogKey::from_pkcs11(keys.issuance_log),
+                LogKey::from_pkcs11(keys.artifact_log),
+            ];
+            if fresh {
+                for (key, path) in log_keys.iter().zip(&key_paths) {
+                    write_public_key(path, key)?;
+                }
+            }
+            (log_keys, Some(session))
+        }
+        None if fresh => {
+            let keys = [LogKey::generate()?, LogKey::generate()?];
+            for (key, path) in keys.iter().zip(&key_paths) {
+                key.write_new(path)?;
+            }
+            (keys, None)
+        }
+        None => (
+            [LogKey::read(&key_paths[0])?, LogKey::read(&key_paths[1])?],
+            None,
+        ),
+    };
+    let [issuance_key, artifacts_key] = log_keys;
+    let organization = match public_url.host() {
+        "" => "mayfly",
+        host => host,
+    };
+    let ca_source = CaSource {
+        dir: dir.clone(),
+        keys: match (&config.hsm, hsm_session) {
+            (Some(hsm), Some(session)) => KeySource::Hsm {
+                session,
+                labels: hsm.labels.clone(),
+            },
+            _ if config.ca == CaBackend::Ephemeral => KeySource::Ephemeral,
+            _ => KeySource::Files(passphrase.clone()),
+        },
+        organization: organization.to_owned(),
+        wrap_signer,
+    };
+    let ca = ca_setup::open_or_create(&dir, ca_source.keys.keys(), organization, fresh)?
+        .map_signer(&*ca_source.wrap_signer);
+    let issuance = start_log(
+        &store,
+        issuance_key,
+        issuance_config,
+        Arc::new(PrecertCodec),
+        fresh,
+    )
+    .await?;
+    let artifacts = start_log(
+        &store,
+        artifacts_key,
+        artifacts_config,
+        Arc::new(Verbatim),
+        fresh,
+    )
+    .await?;
+    if config.ca == CaBackend::File && passphrase.is_none() && fresh {
+        tracing::warn!(
+            "CA keys are stored unencrypted (owner-only files); set MAYFLY_CA_PASSPHRASE or --ca-passphrase-file to encrypt them"
+        );
+    }
+    if config.ca == CaBackend::Ephemeral {
+        tracing::warn!(
+            "ephemeral CA: new root and intermediate on every start, nothing written; for tests and demos only"
+        );
+    }
+    Ok(Core {
+        dir,
+        database,
+        fresh,
+        ca,
+        ca_source,
+        store,
+        issuance,
+        artifacts,
+    })
+}
+
+/// On a data dir without the instance's files, refuses a database that already holds logs:
+/// new keys would not verify them, and creating logs over them is impossible. The way to add a
+/// replica is to copy the data dir of the instance that created the database.
+async fn refuse_existing_logs(store: &Store, database: &DatabaseUrl) -> Result<(), ServerError> {
+    use crate::log::storage::LogStore;
+    for (name, slot) in [
+        ("issuance", LogSlot::ISSUANCE),
+        ("artifacts", LogSlot::ARTIFACTS),
+    ] {
+        if let Some(head) = store.checkpoint(slot).await? {
+            return Err(ServerError::Inconsistent(format!(
+                "the database {database} already holds a Mayfly instance (the {name} log, size {}, \
+                 signed by {}) but this data dir holds none of its keys and CA files: give this replica \
+                 a copy of the data dir of the instance that created the database, not new keys",
+                head.size,
+                crate::log::describe_signers(&head.note)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A log key's public half, for `mayfly trust` on an instance whose keys live in an HSM. The

@@ -7,8 +7,8 @@ use crate::storage::{DatabaseUrl, Store};
 use std::path::Path;
 
 /// Empties the search index of the instance in `data_dir` (or at `database_url`) and refills
-/// it from the logs alone. Run it with the server stopped: a running server's indexer would
-/// find its position moved and stop (safely) until restarted.
+/// it from the logs alone. Run it with every replica stopped: a running indexer would race the
+/// rebuild for the same entries (safely, as positions move by compare-and-swap, but for no gain).
 pub async fn rebuild_index(
     data_dir: &Path,
     database_url: Option<&str>,

@@ -348,6 +348,13 @@ pub fn serve_config(
     }
 }
 
+/// The `--database-url` of a database that several processes of one test share (replicas):
+/// a SQLite file in `scratch`, which WAL lets processes on one machine share. The one place to
+/// change for running such tests on another backend.
+pub fn database_url(scratch: &std::path::Path) -> String {
+    format!("sqlite://{}", scratch.join("shared.db").display())
+}
+
 /// A running Mayfly (library `serve` in this process) with its own data dir.
 pub struct Mayfly {
     pub url: String,

@@ -6,9 +6,11 @@
 #   softhsm2  SoftHSM2, the PKCS#11 token the HSM tests use (libsofthsm2, softhsm2-util)
 #   opensc    pkcs11-tool, with which the tests check keys as an operator would
 #   chromium  headless Chromium, the real browser tests/explorer.rs drives
+#   podman    builds deploy/container's image in tests/deploy.rs
+#   systemd   systemd-analyze, which checks deploy/mayfly.service in tests/deploy.rs
 set -euo pipefail
 
-packages=(softhsm2 opensc chromium)
+packages=(softhsm2 opensc chromium podman systemd)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -34,4 +36,6 @@ done
 command -v softhsm2-util >/dev/null || { echo "tests/system/install.sh: softhsm2-util missing" >&2; exit 1; }
 command -v pkcs11-tool >/dev/null || { echo "tests/system/install.sh: pkcs11-tool missing" >&2; exit 1; }
 command -v chromium >/dev/null || { echo "tests/system/install.sh: chromium missing" >&2; exit 1; }
+command -v podman >/dev/null || { echo "tests/system/install.sh: podman missing" >&2; exit 1; }
+command -v systemd-analyze >/dev/null || { echo "tests/system/install.sh: systemd-analyze missing" >&2; exit 1; }
 echo "tests/system/install.sh: softhsm2 $(softhsm2-util --version), PKCS#11 module $module" >&2

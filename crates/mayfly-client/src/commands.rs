@@ -4,7 +4,7 @@
 use crate::attest::{self, AttestError, AttestOptions, ProcessEnv, Subject};
 use crate::verify::{
     Artifact, ExtensionField, HashAlgorithm, IdentityMatcher, Policy, Verified, VerifyError,
-    verify_bundle, verify_npm,
+    verify_bundle, verify_bundle_with_key, verify_npm,
 };
 use std::path::{Path, PathBuf};
 
@@ -67,29 +67,43 @@ fn read(path: &Path) -> Result<Vec<u8>, CommandError> {
     })
 }
 
-/// `mayfly verify <bundle> (--artifact FILE | --digest ALG:HEX) --trusted-root FILE …`
+/// `mayfly verify <bundle> (--artifact FILE | --digest ALG:HEX) --trusted-root FILE
+/// (identity | --key PUBLIC_KEY.pem)`
 pub fn verify(
     bundle: &Path,
     artifact: Option<&Path>,
     digest: Option<&str>,
     trusted_root: &Path,
     identity: IdentityFlags,
+    key: Option<&Path>,
 ) -> Result<Verified, CommandError> {
-    let policy = identity.policy()?.ok_or_else(|| {
-        usage("--cert-identity (or --cert-identity-regexp) and --cert-oidc-issuer are required")
-    })?;
+    let policy = identity.policy()?;
     let artifact = match (artifact, digest) {
         (Some(path), None) => Some(Artifact::Bytes(read(path)?)),
         (None, Some(digest)) => Some(parse_digest(digest)?),
         (None, None) => None,
         (Some(_), Some(_)) => return Err(usage("give --artifact or --digest, not both")),
     };
-    Ok(verify_bundle(
-        &read(bundle)?,
-        artifact.as_ref(),
-        &read(trusted_root)?,
-        &policy,
-    )?)
+    let (bundle, trusted_root) = (read(bundle)?, read(trusted_root)?);
+    match (policy, key) {
+        (Some(policy), None) => Ok(verify_bundle(
+            &bundle,
+            artifact.as_ref(),
+            &trusted_root,
+            &policy,
+        )?),
+        (None, Some(key)) => Ok(verify_bundle_with_key(
+            &bundle,
+            artifact.as_ref(),
+            &trusted_root,
+            &read(key)?,
+        )?),
+        (None, None) => Err(usage(
+            "--cert-identity (or --cert-identity-regexp) and --cert-oidc-issuer are required \
+             (or --key for a bundle signed with a managed key)",
+        )),
+        (Some(_), Some(_)) => Err(usage("give an identity or --key, not both")),
+    }
 }
 
 /// `mayfly verify npm <tarball> <bundle> --trusted-root FILE [identity]`
@@ -128,9 +142,22 @@ fn parse_digest(text: &str) -> Result<Artifact, CommandError> {
 /// A short report of a verified bundle, for the terminal.
 pub fn describe(verified: &Verified) -> String {
     let mut out = format!(
-        "verified {} entry {} (signed at Unix time {})\n  identity  {}\n  issuer    {}\n",
-        verified.kind, verified.log_index, verified.integrated_time, verified.san, verified.issuer
+        "verified {} entry {} (signed at Unix time {})\n",
+        verified.kind, verified.log_index, verified.integrated_time
     );
+    match &verified.public_key {
+        Some(spki) => {
+            use sha2::Digest as _;
+            out.push_str(&format!(
+                "  key       SHA256:{}\n",
+                hex::encode(sha2::Sha256::digest(spki))
+            ));
+        }
+        None => out.push_str(&format!(
+            "  identity  {}\n  issuer    {}\n",
+            verified.san, verified.issuer
+        )),
+    }
     for (field, label) in [
         (ExtensionField::SourceRepositoryUri, "source"),
         (ExtensionField::SourceRepositoryRef, "ref"),
@@ -264,5 +291,46 @@ mod tests {
         assert!(flags(Some("a"), Some("b"), Some("i")).policy().is_err());
         assert!(flags(Some("a"), None, None).policy().is_err());
         assert!(flags(None, None, Some("i")).policy().is_err());
+    }
+}
+
+/// Why a health check failed: the server could not be reached, or it said it is unhealthy.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error("{url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} answered {status}: {body}")]
+    Unhealthy {
+        url: String,
+        status: u16,
+        body: String,
+    },
+}
+
+/// Asks a server's `/healthz` (the container image's HEALTHCHECK): `Ok` with its answer on
+/// 200, an error saying what it answered otherwise. Bounded at 3 s, as a probe must be.
+pub async fn health(url: &str) -> Result<String, HealthError> {
+    let unreachable = |reason: String| HealthError::Unreachable {
+        url: url.to_owned(),
+        reason,
+    };
+    let client = crate::net::https_client("mayfly-health").map_err(unreachable)?;
+    let response = client
+        .get(url)
+        .timeout(std::time::Duration::from_secs(3))
+        .send()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    let body = body.trim().chars().take(300).collect();
+    if status == 200 {
+        Ok(body)
+    } else {
+        Err(HealthError::Unhealthy {
+            url: url.to_owned(),
+            status,
+            body,
+        })
     }
 }

@@ -13,6 +13,7 @@
 //! - [`rekor`]: Rekor v1 entry kinds, canonical bodies (RFC 8785), UUIDs and entry IDs, the
 //!   signed entry timestamp payload.
 //! - [`sigstore`]: bundles, trusted roots and signing configs in protobuf JSON.
+//! - [`tsp`]: RFC 3161 time-stamp responses and tokens, decoded (no trust decisions).
 //! - [`der`], [`pem`]: the one strict DER reader/writer and the one PEM reader/writer.
 #![forbid(unsafe_code)]
 // Items are `pub(crate)` unless the crate's public surface reaches them.
@@ -27,3 +28,4 @@ pub mod rekor;
 pub mod sigstore;
 pub mod subject_key;
 pub mod tlog;
+pub mod tsp;

@@ -7,14 +7,17 @@
 //! leaf certificate: we compare DER, which is at least as strict as sigstore-python's
 //! re-encoded-PEM comparison and immune to PEM layout differences.
 
+mod v2;
+
 use super::error::VerifyError;
+use super::keys::SignerKey;
 use mayfly_spec::pem;
 use mayfly_spec::sigstore::bundle::{Content, TlogEntry};
 use mayfly_spec::sigstore::json::{self, Obj};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-fn err(m: impl Into<String>) -> VerifyError {
+pub(super) fn err(m: impl Into<String>) -> VerifyError {
     VerifyError::Body(m.into())
 }
 
@@ -25,11 +28,12 @@ pub(crate) struct SignedDigest {
     pub digest: Vec<u8>,
 }
 
-/// Checks the body against the bundle; for hashedrekord returns the logged digest.
+/// Checks the body against the bundle; for a hashedrekord of a message signature returns the
+/// logged digest.
 pub(crate) fn check_body(
     entry: &TlogEntry,
     content: &Content,
-    leaf_der: &[u8],
+    signer: SignerKey<'_>,
 ) -> Result<Option<SignedDigest>, VerifyError> {
     let value: Value =
         serde_json::from_slice(&entry.body).map_err(|e| err(format!("not JSON: {e}")))?;
@@ -43,24 +47,34 @@ pub(crate) fn check_body(
         )));
     }
     let spec = json::obj(top, "body", "spec").map_err(err)?;
-    match (kind, content) {
-        ("hashedrekord", Content::Message { digest, signature }) => {
-            hashedrekord(spec, digest.as_ref(), signature, leaf_der).map(Some)
-        }
+    match (kind, version, content) {
+        ("hashedrekord", "0.0.2", _) => v2::hashedrekord(spec, content, signer),
         (
             "dsse",
+            "0.0.2",
             Content::Dsse {
                 payload, signature, ..
             },
-        ) => dsse(spec, payload, signature, leaf_der).map(|()| None),
+        ) => v2::dsse(spec, payload, signature, signer).map(|()| None),
+        ("hashedrekord", _, Content::Message { digest, signature }) => {
+            hashedrekord(spec, digest.as_ref(), signature, signer).map(Some)
+        }
+        (
+            "dsse",
+            _,
+            Content::Dsse {
+                payload, signature, ..
+            },
+        ) => dsse(spec, payload, signature, signer).map(|()| None),
         (
             "intoto",
+            _,
             Content::Dsse {
                 payload_type,
                 payload,
                 signature,
             },
-        ) => intoto(spec, payload_type, payload, signature, leaf_der).map(|()| None),
+        ) => intoto(spec, payload_type, payload, signature, signer).map(|()| None),
         _ => Err(err(format!(
             "a {kind} entry cannot log this bundle's content type"
         ))),
@@ -71,7 +85,7 @@ fn hashedrekord(
     spec: &Obj,
     bundle_digest: Option<&(String, Vec<u8>)>,
     signature: &[u8],
-    leaf_der: &[u8],
+    signer: SignerKey<'_>,
 ) -> Result<SignedDigest, VerifyError> {
     let hash = json::obj(
         json::obj(spec, "spec", "data").map_err(err)?,
@@ -94,7 +108,7 @@ fn hashedrekord(
     let key = json::obj(sig, "spec.signature", "publicKey").map_err(err)?;
     check_key(
         json::string(key, "spec.signature.publicKey", "content").map_err(err)?,
-        leaf_der,
+        signer,
     )?;
     Ok(SignedDigest {
         algorithm: algorithm.to_owned(),
@@ -102,7 +116,12 @@ fn hashedrekord(
     })
 }
 
-fn dsse(spec: &Obj, payload: &[u8], signature: &[u8], leaf_der: &[u8]) -> Result<(), VerifyError> {
+fn dsse(
+    spec: &Obj,
+    payload: &[u8],
+    signature: &[u8],
+    signer: SignerKey<'_>,
+) -> Result<(), VerifyError> {
     check_payload_hash(spec, "spec", payload)?;
     let sigs = json::array(spec, "spec", "signatures").map_err(err)?;
     let [only] = sigs else {
@@ -117,7 +136,7 @@ fn dsse(spec: &Obj, payload: &[u8], signature: &[u8], leaf_der: &[u8]) -> Result
     }
     check_key(
         json::string(only, "spec.signatures[0]", "verifier").map_err(err)?,
-        leaf_der,
+        signer,
     )
 }
 
@@ -126,7 +145,7 @@ fn intoto(
     payload_type: &str,
     payload: &[u8],
     signature: &[u8],
-    leaf_der: &[u8],
+    signer: SignerKey<'_>,
 ) -> Result<(), VerifyError> {
     let content = json::obj(spec, "spec", "content").map_err(err)?;
     check_payload_hash(content, "spec.content", payload)?;
@@ -150,7 +169,7 @@ fn intoto(
     }
     check_key(
         json::string(only, "envelope.signatures[0]", "publicKey").map_err(err)?,
-        leaf_der,
+        signer,
     )
 }
 
@@ -166,12 +185,18 @@ fn check_payload_hash(obj: &Obj, at: &str, payload: &[u8]) -> Result<(), VerifyE
     Ok(())
 }
 
-/// `b64_pem` (base64 of a PEM certificate) holds exactly the leaf.
-fn check_key(b64_pem: &str, leaf_der: &[u8]) -> Result<(), VerifyError> {
+/// `b64_pem` (base64 of a PEM certificate or public key) holds exactly the signer.
+fn check_key(b64_pem: &str, signer: SignerKey<'_>) -> Result<(), VerifyError> {
     let pem = json::b64(b64_pem, "logged key").map_err(err)?;
-    match pem::decode_label(&pem, "CERTIFICATE") {
-        Ok(der) if der == leaf_der => Ok(()),
-        _ => Err(err("logged key is not the bundle's certificate")),
+    let (label, der) = signer.label_and_der();
+    // Read as Go's pem.Decode does (Rekor's own parser): the npm registry logs its key with
+    // 124-character lines. What is compared is the DER.
+    match pem::decode_first(&pem) {
+        Some((logged_label, logged)) if logged_label == label && logged == der => Ok(()),
+        _ => Err(err(match signer {
+            SignerKey::Certificate(_) => "logged key is not the bundle's certificate",
+            SignerKey::PublicKey(_) => "logged key is not the given public key",
+        })),
     }
 }
 
@@ -212,7 +237,11 @@ mod tests {
                 "signatures": [{"signature": STANDARD.encode(sig), "verifier": pem(key)}]}})
         };
         assert_eq!(
-            check_body(&entry(&body(&[1, 2], b"p", &leaf)), &content, &leaf),
+            check_body(
+                &entry(&body(&[1, 2], b"p", &leaf)),
+                &content,
+                SignerKey::Certificate(&leaf)
+            ),
             Ok(None)
         );
         for (bad, want) in [
@@ -223,13 +252,109 @@ mod tests {
                 "not the bundle's certificate",
             ),
         ] {
-            let got = check_body(&entry(&bad), &content, &leaf)
+            let got = check_body(&entry(&bad), &content, SignerKey::Certificate(&leaf))
                 .err()
                 .map(|e| e.to_string());
             assert!(got.unwrap_or_default().contains(want), "{want}");
         }
         let mut wrong_kind = entry(&body(&[1, 2], b"p", &leaf));
         wrong_kind.kind = "intoto".into();
-        assert!(check_body(&wrong_kind, &content, &leaf).is_err());
+        assert!(check_body(&wrong_kind, &content, SignerKey::Certificate(&leaf)).is_err());
+    }
+
+    fn v2_entry(kind: &str, spec: Value) -> TlogEntry {
+        let mut e = entry(&serde_json::json!({"kind": kind, "apiVersion": "0.0.2", "spec": spec}));
+        e.kind = kind.into();
+        e.version = "0.0.2".into();
+        e
+    }
+
+    fn verifier(cert: &[u8]) -> Value {
+        serde_json::json!({"keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                           "x509Certificate": {"rawBytes": STANDARD.encode(cert)}})
+    }
+
+    fn dsse_content() -> Content {
+        Content::Dsse {
+            payload_type: "t".into(),
+            payload: b"p".to_vec(),
+            signature: vec![1, 2],
+        }
+    }
+
+    fn reason(r: Result<Option<SignedDigest>, VerifyError>) -> String {
+        r.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn dsse_v002_body_must_match_payload_signature_and_certificate() {
+        let leaf = [0x30, 0x03, 0x02, 0x01, 0x01];
+        let signer = SignerKey::Certificate(&leaf);
+        let spec = |payload: &[u8], sig: &[u8], cert: &[u8]| {
+            serde_json::json!({"dsseV002": {
+                "payloadHash": {"algorithm": "SHA2_256", "digest": STANDARD.encode(Sha256::digest(payload))},
+                "signatures": [{"content": STANDARD.encode(sig), "verifier": verifier(cert)}]}})
+        };
+        let good = v2_entry("dsse", spec(b"p", &[1, 2], &leaf));
+        assert_eq!(check_body(&good, &dsse_content(), signer), Ok(None));
+        for (bad, want) in [
+            (spec(b"q", &[1, 2], &leaf), "payloadHash"),
+            (spec(b"p", &[1, 3], &leaf), "signature differs"),
+            (
+                spec(b"p", &[1, 2], &[0x30, 0]),
+                "x509Certificate is not the bundle's certificate",
+            ),
+        ] {
+            let got = reason(check_body(&v2_entry("dsse", bad), &dsse_content(), signer));
+            assert!(got.contains(want), "{got} lacks {want}");
+        }
+        // Signed with a managed key, the verifier must be that key, not a certificate.
+        let got = reason(check_body(
+            &good,
+            &dsse_content(),
+            SignerKey::PublicKey(&leaf),
+        ));
+        assert!(got.contains("no publicKey"), "{got}");
+    }
+
+    /// How Rekor v2 ≥ 2.3 and sigstore-python ≥ 4.3 log a DSSE envelope: a hashedrekord over
+    /// SHA-256 of its PAE, with the envelope's signature.
+    #[test]
+    fn dsse_as_hashedrekord_v002_must_log_the_pae_digest() {
+        let leaf = [0x30, 0x03, 0x02, 0x01, 0x01];
+        let signer = SignerKey::Certificate(&leaf);
+        let spec = |digest: &[u8], sig: &[u8]| {
+            serde_json::json!({"hashedRekordV002": {
+                "data": {"algorithm": "SHA2_256", "digest": STANDARD.encode(digest)},
+                "signature": {"content": STANDARD.encode(sig), "verifier": verifier(&leaf)}}})
+        };
+        let pae_digest = Sha256::digest(mayfly_spec::rekor::pae("t", b"p"));
+        let good = v2_entry("hashedrekord", spec(&pae_digest, &[1, 2]));
+        assert_eq!(check_body(&good, &dsse_content(), signer), Ok(None));
+        let payload_digest = Sha256::digest(b"p");
+        let got = reason(check_body(
+            &v2_entry("hashedrekord", spec(&payload_digest, &[1, 2])),
+            &dsse_content(),
+            signer,
+        ));
+        assert!(got.contains("not SHA-256 of the envelope's PAE"), "{got}");
+        let got = reason(check_body(
+            &v2_entry("hashedrekord", spec(&pae_digest, &[9])),
+            &dsse_content(),
+            signer,
+        ));
+        assert!(got.contains("signature differs"), "{got}");
+        // As a message signature, the same body yields its digest for the artifact check.
+        let message = Content::Message {
+            digest: None,
+            signature: vec![1, 2],
+        };
+        assert_eq!(
+            check_body(&good, &message, signer),
+            Ok(Some(SignedDigest {
+                algorithm: "sha256".into(),
+                digest: pae_digest.to_vec(),
+            }))
+        );
     }
 }

@@ -26,12 +26,13 @@ pub(crate) fn parse_cert(der: &[u8]) -> Result<X509Certificate<'_>, VerifyError>
     }
 }
 
-/// The leaf's validity window contains `time` (sigstore-python step 5).
-pub(crate) fn check_leaf_time(leaf: &X509Certificate<'_>, time: i64) -> Result<(), VerifyError> {
-    let v = leaf.validity();
+/// The certificate's validity window contains `time`, both ends inclusive (sigstore-python
+/// step 5 for the leaf).
+pub(crate) fn check_cert_time(cert: &X509Certificate<'_>, time: i64) -> Result<(), VerifyError> {
+    let v = cert.validity();
     if time < v.not_before.timestamp() || time > v.not_after.timestamp() {
         return Err(err(format!(
-            "not valid at integrated time {time} (valid {} to {})",
+            "not valid at signing time {time} (valid {} to {})",
             v.not_before, v.not_after
         )));
     }
@@ -69,7 +70,7 @@ pub(crate) fn verify_path<'a>(
 ) -> Result<&'a [u8], VerifyError> {
     let mut reasons = Vec::new();
     for ca in authorities.iter().filter(|ca| ca.valid_for.contains(time)) {
-        match verify_against(leaf, &ca.chain, time) {
+        match verify_chain(leaf, &ca.chain, time) {
             Ok(()) => {
                 if let Some(issuer) = ca.chain.first() {
                     return Ok(issuer);
@@ -89,7 +90,13 @@ pub(crate) fn verify_path<'a>(
     )))
 }
 
-fn verify_against(leaf: &X509Certificate<'_>, chain: &[Vec<u8>], time: i64) -> Result<(), String> {
+/// `leaf` chains through `chain` (issuer first, self-signed anchor last), every link valid at
+/// `time`.
+pub(crate) fn verify_chain(
+    leaf: &X509Certificate<'_>,
+    chain: &[Vec<u8>],
+    time: i64,
+) -> Result<(), String> {
     let issuers = chain
         .iter()
         .map(|der| parse_cert(der).map_err(|e| e.to_string()))
@@ -168,7 +175,7 @@ fn authority_key_id<'a>(cert: &'a X509Certificate<'_>) -> Option<&'a [u8]> {
         })
 }
 
-fn subject_key_id<'a>(cert: &'a X509Certificate<'_>) -> Option<&'a [u8]> {
+pub(crate) fn subject_key_id<'a>(cert: &'a X509Certificate<'_>) -> Option<&'a [u8]> {
     cert.extensions()
         .iter()
         .find_map(|e| match e.parsed_extension() {

@@ -24,6 +24,9 @@ pub enum VerifyError {
     /// The Merkle inclusion proof does not lead to the checkpoint's root.
     #[error("inclusion proof: {0}")]
     InclusionProof(String),
+    /// An RFC 3161 timestamp of the bundle does not verify (which one, and which check).
+    #[error("RFC 3161 timestamp: {0}")]
+    Timestamp(String),
     /// Neither an inclusion promise nor a proof; or no time we can trust.
     #[error("signing time: {0}")]
     Time(String),
@@ -42,6 +45,9 @@ pub enum VerifyError {
     /// The message or DSSE signature does not verify under the certificate's key.
     #[error("signature: {0}")]
     Signature(String),
+    /// The public key given for a managed-key bundle is unusable.
+    #[error("public key: {0}")]
+    Key(String),
     /// The certificate's identity does not satisfy the policy.
     #[error("identity: {0}")]
     Identity(String),

@@ -25,8 +25,8 @@ fn cert_err(m: impl Into<String>) -> VerifyError {
     VerifyError::Certificate(m.into())
 }
 
-/// What the certificate says about who signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the certificate says about who signed (empty for a managed-key signature).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Identity {
     pub san: String,
     pub issuer: String,

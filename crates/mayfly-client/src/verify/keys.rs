@@ -2,7 +2,55 @@
 //! declared `keyDetails` rather than guessed from the key: a root that says P-256/SHA-256 gets
 //! exactly that algorithm, so a key cannot be used with a hash its operator did not intend.
 
+use super::error::VerifyError;
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use mayfly_spec::pem;
+
+/// Who signed the bundle: the key its signature must verify under and the key the logged body
+/// must name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignerKey<'a> {
+    /// A keyless signature: the leaf certificate's DER.
+    Certificate(&'a [u8]),
+    /// A managed key (`--key`): its DER SubjectPublicKeyInfo.
+    PublicKey(&'a [u8]),
+}
+
+impl SignerKey<'_> {
+    /// The PEM label and DER this signer is logged as.
+    pub(crate) fn label_and_der(&self) -> (&'static str, &[u8]) {
+        match self {
+            Self::Certificate(der) => ("CERTIFICATE", der),
+            Self::PublicKey(der) => ("PUBLIC KEY", der),
+        }
+    }
+
+    pub(crate) fn pem(&self) -> String {
+        let (label, der) = self.label_and_der();
+        pem::encode(label, der)
+    }
+}
+
+/// The DER SubjectPublicKeyInfo of a PEM `PUBLIC KEY` given by the user, checked to be a key
+/// the signature verifier supports (so a bad file fails here, naming the file's problem). Read
+/// as Go's `pem.Decode` reads it (cosign writes these files): any line length, text around it.
+pub(crate) fn parse_public_key_pem(text: &[u8]) -> Result<Vec<u8>, VerifyError> {
+    let der = match pem::decode_first(text) {
+        Some((label, der)) if label == "PUBLIC KEY" => der,
+        Some((label, _)) => {
+            return Err(VerifyError::Key(format!(
+                "not a PEM PUBLIC KEY (the block is {label:?})"
+            )));
+        }
+        None => return Err(VerifyError::Key("not a PEM PUBLIC KEY".into())),
+    };
+    mayfly_spec::rekor::Verifier::from_pem(
+        "public key",
+        pem::encode("PUBLIC KEY", &der).as_bytes(),
+    )
+    .map_err(|e| VerifyError::Key(e.to_string()))?;
+    Ok(der)
+}
 
 /// Checks `sig` over `msg` with the DER SPKI `spki` under the algorithm `key_details` names.
 /// An unsupported `key_details` is an error (fail closed), not a skipped check.

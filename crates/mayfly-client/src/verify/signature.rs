@@ -8,8 +8,8 @@
 
 use super::body::SignedDigest;
 use super::error::VerifyError;
+use super::keys::SignerKey;
 use super::{Artifact, HashAlgorithm};
-use mayfly_spec::pem;
 use mayfly_spec::rekor::{DigestAlg, Verifier, pae};
 use serde_json::Value;
 use sha2::Digest as _;
@@ -48,17 +48,18 @@ impl HashAlgorithm {
     }
 }
 
-fn leaf_key(leaf_der: &[u8]) -> Result<Verifier, VerifyError> {
-    Verifier::from_pem(
-        "certificate",
-        pem::encode("CERTIFICATE", leaf_der).as_bytes(),
-    )
-    .map_err(|e| VerifyError::Signature(format!("unusable leaf key: {e}")))
+fn signer_key(signer: SignerKey<'_>) -> Result<Verifier, VerifyError> {
+    let field = match signer {
+        SignerKey::Certificate(_) => "certificate",
+        SignerKey::PublicKey(_) => "public key",
+    };
+    Verifier::from_pem(field, signer.pem().as_bytes())
+        .map_err(|e| VerifyError::Signature(format!("unusable {field}: {e}")))
 }
 
 /// hashedrekord: the artifact hashes to the logged digest, and the signature verifies over it.
 pub(crate) fn verify_message(
-    leaf_der: &[u8],
+    signer: SignerKey<'_>,
     logged: &SignedDigest,
     signature: &[u8],
     artifact: Option<&Artifact>,
@@ -95,7 +96,7 @@ pub(crate) fn verify_message(
             hex::encode(&logged.digest)
         )));
     }
-    leaf_key(leaf_der)?
+    signer_key(signer)?
         .verify_prehashed(alg, &logged.digest, signature)
         .map_err(|_| VerifyError::Signature("does not verify over the artifact digest".into()))
 }
@@ -103,13 +104,13 @@ pub(crate) fn verify_message(
 /// dsse/intoto: the signature verifies over the PAE; returns the statement for in-toto payloads
 /// and checks it names the artifact, if one is given.
 pub(crate) fn verify_dsse(
-    leaf_der: &[u8],
+    signer: SignerKey<'_>,
     payload_type: &str,
     payload: &[u8],
     signature: &[u8],
     artifact: Option<&Artifact>,
 ) -> Result<Option<Value>, VerifyError> {
-    if !leaf_key(leaf_der)?.verify_message(&pae(payload_type, payload), signature) {
+    if !signer_key(signer)?.verify_message(&pae(payload_type, payload), signature) {
         return Err(VerifyError::Signature(
             "DSSE signature does not verify over the PAE".into(),
         ));
@@ -177,14 +178,17 @@ mod tests {
             .sign(&SystemRandom::new(), b"artifact")?
             .as_ref()
             .to_vec();
-        assert_eq!(verify_message(&der, &logged, &sig, Some(&artifact)), Ok(()));
+        assert_eq!(
+            verify_message(SignerKey::Certificate(&der), &logged, &sig, Some(&artifact)),
+            Ok(())
+        );
         let other = Artifact::Bytes(b"artefact".to_vec());
         assert!(matches!(
-            verify_message(&der, &logged, &sig, Some(&other)),
+            verify_message(SignerKey::Certificate(&der), &logged, &sig, Some(&other)),
             Err(VerifyError::Artifact(_))
         ));
         assert!(matches!(
-            verify_message(&der, &logged, &sig, None),
+            verify_message(SignerKey::Certificate(&der), &logged, &sig, None),
             Err(VerifyError::Artifact(_))
         ));
         let mut bad = sig.clone();
@@ -192,7 +196,7 @@ mod tests {
             *b ^= 1;
         }
         assert!(matches!(
-            verify_message(&der, &logged, &bad, Some(&artifact)),
+            verify_message(SignerKey::Certificate(&der), &logged, &bad, Some(&artifact)),
             Err(VerifyError::Signature(_))
         ));
         Ok(())
@@ -211,15 +215,36 @@ mod tests {
             .as_ref()
             .to_vec();
         let artifact = Artifact::Bytes(b"artifact".to_vec());
-        assert!(verify_dsse(&der, IN_TOTO, &payload, &sig, Some(&artifact))?.is_some());
+        assert!(
+            verify_dsse(
+                SignerKey::Certificate(&der),
+                IN_TOTO,
+                &payload,
+                &sig,
+                Some(&artifact)
+            )?
+            .is_some()
+        );
         let other = Artifact::Bytes(b"other".to_vec());
         assert!(matches!(
-            verify_dsse(&der, IN_TOTO, &payload, &sig, Some(&other)),
+            verify_dsse(
+                SignerKey::Certificate(&der),
+                IN_TOTO,
+                &payload,
+                &sig,
+                Some(&other)
+            ),
             Err(VerifyError::Artifact(_))
         ));
         // The payload type is part of what is signed.
         assert!(matches!(
-            verify_dsse(&der, "text/plain", &payload, &sig, None),
+            verify_dsse(
+                SignerKey::Certificate(&der),
+                "text/plain",
+                &payload,
+                &sig,
+                None
+            ),
             Err(VerifyError::Signature(_))
         ));
         Ok(())

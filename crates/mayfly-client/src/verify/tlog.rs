@@ -14,17 +14,21 @@ use mayfly_spec::rekor::{Integrated, set_payload};
 use mayfly_spec::sigstore::bundle::{Proof, TlogEntry};
 use mayfly_spec::sigstore::trusted_root::{Log, find_log};
 use mayfly_spec::tlog::checkpoint::Checkpoint;
-use mayfly_spec::tlog::note::{EcdsaNoteVerifier, Note, open_note};
+use mayfly_spec::tlog::note::{Note, NoteVerifier, open_note};
 use mayfly_spec::tlog::proof::verify_inclusion;
 use mayfly_spec::tlog::{Hash, leaf_hash};
 
-/// The trusted log that holds `entry`, with a key valid at its integrated time.
-pub(crate) fn select_log<'a>(tlogs: &'a [Log], entry: &TlogEntry) -> Result<&'a Log, VerifyError> {
-    find_log(tlogs, &entry.log_id, entry.integrated_time).ok_or_else(|| {
+/// The trusted log that holds `entry`, with a key valid at `time` (the integrated time when a
+/// SET vouches for it, else the first verified timestamp).
+pub(crate) fn select_log<'a>(
+    tlogs: &'a [Log],
+    entry: &TlogEntry,
+    time: i64,
+) -> Result<&'a Log, VerifyError> {
+    find_log(tlogs, &entry.log_id, time).ok_or_else(|| {
         VerifyError::UnknownTlog(format!(
-            "log {} is not in the trusted root (or its key was not valid at integrated time {})",
+            "log {} is not in the trusted root (or its key was not valid at signing time {time})",
             hex::encode(entry.log_id),
-            entry.integrated_time
         ))
     })
 }
@@ -72,15 +76,15 @@ pub(crate) fn verify_proof(log: &Log, entry: &TlogEntry, proof: &Proof) -> Resul
     })
 }
 
+/// Opens the checkpoint under `log`: a signature line with key hint `logId[0..4]` and a key
+/// name within the log's `baseUrl` must be present and verify; lines by other keys (witness
+/// cosignatures, in any position) are ignored, as C2SP signed notes prescribe.
 pub(crate) fn open_checkpoint(
     log: &Log,
     log_id: &[u8; 32],
     text: &str,
 ) -> Result<Checkpoint, VerifyError> {
     let err = |m: String| VerifyError::Checkpoint(m);
-    if log.key_details != "PKIX_ECDSA_P256_SHA_256" {
-        return Err(err(format!("unsupported log key type {}", log.key_details)));
-    }
     let note = Note::parse(text.as_bytes()).map_err(|e| err(e.to_string()))?;
     let hint = u32::from_be_bytes([log_id[0], log_id[1], log_id[2], log_id[3]]);
     let name = note
@@ -90,12 +94,15 @@ pub(crate) fn open_checkpoint(
         .map(|s| s.name.clone())
         .ok_or_else(|| {
             err(format!(
-                "no signature with key hint {hint:08x} and a key name within {}",
+                "no signature by the log (key hint {hint:08x}, a key name within {})",
                 log.base_url
             ))
         })?;
-    let verifier = EcdsaNoteVerifier::from_spki_der(name, &log.spki)
-        .map_err(|e| err(format!("tlog key: {e}")))?;
+    let verifier = LogNoteVerifier {
+        name,
+        key_id: hint,
+        log,
+    };
     // open_note rejects a note whose matching signature fails, and one with none verified.
     let opened = open_note(text.as_bytes(), &[&verifier]).map_err(|e| {
         err(format!(
@@ -104,6 +111,28 @@ pub(crate) fn open_checkpoint(
         ))
     })?;
     Checkpoint::parse(opened.text()).map_err(|e| err(e.to_string()))
+}
+
+/// A trusted-root log key as a signed-note verifier, for any key type the root declares
+/// (ECDSA for Rekor v1, Ed25519 for Rekor v2): the signature algorithm follows `keyDetails`.
+struct LogNoteVerifier<'a> {
+    name: String,
+    key_id: u32,
+    log: &'a Log,
+}
+
+impl NoteVerifier for LogNoteVerifier<'_> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn key_id(&self) -> u32 {
+        self.key_id
+    }
+
+    fn verify(&self, msg: &[u8], signature: &[u8]) -> bool {
+        verify_log_signature(&self.log.key_details, &self.log.spki, msg, signature).is_ok()
+    }
 }
 
 #[cfg(test)]

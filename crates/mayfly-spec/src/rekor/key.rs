@@ -157,6 +157,25 @@ impl Verifier {
         })
     }
 
+    /// A key from DER, as Rekor v2 requests carry it: a certificate (`certificate`) or a
+    /// public key (SPKI), found at JSON path `field`.
+    pub fn from_der(field: &str, certificate: bool, der: &[u8]) -> Result<Self, RekorError> {
+        let block = match certificate {
+            true => Block::Certificate,
+            false => Block::PublicKey,
+        };
+        let key = subject_key(field, block, der)?;
+        let canonical_der = match block {
+            Block::Certificate => der,
+            Block::PublicKey => key.spki_der(),
+        };
+        let canonical_pem = pem::encode(block.label(), canonical_der);
+        Ok(Verifier {
+            key,
+            canonical_pem_base64: super::encode_base64(canonical_pem.as_bytes()),
+        })
+    }
+
     /// The base64 of the canonical PEM (Go `pem.Encode` layout), as bodies store it.
     pub fn canonical_pem_base64(&self) -> &str {
         &self.canonical_pem_base64

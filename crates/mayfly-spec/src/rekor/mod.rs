@@ -1,4 +1,4 @@
-//! Rekor v1 entries on the artifact log: parsing and verifying proposed entries of the kinds
+//! Rekor v1 entries on the artifact log (and, in [`v2`], Rekor v2 entries on their own log): parsing and verifying proposed entries of the kinds
 //! real Sigstore clients send (hashedrekord 0.0.1, dsse 0.0.1, intoto 0.0.2), the canonical body
 //! Rekor would store for each (RFC 8785 JSON), and the identifiers and signed entry timestamp
 //! built from it (rekor-bundle-npm.md §1).
@@ -33,6 +33,7 @@ mod intoto;
 mod json;
 mod key;
 pub mod strict;
+pub mod v2;
 
 pub use entry::{
     EntryRef, InclusionProof, Integrated, IntegratedBase64, entry_id, log_entry_json,

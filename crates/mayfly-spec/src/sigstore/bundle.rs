@@ -73,11 +73,19 @@ pub enum Content {
     },
 }
 
+/// Who signed, as the verification material says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signer {
+    /// DER of the signing (leaf) certificate: a keyless (Fulcio) signature.
+    Certificate(Vec<u8>),
+    /// `publicKey`: a long-lived key the verifier must be given; the bundle only names it.
+    PublicKey { hint: Option<String> },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bundle {
     pub version: Version,
-    /// DER of the signing (leaf) certificate.
-    pub leaf: Vec<u8>,
+    pub signer: Signer,
     pub entry: TlogEntry,
     pub content: Content,
     /// The DER of each RFC 3161 timestamp in `timestampVerificationData` (a verifier must check
@@ -105,7 +113,7 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, DocumentError> {
     let top = json::as_obj(&value, "$").map_err(bundle)?;
     let version = Version::from_media_type(json::string(top, "$", "mediaType").map_err(bundle)?)?;
     let material = json::obj(top, "$", "verificationMaterial").map_err(bundle)?;
-    let leaf = leaf_certificate(material, version)?;
+    let signer = signer(material, version)?;
     let entries = json::array(material, "verificationMaterial", "tlogEntries").map_err(bundle)?;
     let [entry] = entries else {
         return Err(bundle(format!(
@@ -124,7 +132,7 @@ pub fn parse(bytes: &[u8]) -> Result<Bundle, DocumentError> {
     let content = content(top)?;
     Ok(Bundle {
         version,
-        leaf,
+        signer,
         entry,
         content,
         timestamps: timestamps(material)?,
@@ -147,6 +155,28 @@ fn timestamps(material: &Obj) -> Result<Vec<Vec<u8>>, DocumentError> {
             json::bytes(t, &at, "signedTimestamp").map_err(bundle)
         })
         .collect()
+}
+
+/// The certificate (chain) or the `publicKey` hint; exactly one of the three forms.
+fn signer(material: &Obj, version: Version) -> Result<Signer, DocumentError> {
+    if let Some(key) =
+        json::opt_obj(material, "verificationMaterial", "publicKey").map_err(bundle)?
+    {
+        if json::opt(material, "certificate").is_some()
+            || json::opt(material, "x509CertificateChain").is_some()
+        {
+            return Err(bundle(
+                "verificationMaterial has both publicKey and a certificate",
+            ));
+        }
+        let hint = match json::opt(key, "hint") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(h)) => Some(h.clone()),
+            Some(_) => return Err(bundle("publicKey.hint is not a string")),
+        };
+        return Ok(Signer::PublicKey { hint });
+    }
+    leaf_certificate(material, version).map(Signer::Certificate)
 }
 
 fn leaf_certificate(material: &Obj, version: Version) -> Result<Vec<u8>, DocumentError> {
@@ -191,11 +221,11 @@ fn tlog_entry(value: &Value) -> Result<TlogEntry, DocumentError> {
     let kind = json::string(kv, "kindVersion", "kind").map_err(bundle)?;
     let version = json::string(kv, "kindVersion", "version").map_err(bundle)?;
     match (kind, version) {
-        ("hashedrekord", "0.0.1") | ("dsse", "0.0.1") | ("intoto", "0.0.2") => {}
+        ("hashedrekord" | "dsse", "0.0.1" | "0.0.2") | ("intoto", "0.0.2") => {}
         _ => {
             return Err(bundle(format!(
-                "unsupported tlog entry kind {kind} {version} (hashedrekord 0.0.1, dsse 0.0.1 \
-                 and intoto 0.0.2 are)"
+                "unsupported tlog entry kind {kind} {version} (hashedrekord and dsse 0.0.1 and \
+                 0.0.2, and intoto 0.0.2 are)"
             )));
         }
     }
@@ -340,8 +370,8 @@ mod tests {
             json!([entry()]),
         ));
         assert_eq!(
-            v3.map(|b| (b.version, b.leaf)),
-            Ok((Version::V03, vec![0x30, 0]))
+            v3.map(|b| (b.version, b.signer)),
+            Ok((Version::V03, Signer::Certificate(vec![0x30, 0])))
         );
         let v2 = doc(
             V2,
@@ -388,7 +418,7 @@ mod tests {
             Some("bundle: a v0.2+ bundle needs an inclusion proof")
         );
         let mut e = entry();
-        e["kindVersion"]["version"] = json!("0.0.2");
+        e["kindVersion"]["version"] = json!("0.0.3");
         let err = parse(&doc(V3, cert(), json!([e])))
             .err()
             .map(|e| e.to_string());
@@ -396,5 +426,40 @@ mod tests {
             err.unwrap_or_default()
                 .contains("unsupported tlog entry kind")
         );
+    }
+
+    #[test]
+    fn public_key_material_is_a_managed_key_signer() {
+        let keyed = doc(
+            V3,
+            ("publicKey", json!({"hint": "SHA256:abc"})),
+            json!([entry()]),
+        );
+        assert_eq!(
+            parse(&keyed).map(|b| b.signer),
+            Ok(Signer::PublicKey {
+                hint: Some("SHA256:abc".into())
+            })
+        );
+        let mut both: Value = serde_json::from_slice(&keyed).unwrap_or_default();
+        both["verificationMaterial"]["certificate"] = json!({"rawBytes": "MAA="});
+        let err = parse(&serde_json::to_vec(&both).unwrap_or_default())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("both publicKey and a certificate"), "{err}");
+    }
+
+    #[test]
+    fn rekor_v2_kinds_are_accepted() {
+        let cert = || ("certificate", json!({"rawBytes": "MAA="}));
+        for kind in ["hashedrekord", "dsse"] {
+            let mut e = entry();
+            e["kindVersion"] = json!({"kind": kind, "version": "0.0.2"});
+            assert!(parse(&doc(V3, cert(), json!([e]))).is_ok(), "{kind}");
+        }
+        let mut e = entry();
+        e["kindVersion"] = json!({"kind": "intoto", "version": "0.0.1"});
+        assert!(parse(&doc(V3, cert(), json!([e]))).is_err());
     }
 }

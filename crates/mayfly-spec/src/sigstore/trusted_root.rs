@@ -46,6 +46,8 @@ pub struct TrustedRoot {
     pub tlogs: Vec<Log>,
     pub ctlogs: Vec<Log>,
     pub authorities: Vec<Authority>,
+    /// `timestampAuthorities`: RFC 3161 TSAs, chain leaf (the signing certificate) first.
+    pub timestamp_authorities: Vec<Authority>,
 }
 
 fn bad(msg: String) -> DocumentError {
@@ -78,20 +80,23 @@ impl TrustedRoot {
                     .collect(),
             }
         };
-        let authorities = match json::opt(top, "certificateAuthorities") {
-            None => Vec::new(),
-            Some(v) => v
-                .as_array()
-                .ok_or_else(|| bad("certificateAuthorities is not an array".into()))?
-                .iter()
-                .enumerate()
-                .map(|(i, ca)| authority(ca, &format!("certificateAuthorities[{i}]")))
-                .collect::<Result<_, _>>()?,
+        let authorities = |name: &str| -> Result<Vec<Authority>, DocumentError> {
+            match json::opt(top, name) {
+                None => Ok(Vec::new()),
+                Some(v) => v
+                    .as_array()
+                    .ok_or_else(|| bad(format!("{name} is not an array")))?
+                    .iter()
+                    .enumerate()
+                    .map(|(i, ca)| authority(ca, &format!("{name}[{i}]")))
+                    .collect(),
+            }
         };
         Ok(TrustedRoot {
             tlogs: logs("tlogs")?,
             ctlogs: logs("ctlogs")?,
-            authorities,
+            authorities: authorities("certificateAuthorities")?,
+            timestamp_authorities: authorities("timestampAuthorities")?,
         })
     }
 }

@@ -64,6 +64,7 @@ fn verified(ext: &[(u32, &str)], statement: Value) -> Verified {
         log_index: 0,
         integrated_time: 0,
         statement: Some(statement),
+        public_key: None,
     }
 }
 

@@ -3,7 +3,7 @@
 use super::*;
 use mayfly_spec::sigstore::trusted_root::Validity;
 use mayfly_spec::tlog::checkpoint::sign_checkpoint;
-use mayfly_spec::tlog::note::EcdsaNoteSigner;
+use mayfly_spec::tlog::note::{EcdsaNoteSigner, sign_note};
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::EncodePublicKey as _;
@@ -83,7 +83,12 @@ fn proof(f: &Fixture) -> Proof {
 fn good_set_and_proof_verify() {
     let f = fixture();
     assert_eq!(
-        select_log(std::slice::from_ref(&f.log), &f.entry).map(|l| l.log_id),
+        select_log(
+            std::slice::from_ref(&f.log),
+            &f.entry,
+            f.entry.integrated_time
+        )
+        .map(|l| l.log_id),
         Ok(f.log.log_id)
     );
     assert_eq!(
@@ -91,6 +96,20 @@ fn good_set_and_proof_verify() {
         Ok(())
     );
     assert_eq!(verify_proof(&f.log, &f.entry, &proof(&f)), Ok(()));
+}
+
+/// `validFor` ends are inclusive: a key whose window ends exactly at the time still counts.
+#[test]
+fn log_valid_until_exactly_the_time_is_selected() {
+    let mut f = fixture();
+    let t = f.entry.integrated_time;
+    f.log.valid_for = Validity {
+        start: t,
+        end: Some(t),
+    };
+    assert!(select_log(std::slice::from_ref(&f.log), &f.entry, t).is_ok());
+    assert!(select_log(std::slice::from_ref(&f.log), &f.entry, t + 1).is_err());
+    assert!(select_log(std::slice::from_ref(&f.log), &f.entry, t - 1).is_err());
 }
 
 #[test]
@@ -101,7 +120,7 @@ fn unknown_or_expired_log_is_refused() {
         end: Some(f.entry.integrated_time - 1),
     };
     assert!(matches!(
-        select_log(&[f.log], &f.entry),
+        select_log(&[f.log], &f.entry, f.entry.integrated_time),
         Err(VerifyError::UnknownTlog(_))
     ));
 }
@@ -169,4 +188,33 @@ fn proof_must_agree_with_checkpoint_and_leaf() {
         verify_proof(&f.log, &other, &proof(&f)),
         Err(VerifyError::InclusionProof(_))
     ));
+}
+
+/// Witness cosignatures may come before or after the log's own line; the log's line must be
+/// there and verify.
+#[test]
+fn checkpoint_with_cosignatures_needs_the_logs_own() {
+    let f = fixture();
+    let text = Note::parse(proof(&f).checkpoint.as_bytes())
+        .map(|n| n.text().to_owned())
+        .unwrap_or_default();
+    let witness = |seed: &[u8], name: &str| {
+        let key = SigningKey::from_slice(&Sha256::digest(seed)).unwrap_or_else(|_| unreachable!());
+        EcdsaNoteSigner::new(name, key).unwrap_or_else(|_| unreachable!())
+    };
+    let w1 = witness(b"w1", "witness1.example");
+    let w2 = witness(b"w2", "witness2.example");
+    let log = EcdsaNoteSigner::new("log.example", f.key.clone()).unwrap_or_else(|_| unreachable!());
+    let mut p = proof(&f);
+    p.checkpoint = sign_note(&text, &[&w1, &log, &w2]).unwrap_or_default();
+    assert_eq!(verify_proof(&f.log, &f.entry, &p), Ok(()));
+    p.checkpoint = sign_note(&text, &[&w1, &w2]).unwrap_or_default();
+    let err = verify_proof(&f.log, &f.entry, &p)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.starts_with("checkpoint: no signature by the log"),
+        "{err}"
+    );
 }
