@@ -100,6 +100,10 @@ enum Command {
     /// The search index of a stopped instance's logs.
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Copy a stopped instance's database to another (e.g. SQLite to PostgreSQL), then verify
+    /// the copy: every entry bundle, hash tile and dedup row, each log's root and its
+    /// checkpoint's signature under the instance's log keys. Refuses a non-empty destination.
+    Migrate(MigrateArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -244,9 +248,22 @@ struct IndexRebuildArgs {
     /// The instance's data dir.
     #[arg(long, env = "MAYFLY_DATA_DIR")]
     data_dir: PathBuf,
-    /// The database, when not the data dir's (sqlite://PATH).
+    /// The database, when not the data dir's (sqlite://PATH or postgres://USER@HOST/DATABASE).
     #[arg(long, env = "MAYFLY_DATABASE_URL")]
     database_url: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct MigrateArgs {
+    /// The instance's data dir (its log keys verify the copied checkpoints).
+    #[arg(long, env = "MAYFLY_DATA_DIR")]
+    data_dir: PathBuf,
+    /// The database to copy (sqlite://PATH or postgres://…).
+    #[arg(long, value_name = "URL")]
+    from: String,
+    /// The empty database to copy into (postgres://… or sqlite://PATH).
+    #[arg(long, value_name = "URL")]
+    to: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -466,7 +483,8 @@ struct ServeArgs {
     /// so it must stay the same for the life of the data dir. Defaults to http://<listen>.
     #[arg(long, env = "MAYFLY_PUBLIC_URL")]
     public_url: Option<url::Url>,
-    /// Database URL; defaults to sqlite://<data-dir>/mayfly.db.
+    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DATABASE (the database must
+    /// exist); defaults to sqlite://<data-dir>/mayfly.db.
     #[arg(long, env = "MAYFLY_DATABASE_URL")]
     database_url: Option<String>,
     /// OIDC issuers to accept, in Fulcio's config format (JSON or YAML), so an existing Fulcio
@@ -962,6 +980,27 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Audit(AuditCommand::Search(args)) => audit_search(args).await,
+            Command::Migrate(args) => {
+                let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+                let report =
+                    mayfly::server::migrate(&args.data_dir, &args.from, &args.to, progress)
+                        .await?;
+                for log in &report.logs {
+                    println!(
+                        "{}: copied and verified {} entries, {} tiles, {} bundles, {} dedup rows; root {}",
+                        log.name,
+                        log.audit.size,
+                        log.audit.tiles,
+                        log.audit.bundles,
+                        log.leaf_rows,
+                        log.audit.root
+                    );
+                }
+                for (log, entries) in &report.index {
+                    println!("{log}: indexed {entries} entries");
+                }
+                Ok(())
+            }
             Command::Index(IndexCommand::Rebuild(args)) => {
                 let report =
                     mayfly::server::rebuild_index(&args.data_dir, args.database_url.as_deref())

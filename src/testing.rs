@@ -6,6 +6,7 @@
 //! server, arms one fault, and checks what a client sees and what storage holds afterwards.
 
 pub use crate::log::audit::check_log;
+pub use crate::storage::scratch::ScratchDatabase;
 
 use crate::ca::signer::{CaSigner, SignerError};
 use crate::log::storage::{Batch, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
@@ -112,6 +113,12 @@ impl Store {
             Store::Sqlite(s) => Store::FaultySqlite(FaultyStore::with_faults(s, faults.clone())),
             Store::FaultySqlite(s) => {
                 Store::FaultySqlite(FaultyStore::with_faults(s.inner, faults.clone()))
+            }
+            Store::Postgres(s) => {
+                Store::FaultyPostgres(FaultyStore::with_faults(s, faults.clone()))
+            }
+            Store::FaultyPostgres(s) => {
+                Store::FaultyPostgres(FaultyStore::with_faults(s.inner, faults.clone()))
             }
         }
     }

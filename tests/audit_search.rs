@@ -18,6 +18,20 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use support::*;
 
+use support::backend::Backend;
+
+// Every test below runs twice: on SQLite and on PostgreSQL (tests/support/backend.rs).
+on_both_backends!(
+    every_filter_finds_its_certificates_with_proofs,
+    pages_cover_everything_exactly_once,
+    bad_parameters_are_400_with_a_message,
+    index_retrieve_finds_rekor_entries,
+    mayfly_audit_search_verifies_before_printing,
+    mayfly_index_rebuild_on_a_stopped_instance,
+    tampered_answers_are_refused_by_the_auditor,
+    index_retrieve_finds_an_email_identity_whatever_its_case,
+);
+
 const OCTO: &str = "https://github.com/octo-org/octo-repo";
 const OTHER_WORKFLOW: &str = "octo-org/other/.github/workflows/ci.yml@refs/heads/dev";
 const ACME_WORKFLOW: &str = "acme/tool/.github/workflows/release.yml@refs/tags/v1";
@@ -142,7 +156,6 @@ fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-#[tokio::test]
 async fn every_filter_finds_its_certificates_with_proofs() {
     let mayfly = Mayfly::builder().dev_issuer().start().await;
     let issued = seven_certificates(&mayfly).await;
@@ -235,7 +248,6 @@ async fn issued_one_more(mayfly: &Mayfly, mut issued: Vec<Vec<u8>>) {
     );
 }
 
-#[tokio::test]
 async fn pages_cover_everything_exactly_once() {
     let mayfly = Mayfly::builder().dev_issuer().start().await;
     let issued = seven_certificates(&mayfly).await;
@@ -251,7 +263,6 @@ async fn pages_cover_everything_exactly_once() {
     assert_eq!(body, json!({"certificates": [], "nextCursor": null}));
 }
 
-#[tokio::test]
 async fn bad_parameters_are_400_with_a_message() {
     let mayfly = Mayfly::builder().dev_issuer().start().await;
     for (query, says) in [
@@ -273,7 +284,6 @@ async fn bad_parameters_are_400_with_a_message() {
     }
 }
 
-#[tokio::test]
 async fn index_retrieve_finds_rekor_entries() {
     use p256::ecdsa::signature::Signer;
     let mayfly = Mayfly::builder().dev_issuer().start().await;
@@ -372,7 +382,6 @@ async fn index_retrieve_finds_rekor_entries() {
     }
 }
 
-#[tokio::test]
 async fn mayfly_audit_search_verifies_before_printing() {
     use std::process::Command;
     let mayfly = Mayfly::builder().dev_issuer().start().await;
@@ -432,7 +441,6 @@ async fn mayfly_audit_search_verifies_before_printing() {
     );
 }
 
-#[tokio::test]
 async fn mayfly_index_rebuild_on_a_stopped_instance() {
     use mayfly::index::search::{CertificateFilters, certificate_page};
     use mayfly::index::{Field, Term};
@@ -444,6 +452,9 @@ async fn mayfly_index_rebuild_on_a_stopped_instance() {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mayfly"));
     command.args(["index", "rebuild", "--data-dir"]);
     command.arg(&mayfly.config.data_dir);
+    if let Some(url) = &mayfly.config.database_url {
+        command.arg("--database-url").arg(url);
+    }
     let output = clients::run(command).await;
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_eq!(
@@ -481,7 +492,6 @@ async fn mayfly_index_rebuild_on_a_stopped_instance() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no Mayfly instance"));
 }
 
-#[tokio::test]
 async fn tampered_answers_are_refused_by_the_auditor() {
     use mayfly_client::audit::verify_answers;
     let mayfly = Mayfly::builder().dev_issuer().start().await;
@@ -552,7 +562,6 @@ async fn tampered_answers_are_refused_by_the_auditor() {
     assert!(err.to_string().contains("does not match owner"), "{err}");
 }
 
-#[tokio::test]
 async fn index_retrieve_finds_an_email_identity_whatever_its_case() {
     use p256::ecdsa::signature::Signer;
     let idp = TestIdp::start().await;

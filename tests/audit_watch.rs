@@ -16,6 +16,37 @@ use std::time::Duration;
 use support::Mayfly;
 use support::process::mayfly_command;
 
+use support::backend::Backend;
+
+// Every test below runs twice: on SQLite and on PostgreSQL (tests/support/backend.rs).
+on_both_backends!(
+    a_watched_repository_new_certificate_is_reported_once(
+        flavor = "multi_thread",
+        worker_threads = 2
+    ),
+    artifact_log_entries_are_reported_by_their_certificate_identity(
+        flavor = "multi_thread",
+        worker_threads = 2
+    ),
+    a_webhook_that_stays_down_fails_the_run_without_losing_the_match(
+        flavor = "multi_thread",
+        worker_threads = 2
+    ),
+    a_restarted_watcher_reports_nothing_twice_and_misses_nothing(
+        flavor = "multi_thread",
+        worker_threads = 2
+    ),
+    a_checkpoint_under_another_key_is_detected(flavor = "multi_thread", worker_threads = 2),
+    catch_up_crosses_tiles_and_batches_and_resumes_mid_tile(
+        flavor = "multi_thread",
+        worker_threads = 2
+    ),
+    entries_that_do_not_hash_to_the_signed_root_are_never_reported(
+        flavor = "multi_thread",
+        worker_threads = 2
+    ),
+);
+
 const WATCHED: &str = "octo-org/watched";
 
 /// A webhook receiver on port 0: keeps every JSON body; answers 500 while `down` is set.
@@ -127,7 +158,6 @@ fn watch_options(mayfly: &Mayfly, state: &Path) -> WatchOptions {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watched_repository_new_certificate_is_reported_once() {
     let mayfly = Mayfly::builder().dev_issuer().start().await;
     let hook = Hook::start().await;
@@ -190,7 +220,6 @@ async fn a_watched_repository_new_certificate_is_reported_once() {
     assert_eq!(indices, [0, 3]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn artifact_log_entries_are_reported_by_their_certificate_identity() {
     let mayfly = Mayfly::builder().dev_issuer().start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -209,7 +238,6 @@ async fn artifact_log_entries_are_reported_by_their_certificate_identity() {
     assert_eq!(artifact.checkpoint_size, 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_that_stays_down_fails_the_run_without_losing_the_match() {
     let mayfly = Mayfly::builder().dev_issuer().start().await;
     let hook = Hook::start().await;
@@ -266,7 +294,6 @@ fn lines(stdout: &str) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_watcher_reports_nothing_twice_and_misses_nothing() {
     let mayfly = Mayfly::builder().dev_issuer().start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -355,6 +382,7 @@ async fn pinned_root(mayfly: &Mayfly, dir: &Path) -> PathBuf {
     path
 }
 
+/// SQLite only: the fork is made by copying the data dir, database file included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fork_is_detected_naming_both_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
@@ -416,6 +444,7 @@ async fn a_fork_is_detected_naming_both_checkpoints() {
     assert_eq!(reported, [index], "{out}");
 }
 
+/// SQLite only: the fork is made by copying the data dir, database file included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollback_is_detected_naming_both_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
@@ -449,7 +478,6 @@ async fn a_rollback_is_detected_naming_both_checkpoints() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_under_another_key_is_detected() {
     let dir = tempfile::tempdir().unwrap();
     let genuine = instance(&dir.path().join("genuine")).await;
@@ -496,7 +524,6 @@ async fn fill_artifacts(mayfly: &Mayfly, tag: &str, count: usize) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catch_up_crosses_tiles_and_batches_and_resumes_mid_tile() {
     let mayfly = Mayfly::builder().dev_issuer().start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -546,7 +573,6 @@ async fn tampering_proxy(upstream: &str) -> String {
     url
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_that_do_not_hash_to_the_signed_root_are_never_reported() {
     let mayfly = Mayfly::builder().dev_issuer().start().await;
     let hook = Hook::start().await;

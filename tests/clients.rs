@@ -14,6 +14,18 @@ use std::path::{Path, PathBuf};
 use support::Mayfly;
 use support::clients::{Clients, run, run_failing, stdout_json};
 
+use support::backend::Backend;
+
+// Every test below runs twice: on SQLite and on PostgreSQL (tests/support/backend.rs).
+on_both_backends!(
+    python_sign_verifies_in_python_and_js(flavor = "multi_thread", worker_threads = 2),
+    python_attest_verifies_in_python_and_js(flavor = "multi_thread", worker_threads = 2),
+    js_attest_verifies_in_js_and_python(flavor = "multi_thread", worker_threads = 2),
+    js_sign_verifies_in_js_and_python(flavor = "multi_thread", worker_threads = 2),
+    sigstore_cli_attest_verifies_in_js(flavor = "multi_thread", worker_threads = 2),
+    js_bundle_for_the_first_entry_lacks_zero_fields(flavor = "multi_thread", worker_threads = 2),
+);
+
 /// The dev issuer's GitHub-Actions identity: `https://github.com/` + `job_workflow_ref`.
 const SAN: &str =
     "https://github.com/octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main";
@@ -181,7 +193,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// sigstore-python `sign` (hashedrekord 0.0.1): verified by its own CLI, online and
 /// `--offline`, and by `@sigstore/verify`. A tampered artifact is rejected by both.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sign_verifies_in_python_and_js() {
     let s = Setup::start().await;
     let artifact = s.write("artifact.txt", b"mayfly python sign\n");
@@ -216,7 +227,6 @@ async fn python_sign_verifies_in_python_and_js() {
 
 /// sigstore-python `attest` with a SLSA v1 predicate (dsse 0.0.1): verified by its CLI, by its
 /// API (`verify_dsse`), and by `@sigstore/verify`. A wrong identity policy is rejected.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_attest_verifies_in_python_and_js() {
     let s = Setup::start().await;
     let artifact = s.write("widget.tgz", b"mayfly python attest\n");
@@ -263,7 +273,6 @@ async fn python_attest_verifies_in_python_and_js() {
 
 /// sigstore-js `attest` (what `npm publish --provenance` runs; dsse 0.0.1): verified by
 /// `@sigstore/verify` and by sigstore-python's API.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_attest_verifies_in_js_and_python() {
     let s = Setup::start().await;
     s.seed_log().await;
@@ -294,7 +303,6 @@ async fn js_attest_verifies_in_js_and_python() {
 
 /// sigstore-js `sign` (hashedrekord 0.0.1): verified by `@sigstore/verify` and by the
 /// sigstore-python CLI.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_sign_verifies_in_js_and_python() {
     let s = Setup::start().await;
     s.seed_log().await;
@@ -316,7 +324,6 @@ async fn js_sign_verifies_in_js_and_python() {
 /// `@sigstore/cli attest` run as in CI (`CI=true SIGSTORE_ID_TOKEN=…`, no flags for the token):
 /// an intoto 0.0.2 entry, verified by `@sigstore/verify`. sigstore-python cannot verify intoto
 /// entries at all, so it is not asked to.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigstore_cli_attest_verifies_in_js() {
     let s = Setup::start().await;
     let input = s.write(
@@ -348,7 +355,6 @@ async fn sigstore_cli_attest_verifies_in_js() {
 /// `logIndex` 0 and `hashes: []`, but the bundle sigstore-js writes for the first entry of a
 /// log has neither, so sigstore-python cannot load it. If the log ever starts client entries
 /// at index 1 (a genesis leaf), this test must change with it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_bundle_for_the_first_entry_lacks_zero_fields() {
     let s = Setup::start().await;
     let artifact = s.write("first.bin", b"first entry\n");

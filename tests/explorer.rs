@@ -17,6 +17,16 @@ use std::process::Command;
 use std::time::Duration;
 use support::*;
 
+use support::backend::Backend;
+
+// Every test below runs twice: on SQLite and on PostgreSQL (tests/support/backend.rs).
+on_both_backends!(
+    pages_answer_with_csp_and_search_finds_by_repository,
+    hostile_text_is_shown_escaped,
+    a_certificate_page_finds_its_entries_past_a_busy_san,
+    a_real_browser_follows_search_to_certificate,
+);
+
 const CSP: &str = "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; \
                    frame-ancestors 'none'";
 const HOSTILE_REF: &str = "refs/heads/<script>alert(1)</script>";
@@ -104,7 +114,6 @@ fn certificate_links(html: &str) -> Vec<u64> {
         .collect()
 }
 
-#[tokio::test]
 async fn pages_answer_with_csp_and_search_finds_by_repository() {
     let mayfly = populated().await;
 
@@ -201,7 +210,6 @@ async fn pages_answer_with_csp_and_search_finds_by_repository() {
     mayfly.stop().await;
 }
 
-#[tokio::test]
 async fn hostile_text_is_shown_escaped() {
     let mayfly = populated().await;
     let (_, certificate) = page(&mayfly, "/certificates/3").await;
@@ -252,7 +260,6 @@ async fn append_entries(mayfly: &Mayfly, pem: &str, tag: &str, count: usize) {
     }
 }
 
-#[tokio::test]
 async fn a_certificate_page_finds_its_entries_past_a_busy_san() {
     let mayfly = Mayfly::builder().dev_issuer().start().await;
     // Certificate 0 signs 300 entries (all of bundle 0 and the start of bundle 1); certificate 1,
@@ -337,7 +344,6 @@ async fn screenshot(url: &str, name: &str) {
     assert!(png.starts_with(b"\x89PNG"), "{name}.png is not a PNG");
 }
 
-#[tokio::test]
 async fn a_real_browser_follows_search_to_certificate() {
     let found = Command::new("chromium").arg("--version").output();
     assert!(

@@ -19,6 +19,17 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use support::Mayfly;
 
+use support::backend::Backend;
+
+// Every test below runs twice: on SQLite and on PostgreSQL (tests/support/backend.rs).
+on_both_backends!(
+    a_commit_that_fails_after_writing_issues_no_certificate_and_a_retry_issues_one,
+    a_commit_that_fails_before_writing_logs_nothing_and_says_retry,
+    a_failing_ca_signer_is_a_500_with_an_error_id_and_never_a_400,
+    a_rekor_post_whose_commit_failed_after_writing_resolves_to_exactly_one_entry,
+    a_rekor_post_whose_commit_failed_before_writing_is_created_by_the_retry,
+);
+
 /// Everything the server logs in this test binary, to find error ids in.
 fn server_log() -> Arc<Mutex<Vec<u8>>> {
     static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
@@ -89,7 +100,6 @@ fn leaf_of(body: &Value) -> Option<&str> {
     body["signedCertificateEmbeddedSct"]["chain"]["certificates"][0].as_str()
 }
 
-#[tokio::test]
 async fn a_commit_that_fails_after_writing_issues_no_certificate_and_a_retry_issues_one() {
     let mayfly = faulty().await;
     let (request, _) = mayfly.signing_request().await;
@@ -110,7 +120,6 @@ async fn a_commit_that_fails_after_writing_issues_no_certificate_and_a_retry_iss
     mayfly.stop().await;
 }
 
-#[tokio::test]
 async fn a_commit_that_fails_before_writing_logs_nothing_and_says_retry() {
     let mayfly = faulty().await;
     let (request, _) = mayfly.signing_request().await;
@@ -132,7 +141,6 @@ async fn a_commit_that_fails_before_writing_logs_nothing_and_says_retry() {
     mayfly.stop().await;
 }
 
-#[tokio::test]
 async fn a_failing_ca_signer_is_a_500_with_an_error_id_and_never_a_400() {
     let mayfly = faulty().await;
     let (request, _) = mayfly.signing_request().await;
@@ -192,7 +200,6 @@ async fn post_entry(mayfly: &Mayfly, entry: &Value) -> reqwest::Response {
         .unwrap()
 }
 
-#[tokio::test]
 async fn a_rekor_post_whose_commit_failed_after_writing_resolves_to_exactly_one_entry() {
     let mayfly = faulty().await;
     let entry = hashedrekord(&mayfly, b"release.tar.gz").await;
@@ -222,7 +229,6 @@ async fn a_rekor_post_whose_commit_failed_after_writing_resolves_to_exactly_one_
     mayfly.stop().await;
 }
 
-#[tokio::test]
 async fn a_rekor_post_whose_commit_failed_before_writing_is_created_by_the_retry() {
     let mayfly = faulty().await;
     let entry = hashedrekord(&mayfly, b"app.whl").await;

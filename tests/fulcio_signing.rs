@@ -13,6 +13,14 @@ use support::certs::{self, Issued, chain_of};
 use support::{Mayfly, TestIdp, issuers_with_idp, key_request, now, p256_key, p256_sign, pem_ders};
 use x509_parser::prelude::*;
 
+use support::backend::Backend;
+
+// Every test below runs twice: on SQLite and on PostgreSQL (tests/support/backend.rs).
+on_both_backends!(
+    github_leaf_has_fulcio_profile_and_verifies_independently,
+    extensions_match_a_real_fulcio_leaf_for_the_same_claims,
+);
+
 const FULCIO_PREFIX: &str = "1.3.6.1.4.1.57264.1.";
 const SCT_LIST_OID: &str = "1.3.6.1.4.1.11129.2.4.2";
 const POISON_OID: &str = "1.3.6.1.4.1.11129.2.4.3";
@@ -37,7 +45,6 @@ async fn issue_github(mayfly: &Mayfly, idp: &TestIdp, claims: &Value) -> Issued 
     chain_of(&body)
 }
 
-#[tokio::test]
 async fn github_leaf_has_fulcio_profile_and_verifies_independently() {
     let idp = TestIdp::start().await;
     let mayfly = Mayfly::start(Some(&issuers_with_idp(&idp)), false).await;
@@ -354,7 +361,6 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
 // The real Fulcio leaf.
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
 async fn extensions_match_a_real_fulcio_leaf_for_the_same_claims() {
     let bundle: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(

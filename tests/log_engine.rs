@@ -1,37 +1,59 @@
-//! The log engine against a real SQLite file: durability, proofs, dedup, back-pressure, and
-//! crash safety under injected storage faults, with the whole tree re-verified from storage
-//! after every step.
+//! The log engine against a real database, SQLite and PostgreSQL: durability, proofs, dedup,
+//! back-pressure, and crash safety under injected storage faults, with the whole tree
+//! re-verified from storage after every step.
 
+#[path = "support/backend.rs"]
+mod backend;
+
+use backend::{Backend, Database};
 use mayfly::log::audit::check_log;
 use mayfly::log::key::LogKey;
 use mayfly::log::storage::{Batch, LogSlot, LogStore, StoreError, StoredCheckpoint};
 use mayfly::log::{Appended, Log, LogConfig, LogError, Verbatim};
-use mayfly::storage::SqliteStore;
+use mayfly::storage::Store;
 use mayfly::testing::Fault;
 use mayfly_spec::tlog::checkpoint::open_checkpoint;
 use mayfly_spec::tlog::tile::TileId;
 use mayfly_spec::tlog::{Hash, leaf_hash, proof};
-use std::path::PathBuf;
 use std::sync::Arc;
+
+on_both_backends!(
+    appends_are_durable_with_proofs_that_verify_against_signed_checkpoints,
+    entries_below_the_published_size_are_always_readable(
+        flavor = "multi_thread",
+        worker_threads = 2
+    ),
+    a_log_without_dedup_appends_repeats_and_keeps_no_index,
+    a_duplicate_gets_the_existing_index_and_adds_nothing,
+    oversized_entries_are_refused_before_sequencing,
+    every_persistence_fault_leaves_a_consistent_log,
+    a_failed_statement_inside_a_commit_leaves_nothing_visible,
+    a_full_pool_pushes_back_with_a_distinct_error,
+    close_commits_everything_admitted_then_refuses,
+    a_different_key_cannot_open_the_log,
+    partial_tiles_serve_every_earlier_width,
+    an_entry_the_codec_refuses_takes_no_index_and_is_an_internal_fault,
+    batched_inclusion_proofs_equal_single_ones,
+);
 
 const ORIGIN: &str = "test.mayfly.invalid";
 
-/// The kit's fault-injecting store over the real SQLite store.
-type FaultyStore = mayfly::testing::FaultyStore<SqliteStore>;
+/// The kit's fault-injecting store over the real store.
+type FaultyStore = mayfly::testing::FaultyStore<Store>;
 
 struct Fixture {
+    db: Database,
     _dir: tempfile::TempDir,
-    db: PathBuf,
     key: LogKey,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    /// A fresh database of the test's backend.
+    async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("log.db");
         Fixture {
+            db: Backend::current().database(dir.path()).await,
             _dir: dir,
-            db,
             key: LogKey::generate().unwrap(),
         }
     }
@@ -46,8 +68,8 @@ impl Fixture {
         }
     }
 
-    async fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.db).await.unwrap()
+    async fn store(&self) -> Store {
+        self.db.open().await
     }
 
     async fn create(&self) -> (Log<FaultyStore>, FaultyStore) {
@@ -64,7 +86,7 @@ impl Fixture {
     }
 
     /// Reopens from disk as after a crash and re-verifies everything stored.
-    async fn reopen_and_audit(&self) -> (Log<SqliteStore>, u64) {
+    async fn reopen_and_audit(&self) -> (Log<Store>, u64) {
         let store = self.store().await;
         let report = check_log(&store, LogSlot::ARTIFACTS, ORIGIN, &self.key, true)
             .await
@@ -125,9 +147,8 @@ async fn assert_present<S: LogStore>(log: &Log<S>, acked: &[(u64, u64)]) {
     }
 }
 
-#[tokio::test]
 async fn appends_are_durable_with_proofs_that_verify_against_signed_checkpoints() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let (log, _) = fx.create().await;
     let acked = append_sequenced(&log, 0..1500).await;
     let verifier = fx.key.note_verifier(ORIGIN).unwrap();
@@ -170,9 +191,8 @@ async fn appends_are_durable_with_proofs_that_verify_against_signed_checkpoints(
 
 /// Readers race the writer at the right edge, where a commit folds the open bundle's parts
 /// into a full bundle: every entry below the published size must be readable at every moment.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_below_the_published_size_are_always_readable() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let (log, _) = fx.create().await;
     let writer = {
         let log = log.clone();
@@ -205,9 +225,8 @@ async fn entries_below_the_published_size_are_always_readable() {
 
 /// The issuance log's mode: payloads that cannot repeat need no dedup index, so a repeat is
 /// appended again and no index row is written for any entry.
-#[tokio::test]
 async fn a_log_without_dedup_appends_repeats_and_keeps_no_index() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let config = LogConfig {
         dedup: false,
         ..fx.config()
@@ -249,9 +268,8 @@ async fn a_log_without_dedup_appends_repeats_and_keeps_no_index() {
     assert_eq!(report.size, 52);
 }
 
-#[tokio::test]
 async fn a_duplicate_gets_the_existing_index_and_adds_nothing() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let (log, _) = fx.create().await;
     let first = sequenced(log.append(entry(7)).await);
     let again = log.append(entry(7)).await.unwrap();
@@ -282,9 +300,8 @@ async fn a_duplicate_gets_the_existing_index_and_adds_nothing() {
     );
 }
 
-#[tokio::test]
 async fn oversized_entries_are_refused_before_sequencing() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let (log, _) = fx.create().await;
     assert!(matches!(
         log.append(vec![0; 70_000]).await,
@@ -295,9 +312,8 @@ async fn oversized_entries_are_refused_before_sequencing() {
 
 /// After each injected fault: nothing acknowledged is lost, nothing half-written is visible,
 /// the tree re-verifies from storage, the log keeps working, and a retry resolves to one entry.
-#[tokio::test]
 async fn every_persistence_fault_leaves_a_consistent_log() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let (log, store) = fx.create().await;
     let mut acked = append_many(&log, 0..300).await;
     let mut next = 300;
@@ -355,9 +371,8 @@ async fn every_persistence_fault_leaves_a_consistent_log() {
     assert!(log.is_healthy());
 }
 
-#[tokio::test]
 async fn a_failed_statement_inside_a_commit_leaves_nothing_visible() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let (log, _) = fx.create().await;
     append_many(&log, 0..10).await;
     let before = log.checkpoint();
@@ -388,9 +403,8 @@ async fn a_failed_statement_inside_a_commit_leaves_nothing_visible() {
     fx.reopen_and_audit().await;
 }
 
-#[tokio::test]
 async fn a_full_pool_pushes_back_with_a_distinct_error() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let store = FaultyStore::new(fx.store().await);
     let mut config = fx.config();
     config.max_pending = 4;
@@ -418,9 +432,8 @@ async fn a_full_pool_pushes_back_with_a_distinct_error() {
     }
 }
 
-#[tokio::test]
 async fn close_commits_everything_admitted_then_refuses() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let (log, _) = fx.create().await;
     let tasks: Vec<_> = (0..200)
         .map(|i| {
@@ -448,9 +461,8 @@ async fn close_commits_everything_admitted_then_refuses() {
     assert_present(&reopened, &acked).await;
 }
 
-#[tokio::test]
 async fn a_different_key_cannot_open_the_log() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let (log, _) = fx.create().await;
     sequenced(log.append(entry(1)).await);
     log.close().await;
@@ -476,9 +488,8 @@ async fn a_different_key_cannot_open_the_log() {
     assert!(matches!(err, LogError::KeyMismatch(_)), "{err}");
 }
 
-#[tokio::test]
 async fn partial_tiles_serve_every_earlier_width() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let (log, _) = fx.create().await;
     append_many(&log, 0..10).await;
     let early = log
@@ -536,9 +547,8 @@ impl mayfly::log::LeafCodec for PickyCodec {
     }
 }
 
-#[tokio::test]
 async fn an_entry_the_codec_refuses_takes_no_index_and_is_an_internal_fault() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let store = FaultyStore::new(fx.store().await);
     let log = Log::create(
         store.clone(),
@@ -587,9 +597,8 @@ async fn an_entry_the_codec_refuses_takes_no_index_and_is_an_internal_fault() {
     fx.reopen_and_audit().await;
 }
 
-#[tokio::test]
 async fn batched_inclusion_proofs_equal_single_ones() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let (log, _) = fx.create().await;
     append_many(&log, 0..700).await;
     let size = log.checkpoint().size;

@@ -2,35 +2,49 @@
 //! separate processes have), the same key and origin. The log never forks, every acknowledged
 //! entry is in it exactly once, dedup holds across sequencers, idle ones follow the log, and a
 //! checkpoint that does not extend a sequencer's own (another key, a rollback, a fork) stops it.
+//! Every test runs on SQLite and on PostgreSQL (tests/support/backend.rs).
 
+#[path = "support/backend.rs"]
+mod backend;
+
+use backend::{Backend, Database};
 use mayfly::log::audit::check_log;
 use mayfly::log::key::LogKey;
 use mayfly::log::storage::{Batch, LogSlot, LogStore, StoredCheckpoint};
 use mayfly::log::{Appended, Log, LogConfig, LogError, Verbatim};
-use mayfly::storage::SqliteStore;
+use mayfly::storage::Store;
 use mayfly_spec::tlog::Hash;
 use mayfly_spec::tlog::checkpoint::{Checkpoint, sign_checkpoint};
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+on_both_backends!(
+    three_sequencers_appending_at_once_never_fork_and_log_each_entry_once(
+        flavor = "multi_thread",
+        worker_threads = 4
+    ),
+    an_idle_replica_publishes_what_another_committed,
+    a_checkpoint_that_does_not_extend_the_log_stops_the_sequencer,
+    an_idle_replica_stops_following_a_forged_checkpoint,
+);
 
 const ORIGIN: &str = "replicas.mayfly.invalid";
 const SLOT: LogSlot = LogSlot::ARTIFACTS;
 
 struct Fixture {
+    db: Database,
     _dir: tempfile::TempDir,
-    db: PathBuf,
     key: LogKey,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    /// A fresh database of the test's backend.
+    async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("log.db");
         Fixture {
+            db: Backend::current().database(dir.path()).await,
             _dir: dir,
-            db,
             key: LogKey::generate().unwrap(),
         }
     }
@@ -44,11 +58,11 @@ impl Fixture {
     }
 
     /// A store with its own connections, as another process would open it.
-    async fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.db).await.unwrap()
+    async fn store(&self) -> Store {
+        self.db.open().await
     }
 
-    async fn create(&self) -> Log<SqliteStore> {
+    async fn create(&self) -> Log<Store> {
         Log::create(
             self.store().await,
             self.key.clone(),
@@ -59,7 +73,7 @@ impl Fixture {
         .unwrap()
     }
 
-    async fn replica(&self) -> Log<SqliteStore> {
+    async fn replica(&self) -> Log<Store> {
         Log::open(
             self.store().await,
             self.key.clone(),
@@ -85,7 +99,7 @@ fn entry(i: u64) -> Vec<u8> {
 
 /// Appends `entry(i)` for every i through `log`, concurrently; returns (i, answer).
 fn spawn_appends(
-    log: &Log<SqliteStore>,
+    log: &Log<Store>,
     items: impl IntoIterator<Item = u64>,
 ) -> Vec<tokio::task::JoinHandle<(u64, Result<Appended, LogError>)>> {
     items
@@ -98,7 +112,7 @@ fn spawn_appends(
 }
 
 /// Waits until `log` publishes a checkpoint of at least `size` (it follows the stored one).
-async fn wait_for_size(log: &Log<SqliteStore>, size: u64) -> Arc<StoredCheckpoint> {
+async fn wait_for_size(log: &Log<Store>, size: u64) -> Arc<StoredCheckpoint> {
     let mut heads = log.watch();
     tokio::time::timeout(Duration::from_secs(5), heads.wait_for(|h| h.size >= size))
         .await
@@ -107,9 +121,8 @@ async fn wait_for_size(log: &Log<SqliteStore>, size: u64) -> Arc<StoredCheckpoin
         .clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_sequencers_appending_at_once_never_fork_and_log_each_entry_once() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let logs = [fx.create().await, fx.replica().await, fx.replica().await];
     // Each sequencer gets its own 150 entries, and entries 1000..1050 are sent to all three:
     // dedup must log each of those once, wherever it lands first.
@@ -164,9 +177,8 @@ async fn three_sequencers_appending_at_once_never_fork_and_log_each_entry_once()
     assert_eq!(logs[0].checkpoint().size, written);
 }
 
-#[tokio::test]
 async fn an_idle_replica_publishes_what_another_committed() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let writer = fx.create().await;
     let reader = fx.replica().await;
     let mut acked = Vec::new();
@@ -207,10 +219,9 @@ fn signed(key: &LogKey, size: u64, root: Hash) -> StoredCheckpoint {
     StoredCheckpoint { size, root, note }
 }
 
-#[tokio::test]
 async fn a_checkpoint_that_does_not_extend_the_log_stops_the_sequencer() {
     for case in ["another key", "rollback", "fork"] {
-        let fx = Fixture::new();
+        let fx = Fixture::new().await;
         let log = fx.create().await;
         for task in spawn_appends(&log, 0..5) {
             task.await.unwrap().1.unwrap();
@@ -255,9 +266,8 @@ async fn a_checkpoint_that_does_not_extend_the_log_stops_the_sequencer() {
     }
 }
 
-#[tokio::test]
 async fn an_idle_replica_stops_following_a_forged_checkpoint() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let writer = fx.create().await;
     let reader = fx.replica().await;
     writer.append(entry(1)).await.unwrap();

@@ -14,6 +14,14 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use support::{Mayfly, key_request, p256_key, p256_sign, pem_ders};
 
+use support::backend::Backend;
+
+// Every test below runs twice: on SQLite and on PostgreSQL (tests/support/backend.rs).
+on_both_backends!(
+    every_kind_logs_and_verifies_independently,
+    bad_entries_are_400_and_append_nothing,
+);
+
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
@@ -214,7 +222,6 @@ impl Harness {
 
 const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
-#[tokio::test]
 async fn every_kind_logs_and_verifies_independently() {
     let h = Harness::start().await;
     assert_eq!(h.tree_size().await, 0);
@@ -367,7 +374,6 @@ async fn every_kind_logs_and_verifies_independently() {
     h.mayfly.stop().await;
 }
 
-#[tokio::test]
 async fn bad_entries_are_400_and_append_nothing() {
     let h = Harness::start().await;
     let (other, _) = p256_key();

@@ -28,6 +28,14 @@ use support::Mayfly;
 use support::process::{Process, TIMEOUT, mayfly_command};
 use tokio::task::JoinSet;
 
+use support::backend::Backend;
+
+// Every test below runs twice: on SQLite and on PostgreSQL (tests/support/backend.rs).
+on_both_backends!(
+    tiles_and_checkpoints_verify_over_http(flavor = "multi_thread", worker_threads = 2),
+    graceful_shutdown_keeps_every_acknowledged_append(flavor = "multi_thread", worker_threads = 2),
+);
+
 /// Hashes per full tile and entries per full bundle (C2SP tlog-tiles).
 const WIDTH: u64 = 256;
 const IMMUTABLE: &str = "immutable";
@@ -238,7 +246,6 @@ async fn append_concurrently(log: &Log<Store>, payloads: Vec<Vec<u8>>) -> BTreeM
 // In process.
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiles_and_checkpoints_verify_over_http() {
     let mut serving = Mayfly::builder().start().await;
     let base = serving.url.clone();
@@ -408,7 +415,6 @@ async fn tiles_and_checkpoints_verify_over_http() {
     serving.shut_down().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_keeps_every_acknowledged_append() {
     let mut serving = Mayfly::builder().start().await;
     let base = serving.url.clone();
@@ -963,4 +969,46 @@ fn binary_escapes_client_text_in_its_log_and_stops_despite_stalled_clients() {
         !log.contains(" ERROR "),
         "client input caused an ERROR line:\n{log}"
     );
+}
+
+/// A database that cannot be used stops the first start before anything is created: the data
+/// dir stays fresh, so the next start with the right URL creates the instance.
+#[tokio::test]
+async fn an_unreachable_database_creates_no_keys_and_shows_no_password() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = scratch.path().join("data");
+    let dir = data_dir.clone();
+    let refused = Mayfly::builder()
+        .configure(move |config, _| {
+            config.data_dir = dir;
+            config.database_url = Some("postgres://mayfly:s3cret@127.0.0.1:1/mayfly".into());
+        })
+        .open()
+        .await;
+    let Err(error) = refused else {
+        panic!("a server on an unreachable database started")
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("cannot connect to postgres://mayfly:***@127.0.0.1:1/mayfly")
+            && message.contains("is the server running?")
+            && !message.contains("s3cret"),
+        "{message}"
+    );
+    let files: Vec<_> = walk(&data_dir);
+    assert!(files.is_empty(), "the refused start wrote {files:?}");
+}
+
+/// Every file (not directory) below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -34,13 +34,24 @@ pub async fn check_log<S: LogStore>(
     key: &LogKey,
     verbatim: bool,
 ) -> Result<AuditReport, LogError> {
+    check_log_with(store, slot, origin, key.verifying_key(), verbatim).await
+}
+
+/// [`check_log`] with the log's public key alone (what an instance whose keys live in an HSM
+/// keeps on disk).
+pub async fn check_log_with<S: LogStore>(
+    store: &S,
+    slot: LogSlot,
+    origin: &str,
+    key: &p256::ecdsa::VerifyingKey,
+    verbatim: bool,
+) -> Result<AuditReport, LogError> {
     let fail = |msg: String| LogError::Audit(msg);
     let head = store
         .checkpoint(slot)
         .await?
         .ok_or_else(|| fail("no checkpoint".into()))?;
-    let verifier = key
-        .note_verifier(origin)
+    let verifier = mayfly_spec::tlog::note::EcdsaNoteVerifier::new(origin, *key)
         .map_err(|e| fail(format!("checkpoint key: {e}")))?;
     let opened = open_checkpoint(head.note.as_bytes(), origin, &verifier)
         .map_err(|e| fail(format!("checkpoint note: {e}")))?;

@@ -96,6 +96,10 @@ pub enum StoreError {
     /// Stored data does not have the shape the engine wrote.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database cannot be used at all: unreachable, or holding a schema this binary does
+    /// not know. The message says which and what to do. Nothing was written.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Storage for one or more logs. Cloning is cheap (a handle).

@@ -25,9 +25,11 @@ use crate::storage::{DatabaseUrl, DatabaseUrlError, Store};
 mod ca;
 mod init;
 pub mod listener;
+mod migrate;
 mod offline;
 
 pub use init::{InitConfig, Initialized, InitializedLog, init};
+pub use migrate::{LogCopy, MigrateReport, migrate};
 pub use offline::rebuild_index;
 
 use ca::{CaSource, KeySource};

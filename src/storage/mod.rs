@@ -4,37 +4,57 @@
 //! WAL and one writer connection today). [`Store`] is the one the server runs on: an enum, so
 //! the engine and the HTTP layer are written once and dispatch costs a branch, not a box.
 
+#[cfg(test)]
+mod contract_tests;
+mod postgres;
+#[cfg(any(test, feature = "test-util"))]
+pub mod scratch;
 mod sqlite;
+mod terms;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::index::{ArtifactQuery, CertificateQuery, IndexBatch, IndexStore};
 use crate::log::storage::{Batch, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
 use mayfly_spec::tlog::Hash;
 use mayfly_spec::tlog::tile::TileId;
+use sqlx::migrate::MigrateError;
 use std::path::{Path, PathBuf};
 
 /// Where the database lives, as `--database-url` names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// `sqlite://PATH` (or `sqlite:PATH`): one file, created if missing.
     Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`, as libpq reads it; the database must exist.
+    Postgres(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DatabaseUrlError {
-    #[error("--database-url {0}: unknown scheme; use sqlite://PATH (a file, created if missing)")]
+    #[error(
+        "--database-url {0}: unknown scheme; use sqlite://PATH (a file, created if missing) or postgres://USER@HOST:PORT/DATABASE"
+    )]
     UnknownScheme(String),
     #[error("--database-url {0}: no path after the scheme")]
     Empty(String),
+    #[error("--database-url {0}: {1}")]
+    Malformed(String, String),
 }
 
 impl DatabaseUrl {
     pub fn parse(url: &str) -> Result<Self, DatabaseUrlError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // Checked here so a typo is reported before anything starts, without the password.
+            url::Url::parse(url)
+                .map_err(|e| DatabaseUrlError::Malformed(redact(url), e.to_string()))?;
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
-            .ok_or_else(|| DatabaseUrlError::UnknownScheme(url.to_owned()))?;
+            .ok_or_else(|| DatabaseUrlError::UnknownScheme(redact(url)))?;
         if path.is_empty() {
             return Err(DatabaseUrlError::Empty(url.to_owned()));
         }
@@ -50,15 +70,56 @@ impl DatabaseUrl {
     pub fn local_file(&self) -> Option<&Path> {
         match self {
             DatabaseUrl::Sqlite(path) => Some(path),
+            DatabaseUrl::Postgres(_) => None,
         }
     }
 }
 
+/// `url` with its password (if any) replaced by `***`: what errors and logs show.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Fails only for URLs that cannot have a password, which this one has.
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Unparseable: show the scheme alone rather than risk showing a password.
+        Err(_) => match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://…"),
+            None => "(unparseable URL)".to_owned(),
+        },
+    }
+}
+
+/// Shows the URL without its password.
 impl std::fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => f.write_str(&redact(url)),
         }
+    }
+}
+
+/// As Display: a password never reaches a log line through `{:?}` either.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// What a failed schema migration means for the operator. A database that has a migration this
+/// binary does not know was upgraded by a newer Mayfly: running on it could misread its tables.
+fn migration_error(shown: &str, e: MigrateError) -> StoreError {
+    match e {
+        MigrateError::VersionMissing(version) => StoreError::Unavailable(format!(
+            "{shown}: the database schema is newer than this mayfly (migration {version}); upgrade mayfly"
+        )),
+        MigrateError::VersionMismatch(version) => StoreError::Unavailable(format!(
+            "{shown}: migration {version} in the database differs from this mayfly's; the database was made by another build"
+        )),
+        other => StoreError::Backend(Box::new(other)),
     }
 }
 
@@ -66,51 +127,96 @@ impl std::fmt::Display for DatabaseUrl {
 #[derive(Clone, Debug)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
     /// SQLite with injected faults (tests only; see [`crate::testing`]).
     #[cfg(feature = "test-util")]
     FaultySqlite(crate::testing::FaultyStore<SqliteStore>),
+    /// PostgreSQL with injected faults (tests only).
+    #[cfg(feature = "test-util")]
+    FaultyPostgres(crate::testing::FaultyStore<PgStore>),
+}
+
+/// `$body` with `$s` bound to the store behind any variant (the fault injector included).
+macro_rules! each {
+    ($store:expr, $s:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite($s) => $body,
+            Store::Postgres($s) => $body,
+            #[cfg(feature = "test-util")]
+            Store::FaultySqlite($s) => $body,
+            #[cfg(feature = "test-util")]
+            Store::FaultyPostgres($s) => $body,
+        }
+    };
+}
+
+/// `$body` with `$s` bound to the real store, past any fault injector.
+macro_rules! real {
+    ($store:expr, $s:ident => $body:expr) => {
+        match $store.real() {
+            Real::Sqlite($s) => $body,
+            Real::Postgres($s) => $body,
+        }
+    };
+}
+
+enum Real<'a> {
+    Sqlite(&'a SqliteStore),
+    Postgres(&'a PgStore),
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and applies its migrations.
+    /// Opens (creating a SQLite file if needed) the database and applies its migrations.
     pub async fn open(url: &DatabaseUrl) -> Result<Self, StoreError> {
         match url {
             DatabaseUrl::Sqlite(path) => Ok(Store::Sqlite(SqliteStore::open(path).await?)),
+            DatabaseUrl::Postgres(raw) => Ok(Store::Postgres(PgStore::open(raw).await?)),
         }
     }
 
     pub async fn close(&self) {
+        real!(self, s => s.close().await)
+    }
+
+    fn real(&self) -> Real<'_> {
         match self {
-            Store::Sqlite(s) => s.close().await,
+            Store::Sqlite(s) => Real::Sqlite(s),
+            Store::Postgres(s) => Real::Postgres(s),
             #[cfg(feature = "test-util")]
-            Store::FaultySqlite(s) => s.inner().close().await,
+            Store::FaultySqlite(s) => Real::Sqlite(s.inner()),
+            #[cfg(feature = "test-util")]
+            Store::FaultyPostgres(s) => Real::Postgres(s.inner()),
         }
+    }
+
+    /// Up to `limit` dedup rows of `log` with keys after `after`, in key order: how
+    /// `mayfly migrate` walks them.
+    pub async fn leaf_rows(
+        &self,
+        log: LogSlot,
+        after: Option<Hash>,
+        limit: usize,
+    ) -> Result<Vec<LeafRecord>, StoreError> {
+        real!(self, s => s.leaf_rows(log, after, limit).await)
+    }
+
+    /// Whether the database holds no log data and no index: a safe destination for a copy.
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        real!(self, s => s.is_empty().await)
     }
 }
 
 impl LogStore for Store {
     async fn checkpoint(&self, log: LogSlot) -> Result<Option<StoredCheckpoint>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.checkpoint(log).await,
-            #[cfg(feature = "test-util")]
-            Store::FaultySqlite(s) => s.checkpoint(log).await,
-        }
+        each!(self, s => s.checkpoint(log).await)
     }
 
     async fn hash_tile(&self, log: LogSlot, id: TileId) -> Result<Option<Vec<u8>>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.hash_tile(log, id).await,
-            #[cfg(feature = "test-util")]
-            Store::FaultySqlite(s) => s.hash_tile(log, id).await,
-        }
+        each!(self, s => s.hash_tile(log, id).await)
     }
 
     async fn entry_bundle(&self, log: LogSlot, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.entry_bundle(log, index).await,
-            #[cfg(feature = "test-util")]
-            Store::FaultySqlite(s) => s.entry_bundle(log, index).await,
-        }
+        each!(self, s => s.entry_bundle(log, index).await)
     }
 
     async fn lookup(
@@ -118,52 +224,34 @@ impl LogStore for Store {
         log: LogSlot,
         keys: &[Hash],
     ) -> Result<Vec<Option<LeafRecord>>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.lookup(log, keys).await,
-            #[cfg(feature = "test-util")]
-            Store::FaultySqlite(s) => s.lookup(log, keys).await,
-        }
+        each!(self, s => s.lookup(log, keys).await)
     }
 
     async fn commit(&self, log: LogSlot, batch: &Batch) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.commit(log, batch).await,
-            #[cfg(feature = "test-util")]
-            Store::FaultySqlite(s) => s.commit(log, batch).await,
-        }
+        each!(self, s => s.commit(log, batch).await)
     }
 }
 
 /// The index lives in the same database; faults are injected into the log's tables only.
 impl IndexStore for Store {
     async fn index_position(&self, log: LogSlot) -> Result<u64, StoreError> {
-        self.sqlite().index_position(log).await
+        real!(self, s => s.index_position(log).await)
     }
 
     async fn index_add(&self, log: LogSlot, batch: &IndexBatch) -> Result<(), StoreError> {
-        self.sqlite().index_add(log, batch).await
+        real!(self, s => s.index_add(log, batch).await)
     }
 
     async fn index_clear(&self) -> Result<(), StoreError> {
-        self.sqlite().index_clear().await
+        real!(self, s => s.index_clear().await)
     }
 
     async fn find_certificates(&self, query: &CertificateQuery) -> Result<Vec<u64>, StoreError> {
-        self.sqlite().find_certificates(query).await
+        real!(self, s => s.find_certificates(query).await)
     }
 
     async fn find_artifacts(&self, query: &ArtifactQuery) -> Result<Vec<(u64, Hash)>, StoreError> {
-        self.sqlite().find_artifacts(query).await
-    }
-}
-
-impl Store {
-    fn sqlite(&self) -> &SqliteStore {
-        match self {
-            Store::Sqlite(s) => s,
-            #[cfg(feature = "test-util")]
-            Store::FaultySqlite(s) => s.inner(),
-        }
+        real!(self, s => s.find_artifacts(query).await)
     }
 }
 
@@ -191,5 +279,33 @@ mod tests {
         ));
         let shown = DatabaseUrl::parse("sqlite:///x.db").unwrap().to_string();
         assert_eq!(shown, "sqlite:///x.db");
+    }
+
+    #[test]
+    fn postgres_urls_are_taken_and_shown_without_their_password() {
+        for url in ["postgres://u@db:5432/mayfly", "postgresql://db/mayfly"] {
+            assert_eq!(
+                DatabaseUrl::parse(url),
+                Ok(DatabaseUrl::Postgres(url.to_owned()))
+            );
+        }
+        let url = DatabaseUrl::parse("postgres://mayfly:s3cret@db/mayfly").unwrap();
+        assert_eq!(url.to_string(), "postgres://mayfly:***@db/mayfly");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(url.local_file(), None);
+
+        let unknown = DatabaseUrl::parse("mysql://u:s3cret@localhost/db").unwrap_err();
+        let message = unknown.to_string();
+        assert!(
+            message.contains("sqlite://") && message.contains("postgres://"),
+            "{message}"
+        );
+        assert!(!message.contains("s3cret"), "{message}");
+        let malformed = DatabaseUrl::parse("postgres://u:s3cret@db:port/m").unwrap_err();
+        assert!(
+            matches!(malformed, DatabaseUrlError::Malformed(..)),
+            "{malformed}"
+        );
+        assert!(!malformed.to_string().contains("s3cret"));
     }
 }

@@ -44,7 +44,7 @@ impl SqliteStore {
         sqlx::migrate!("src/storage/migrations/sqlite")
             .run(&writer)
             .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            .map_err(|e| super::migration_error(&format!("sqlite://{}", path.display()), e))?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -65,6 +65,56 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.readers.close().await;
         self.writer.close().await;
+    }
+
+    /// See [`super::Store::leaf_rows`].
+    pub async fn leaf_rows(
+        &self,
+        log: LogSlot,
+        after: Option<Hash>,
+        limit: usize,
+    ) -> Result<Vec<LeafRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT key, idx, ts FROM leaves WHERE log = ? AND key > ? ORDER BY key LIMIT ?",
+        )
+        .bind(i64::from(log.0))
+        .bind(after.map_or_else(Vec::new, |h| h.0.to_vec()))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(LeafRecord {
+                    key: to_hash(row.try_get::<&[u8], _>("key").map_err(backend)?)?,
+                    index: to_u64(row.try_get("idx").map_err(backend)?)?,
+                    timestamp: to_u64(row.try_get("ts").map_err(backend)?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// See [`super::Store::is_empty`].
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let any: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM checkpoints) OR EXISTS (SELECT 1 FROM hash_tiles) \
+             OR EXISTS (SELECT 1 FROM entry_bundles) OR EXISTS (SELECT 1 FROM entry_bundle_parts) \
+             OR EXISTS (SELECT 1 FROM leaves) OR EXISTS (SELECT 1 FROM index_positions)",
+        )
+        .fetch_one(&self.readers)
+        .await
+        .map_err(backend)?;
+        Ok(!any)
+    }
+
+    /// Runs `sql` as is: tests that set up what no API writes.
+    #[cfg(test)]
+    pub(crate) async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&self.writer)
+            .await
+            .map(drop)
+            .map_err(backend)
     }
 }
 
@@ -283,116 +333,5 @@ impl LogStore for SqliteStore {
             }
         }
         tx.commit().await.map_err(backend)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
-        (dir, store)
-    }
-
-    fn batch(previous: Option<(u64, Hash)>, size: u64, bundles: Vec<BundleWrite>) -> Batch {
-        Batch {
-            previous,
-            checkpoint: Some(StoredCheckpoint {
-                size,
-                root: Hash([size as u8; 32]),
-                note: format!("cp {size}\n"),
-            }),
-            tiles: vec![],
-            bundles,
-            leaves: vec![],
-        }
-    }
-
-    const LOG: LogSlot = LogSlot::ARTIFACTS;
-
-    #[tokio::test]
-    async fn appends_assemble_the_open_bundle_and_completion_replaces_them() {
-        let (_dir, store) = store().await;
-        let append = |offset: u64, data: &[u8]| BundleWrite::Append {
-            index: 3,
-            offset,
-            data: data.to_vec(),
-        };
-        store
-            .commit(LOG, &batch(None, 1, vec![append(0, b"ab")]))
-            .await
-            .unwrap();
-        store
-            .commit(
-                LOG,
-                &batch(Some((1, Hash([1; 32]))), 2, vec![append(2, b"cde")]),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
-            Some(&b"abcde"[..])
-        );
-        assert_eq!(store.entry_bundle(LOG, 4).await.unwrap(), None);
-        assert_eq!(
-            store.entry_bundle(LogSlot::ISSUANCE, 3).await.unwrap(),
-            None
-        );
-
-        // The same part again (a batch retried after an in-doubt commit) changes nothing.
-        store
-            .commit(
-                LOG,
-                &batch(Some((2, Hash([2; 32]))), 3, vec![append(2, b"cde")]),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
-            Some(&b"abcde"[..])
-        );
-
-        // Completion: the whole bundle in one row, the parts gone.
-        let complete = BundleWrite::Complete {
-            index: 3,
-            data: b"abcdefgh".to_vec(),
-        };
-        store
-            .commit(LOG, &batch(Some((3, Hash([3; 32]))), 4, vec![complete]))
-            .await
-            .unwrap();
-        assert_eq!(
-            store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
-            Some(&b"abcdefgh"[..])
-        );
-        let parts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entry_bundle_parts")
-            .fetch_one(&store.readers)
-            .await
-            .unwrap();
-        assert_eq!(parts, 0);
-    }
-
-    #[tokio::test]
-    async fn a_gap_between_parts_is_corruption() {
-        let (_dir, store) = store().await;
-        let parts = vec![
-            BundleWrite::Append {
-                index: 0,
-                offset: 0,
-                data: b"ab".to_vec(),
-            },
-            BundleWrite::Append {
-                index: 0,
-                offset: 5,
-                data: b"xy".to_vec(),
-            },
-        ];
-        store.commit(LOG, &batch(None, 1, parts)).await.unwrap();
-        assert!(matches!(
-            store.entry_bundle(LOG, 0).await,
-            Err(StoreError::Corrupt(_))
-        ));
     }
 }

@@ -278,6 +278,15 @@ impl Builder {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = serve_config(addr, &dir.path().join("data"), issuers);
+        // The test's backend (see `on_both_backends!`): a PostgreSQL database of its own.
+        let database = match backend::Backend::current() {
+            backend::Backend::Sqlite => None,
+            backend::Backend::Postgres => {
+                let database = backend::Backend::Postgres.database(dir.path()).await;
+                config.database_url = Some(database.url_string());
+                Some(database)
+            }
+        };
         config.ca = self.ca.unwrap_or(CaBackend::File);
         config.dev_issuer = self.dev_issuer;
         for change in self.configure {
@@ -317,6 +326,7 @@ impl Builder {
             signer,
             shutdown: Some(tx),
             task: Some(task),
+            _database: database,
         })
     }
 }
@@ -359,6 +369,8 @@ pub struct Mayfly {
     signer: Option<Arc<FailingSigner>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The PostgreSQL database of a PostgreSQL test, dropped with the instance.
+    _database: Option<backend::Database>,
 }
 
 impl Mayfly {
@@ -563,6 +575,8 @@ pub fn pem_ders(text: &str) -> Vec<Vec<u8>> {
     out
 }
 
+/// The database backends the tests run on, and `on_both_backends!`.
+pub mod backend;
 /// Issued certificates checked by OpenSSL, webpki and x509-parser.
 pub mod certs;
 /// The real Sigstore clients (sigstore-python, sigstore-js) for the client tests.

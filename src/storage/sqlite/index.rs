@@ -6,49 +6,12 @@
 //! `limit` probes per term whatever the index size.
 
 use super::{ROWS_PER_STATEMENT, SqliteStore, backend, to_hash, to_i64, to_u64};
-use crate::index::{
-    ArtifactQuery, CertificateQuery, EntryDetail, Field, IndexBatch, IndexStore, Term,
-};
+use crate::index::{ArtifactQuery, CertificateQuery, EntryDetail, IndexBatch, IndexStore, Term};
 use crate::log::storage::{LogSlot, StoreError};
+use crate::storage::terms::{Stored, stored_value};
 use mayfly_spec::tlog::Hash;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::BTreeMap;
-
-/// A term value as stored: digests and key fingerprints (hex, unique per entry or per key, the
-/// bulk of the artifact index) as their bytes, which halves their rows; everything else as
-/// text. The column is `ANY`, and a blob never equals a text, so the two cannot collide.
-enum Stored<'a> {
-    Text(&'a str),
-    Blob(Vec<u8>),
-}
-
-/// Algorithm codes of binary digest values: stable on disk.
-const DIGEST_ALGORITHMS: [(&str, u8); 4] =
-    [("sha256", 1), ("sha384", 2), ("sha512", 3), ("sha1", 4)];
-
-fn stored_value(term: &Term) -> Stored<'_> {
-    let text = term.value.as_str();
-    let lower_hex = |h: &str| {
-        h.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            .then(|| hex::decode(h).ok())
-            .flatten()
-    };
-    let blob = match term.field {
-        Field::PublicKey => lower_hex(text),
-        Field::Digest => text.split_once(':').and_then(|(alg, h)| {
-            let code = DIGEST_ALGORITHMS.iter().find(|(name, _)| *name == alg)?.1;
-            let mut bytes = vec![code];
-            bytes.extend(lower_hex(h)?);
-            Some(bytes)
-        }),
-        _ => None,
-    };
-    match blob {
-        Some(bytes) => Stored::Blob(bytes),
-        None => Stored::Text(text),
-    }
-}
 
 fn bind_value<'q>(
     query: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
@@ -355,6 +318,3 @@ impl IndexStore for SqliteStore {
             .collect()
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,0 +1,463 @@
+//! The storage contracts (src/log/storage.rs, src/index), checked on every backend: each test
+//! body takes a [`Store`] and runs once on a SQLite file and once on a PostgreSQL database of
+//! its own.
+
+use super::scratch::ScratchDatabase;
+use super::*;
+use crate::index::{EntryDetail, Field, IndexedEntry, Term};
+use crate::log::storage::BundleWrite;
+
+/// Keeps a test's database alive: the SQLite file's directory or the scratch database.
+#[allow(dead_code)]
+enum Scratch {
+    Dir(tempfile::TempDir),
+    Postgres(ScratchDatabase),
+}
+
+async fn sqlite() -> (Scratch, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = DatabaseUrl::sqlite(&dir.path().join("t.db"));
+    (Scratch::Dir(dir), Store::open(&url).await.unwrap())
+}
+
+async fn postgres() -> (Scratch, Store) {
+    let db = ScratchDatabase::create().await;
+    let store = Store::open(&DatabaseUrl::parse(db.url()).unwrap())
+        .await
+        .unwrap();
+    (Scratch::Postgres(db), store)
+}
+
+/// `name_sqlite` and `name_postgres` running the body `name(store)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                let (_scratch, store) = super::sqlite().await;
+                super::$name(store.clone()).await;
+                store.close().await;
+            })*
+        }
+        mod on_postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                let (_scratch, store) = super::postgres().await;
+                super::$name(store.clone()).await;
+                store.close().await;
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    appends_assemble_the_open_bundle_and_completion_replaces_them,
+    a_gap_between_parts_is_corruption,
+    checkpoints_move_only_by_compare_and_swap,
+    racing_writers_one_wins_and_the_other_writes_nothing,
+    a_second_leaf_row_for_a_key_is_a_conflict,
+    leaf_rows_walk_every_row_in_key_order,
+    index_positions_move_by_compare_and_swap_and_queries_keep_their_bounds,
+    racing_indexers_index_each_entry_once,
+    artifact_searches_match_any_or_all_terms,
+);
+
+const LOG: LogSlot = LogSlot::ARTIFACTS;
+
+fn batch(previous: Option<(u64, Hash)>, size: u64, bundles: Vec<BundleWrite>) -> Batch {
+    Batch {
+        previous,
+        checkpoint: Some(StoredCheckpoint {
+            size,
+            root: Hash([size as u8; 32]),
+            note: format!("cp {size}\n"),
+        }),
+        tiles: vec![],
+        bundles,
+        leaves: vec![],
+    }
+}
+
+fn leaf(key: u8, index: u64) -> LeafRecord {
+    LeafRecord {
+        key: Hash([key; 32]),
+        index,
+        timestamp: 1_700_000_000_000 + index,
+    }
+}
+
+async fn appends_assemble_the_open_bundle_and_completion_replaces_them(store: Store) {
+    let append = |offset: u64, data: &[u8]| BundleWrite::Append {
+        index: 3,
+        offset,
+        data: data.to_vec(),
+    };
+    store
+        .commit(LOG, &batch(None, 1, vec![append(0, b"ab")]))
+        .await
+        .unwrap();
+    store
+        .commit(
+            LOG,
+            &batch(Some((1, Hash([1; 32]))), 2, vec![append(2, b"cde")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
+        Some(&b"abcde"[..])
+    );
+    assert_eq!(store.entry_bundle(LOG, 4).await.unwrap(), None);
+    assert_eq!(
+        store.entry_bundle(LogSlot::ISSUANCE, 3).await.unwrap(),
+        None
+    );
+
+    // The same part again (a batch retried after an in-doubt commit) changes nothing.
+    store
+        .commit(
+            LOG,
+            &batch(Some((2, Hash([2; 32]))), 3, vec![append(2, b"cde")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
+        Some(&b"abcde"[..])
+    );
+
+    // Completion: the whole bundle in one row, the parts gone (a part left behind would not
+    // follow the full row's last byte, and the read would fail as corrupt).
+    let complete = BundleWrite::Complete {
+        index: 3,
+        data: b"abcdefgh".to_vec(),
+    };
+    store
+        .commit(LOG, &batch(Some((3, Hash([3; 32]))), 4, vec![complete]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.entry_bundle(LOG, 3).await.unwrap().as_deref(),
+        Some(&b"abcdefgh"[..])
+    );
+}
+
+async fn a_gap_between_parts_is_corruption(store: Store) {
+    let parts = vec![
+        BundleWrite::Append {
+            index: 0,
+            offset: 0,
+            data: b"ab".to_vec(),
+        },
+        BundleWrite::Append {
+            index: 0,
+            offset: 5,
+            data: b"xy".to_vec(),
+        },
+    ];
+    store.commit(LOG, &batch(None, 1, parts)).await.unwrap();
+    assert!(matches!(
+        store.entry_bundle(LOG, 0).await,
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+async fn checkpoints_move_only_by_compare_and_swap(store: Store) {
+    let tile = TileId { level: 0, index: 0 };
+    let mut first = batch(None, 1, vec![]);
+    first.tiles = vec![(tile, vec![1; 32])];
+    store.commit(LOG, &first).await.unwrap();
+    // Creating the log again, or extending a checkpoint that is not the stored one, fails
+    // and writes nothing: not the tile, not the leaf row.
+    for stale in [None, Some((1, Hash([9; 32]))), Some((0, Hash([1; 32])))] {
+        let mut losing = batch(stale, 2, vec![]);
+        losing.tiles = vec![(tile, vec![7; 64])];
+        losing.leaves = vec![leaf(7, 1)];
+        assert!(matches!(
+            store.commit(LOG, &losing).await,
+            Err(StoreError::Conflict)
+        ));
+    }
+    assert_eq!(store.hash_tile(LOG, tile).await.unwrap(), Some(vec![1; 32]));
+    assert_eq!(store.lookup(LOG, &[Hash([7; 32])]).await.unwrap(), [None]);
+    assert_eq!(store.checkpoint(LOG).await.unwrap().unwrap().size, 1);
+
+    let mut next = batch(Some((1, Hash([1; 32]))), 2, vec![]);
+    next.tiles = vec![(tile, vec![1; 64])];
+    next.leaves = vec![leaf(7, 1)];
+    store.commit(LOG, &next).await.unwrap();
+    assert_eq!(store.hash_tile(LOG, tile).await.unwrap(), Some(vec![1; 64]));
+    assert_eq!(
+        store
+            .lookup(LOG, &[Hash([7; 32]), Hash([8; 32])])
+            .await
+            .unwrap(),
+        [Some(leaf(7, 1)), None]
+    );
+    let stored = store.checkpoint(LOG).await.unwrap().unwrap();
+    assert_eq!((stored.size, stored.note.as_str()), (2, "cp 2\n"));
+    assert_eq!(store.checkpoint(LogSlot::ISSUANCE).await.unwrap(), None);
+}
+
+/// Two writers extend the same checkpoint at once (two servers on one database): exactly one
+/// commits, the other gets a conflict and none of its rows land.
+async fn racing_writers_one_wins_and_the_other_writes_nothing(store: Store) {
+    store.commit(LOG, &batch(None, 1, vec![])).await.unwrap();
+    for round in 1..6u8 {
+        let size = u64::from(round);
+        let writer = |key: u8| {
+            let store = store.clone();
+            let mut b = batch(Some((size, Hash([round; 32]))), size + 1, vec![]);
+            b.leaves = vec![leaf(key, size)];
+            async move { store.commit(LOG, &b).await }
+        };
+        let (a, b) = tokio::join!(writer(100 + round), writer(200 + round));
+        let won = [&a, &b].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "round {round}: {a:?} {b:?}");
+        let loser = if a.is_ok() { b } else { a };
+        assert!(matches!(loser, Err(StoreError::Conflict)), "{loser:?}");
+        let keys = [Hash([100 + round; 32]), Hash([200 + round; 32])];
+        let found = store.lookup(LOG, &keys).await.unwrap();
+        assert_eq!(found.iter().flatten().count(), 1, "round {round}");
+    }
+}
+
+async fn a_second_leaf_row_for_a_key_is_a_conflict(store: Store) {
+    let mut first = batch(None, 1, vec![]);
+    first.leaves = vec![leaf(5, 0)];
+    store.commit(LOG, &first).await.unwrap();
+    let mut twin = batch(Some((1, Hash([1; 32]))), 2, vec![]);
+    twin.leaves = vec![leaf(5, 1)];
+    assert!(matches!(
+        store.commit(LOG, &twin).await,
+        Err(StoreError::Conflict)
+    ));
+    // The failed transaction took its checkpoint with it.
+    assert_eq!(store.checkpoint(LOG).await.unwrap().unwrap().size, 1);
+}
+
+async fn leaf_rows_walk_every_row_in_key_order(store: Store) {
+    assert!(store.is_empty().await.unwrap());
+    let mut first = batch(None, 3, vec![]);
+    first.leaves = vec![leaf(30, 0), leaf(10, 1), leaf(20, 2)];
+    store.commit(LOG, &first).await.unwrap();
+    assert!(!store.is_empty().await.unwrap());
+    let page = store.leaf_rows(LOG, None, 2).await.unwrap();
+    assert_eq!(page, [leaf(10, 1), leaf(20, 2)]);
+    let rest = store.leaf_rows(LOG, Some(page[1].key), 2).await.unwrap();
+    assert_eq!(rest, [leaf(30, 0)]);
+    assert_eq!(
+        store.leaf_rows(LogSlot::ISSUANCE, None, 9).await.unwrap(),
+        []
+    );
+}
+
+fn index_batch(from: u64, to: u64) -> IndexBatch {
+    IndexBatch {
+        from,
+        to,
+        entries: (from..to)
+            .map(|i| IndexedEntry {
+                index: i,
+                terms: vec![
+                    Term::new(Field::RepositoryPath, "o/r"),
+                    Term::new(Field::Ref, format!("ref{}", i % 2)),
+                ],
+                detail: EntryDetail::Certificate {
+                    not_before: i as i64,
+                },
+            })
+            .collect(),
+    }
+}
+
+fn query(terms: &[(Field, &str)]) -> CertificateQuery {
+    CertificateQuery {
+        terms: terms.iter().map(|(f, v)| Term::new(*f, *v)).collect(),
+        since: None,
+        until: None,
+        start: 0,
+        end: 100,
+        limit: 100,
+    }
+}
+
+async fn index_positions_move_by_compare_and_swap_and_queries_keep_their_bounds(store: Store) {
+    const LOG: LogSlot = LogSlot::ISSUANCE;
+    store.index_add(LOG, &index_batch(0, 3)).await.unwrap();
+    assert_eq!(store.index_position(LOG).await.unwrap(), 3);
+    assert_eq!(store.index_position(LogSlot::ARTIFACTS).await.unwrap(), 0);
+    // The same batch again, or one leaving a gap, is another writer's: nothing is written.
+    for stale in [index_batch(0, 3), index_batch(4, 5)] {
+        assert!(matches!(
+            store.index_add(LOG, &stale).await,
+            Err(StoreError::Conflict)
+        ));
+    }
+    store.index_add(LOG, &index_batch(3, 6)).await.unwrap();
+
+    let both = [(Field::RepositoryPath, "o/r"), (Field::Ref, "ref1")];
+    let find = |q: CertificateQuery| {
+        let store = store.clone();
+        async move { store.find_certificates(&q).await.unwrap() }
+    };
+    assert_eq!(find(query(&both)).await, [1, 3, 5]);
+    assert_eq!(find(query(&[])).await, [0, 1, 2, 3, 4, 5]);
+    assert_eq!(
+        find(query(&[(Field::Ref, "ref9")])).await,
+        Vec::<u64>::new()
+    );
+    let bounded = |start, end, limit| CertificateQuery {
+        start,
+        end,
+        limit,
+        ..query(&both)
+    };
+    assert_eq!(find(bounded(0, 4, 100)).await, [1, 3]);
+    assert_eq!(find(bounded(2, 100, 1)).await, [3]);
+    let timed = |terms: &[(Field, &str)]| CertificateQuery {
+        since: Some(2),
+        until: Some(4),
+        ..query(terms)
+    };
+    assert_eq!(find(timed(&[])).await, [2, 3, 4]);
+    assert_eq!(find(timed(&both)).await, [3]);
+
+    store.index_clear().await.unwrap();
+    assert_eq!(store.index_position(LOG).await.unwrap(), 0);
+    assert_eq!(find(query(&[])).await, Vec::<u64>::new());
+    store.index_add(LOG, &index_batch(0, 2)).await.unwrap();
+    assert_eq!(find(query(&both)).await, [1]);
+}
+
+/// Two indexers (two servers on one database) add the same entries at once: one wins, the
+/// other writes nothing, and every entry is found once.
+async fn racing_indexers_index_each_entry_once(store: Store) {
+    const LOG: LogSlot = LogSlot::ISSUANCE;
+    for from in (0..40).step_by(8) {
+        let indexer = || {
+            let store = store.clone();
+            async move { store.index_add(LOG, &index_batch(from, from + 8)).await }
+        };
+        let (a, b) = tokio::join!(indexer(), indexer());
+        assert_eq!([&a, &b].iter().filter(|r| r.is_ok()).count(), 1);
+        assert!(matches!(
+            if a.is_ok() { b } else { a },
+            Err(StoreError::Conflict)
+        ));
+    }
+    let all = store.find_certificates(&query(&[])).await.unwrap();
+    assert_eq!(all, (0..40).collect::<Vec<u64>>());
+    let odd = store
+        .find_certificates(&query(&[
+            (Field::RepositoryPath, "o/r"),
+            (Field::Ref, "ref1"),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(odd, (0..40).filter(|i| i % 2 == 1).collect::<Vec<u64>>());
+}
+
+async fn artifact_searches_match_any_or_all_terms(store: Store) {
+    let digest = |n: u8| format!("sha256:{}", hex::encode([n; 32]));
+    let entry = |index: u64, terms: Vec<Term>| IndexedEntry {
+        index,
+        terms,
+        detail: EntryDetail::Artifact {
+            uuid: Hash([index as u8; 32]),
+        },
+    };
+    let subject = |s: &str| Term::new(Field::ArtifactSubject, s);
+    let batch = IndexBatch {
+        from: 0,
+        to: 3,
+        entries: vec![
+            entry(0, vec![subject("a@x"), Term::new(Field::Digest, digest(1))]),
+            entry(1, vec![subject("b@x"), Term::new(Field::Digest, digest(1))]),
+            // Not lower-case hex: stored as text, still found by its exact value.
+            entry(
+                2,
+                vec![subject("a@x"), Term::new(Field::Digest, "sha256:ABC")],
+            ),
+        ],
+    };
+    store.index_add(LOG, &batch).await.unwrap();
+    let find = |terms: Vec<Term>, all: bool| {
+        let store = store.clone();
+        async move {
+            let query = ArtifactQuery {
+                terms,
+                all,
+                start: 0,
+                end: 10,
+                limit: 10,
+            };
+            let found = store.find_artifacts(&query).await.unwrap();
+            found
+                .into_iter()
+                .map(|(i, uuid)| {
+                    assert_eq!(uuid, Hash([i as u8; 32]));
+                    i
+                })
+                .collect::<Vec<u64>>()
+        }
+    };
+    let d1 = Term::new(Field::Digest, digest(1));
+    assert_eq!(find(vec![d1.clone()], false).await, [0, 1]);
+    assert_eq!(find(vec![d1.clone(), subject("a@x")], true).await, [0]);
+    assert_eq!(
+        find(vec![d1.clone(), subject("a@x")], false).await,
+        [0, 1, 2]
+    );
+    assert_eq!(
+        find(vec![Term::new(Field::Digest, "sha256:ABC")], false).await,
+        [2]
+    );
+    assert_eq!(find(vec![subject("nobody")], true).await, Vec::<u64>::new());
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_without_its_password() {
+    // Port 1 on the loopback: nothing listens there, so the connection is refused at once.
+    let url = DatabaseUrl::parse("postgres://mayfly:s3cret@127.0.0.1:1/mayfly").unwrap();
+    let message = Store::open(&url).await.unwrap_err().to_string();
+    assert!(
+        message.starts_with("cannot connect to postgres://mayfly:***@127.0.0.1:1/mayfly: ")
+            && message.ends_with("is the server running?"),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret"), "{message}");
+}
+
+/// A database migrated by a newer Mayfly (it has a migration this binary does not know) is
+/// refused before anything reads its tables, on both backends.
+#[tokio::test]
+async fn a_schema_from_a_newer_mayfly_is_refused() {
+    let newer = "INSERT INTO _sqlx_migrations \
+                 (version, description, success, checksum, execution_time) \
+                 VALUES (9999, 'from the future', TRUE, '\\x00', 0)";
+    let (_dir, sqlite) = sqlite().await;
+    let (_db, postgres) = postgres().await;
+    for store in [sqlite, postgres] {
+        match &store {
+            Store::Sqlite(s) => s.execute_raw(newer).await,
+            Store::Postgres(s) => s.execute_raw(newer).await,
+            _ => unreachable!(),
+        }
+        .unwrap();
+        store.close().await;
+    }
+    for scratch in [&_dir, &_db] {
+        let url = match scratch {
+            Scratch::Dir(dir) => DatabaseUrl::sqlite(&dir.path().join("t.db")),
+            Scratch::Postgres(db) => DatabaseUrl::parse(db.url()).unwrap(),
+        };
+        let message = Store::open(&url).await.unwrap_err().to_string();
+        assert!(
+            message.ends_with(
+                "the database schema is newer than this mayfly (migration 9999); upgrade mayfly"
+            ),
+            "{message}"
+        );
+    }
+}
