@@ -742,7 +742,8 @@ struct HttpBenchArgs {
     #[arg(long, env = "MAYFLY_SECONDS", default_value_t = 10.0)]
     seconds: f64,
     /// Load a running Mayfly (started with --dev-issuer, which supplies the tokens) instead of
-    /// a fresh one in this process.
+    /// a fresh one in this process. Several replicas, comma-separated: the clients are spread
+    /// evenly over them, each with tokens from its own replica's dev issuer.
     #[arg(long, env = "MAYFLY_BENCH_URL", value_name = "URL")]
     url: Option<String>,
     /// Offer this many requests per second in total (open loop) instead of sending each

@@ -42,21 +42,40 @@ async fn three_replicas_keep_every_acknowledged_write_through_a_kill_9() {
     failover(scratch.path(), &database_url).await;
 }
 
+/// The same on PostgreSQL, the database replicas are meant to share (deploy/compose).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_on_postgres_keep_every_acknowledged_write_through_a_kill_9() {
+    let scratch = tempfile::tempdir().unwrap();
+    let database = mayfly::testing::ScratchDatabase::create().await;
+    failover(scratch.path(), database.url()).await;
+}
+
 #[test]
 fn a_replica_with_other_keys_refuses_to_start_naming_the_log_and_the_keys() {
     let scratch = tempfile::tempdir().unwrap();
     let database_url = support::database_url(scratch.path());
-    let original = scratch.path().join("init");
-    init(scratch.path(), &original, &database_url);
+    refuses_other_keys(scratch.path(), &database_url);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_with_other_keys_refuses_to_start_on_postgres() {
+    let scratch = tempfile::tempdir().unwrap();
+    let database = mayfly::testing::ScratchDatabase::create().await;
+    let url = database.url().to_owned();
+    let path = scratch.path().to_owned();
+    tokio::task::spawn_blocking(move || refuses_other_keys(&path, &url))
+        .await
+        .unwrap();
+}
+
+fn refuses_other_keys(scratch: &Path, database_url: &str) {
+    let original = scratch.join("init");
+    init(scratch, &original, database_url);
 
     // A data dir of its own (another `mayfly init` would make one) on the shared database.
-    let stranger = scratch.path().join("stranger");
-    let (status, stderr) = Process::run_to_exit(serve_command(
-        scratch.path(),
-        &stranger,
-        &database_url,
-        None,
-    ));
+    let stranger = scratch.join("stranger");
+    let (status, stderr) =
+        Process::run_to_exit(serve_command(scratch, &stranger, database_url, None));
     assert!(!status.success(), "{stderr}");
     assert!(
         stderr.contains("already holds a Mayfly instance") && stderr.contains("key ID"),
@@ -65,14 +84,13 @@ fn a_replica_with_other_keys_refuses_to_start_naming_the_log_and_the_keys() {
     assert!(!stranger.join("keys").exists() || dir_is_empty(&stranger.join("keys")));
 
     // A copy of the data dir whose artifact log key was replaced.
-    let copy = scratch.path().join("copy");
+    let copy = scratch.join("copy");
     copy_dir(&original, &copy);
     let key = copy.join("keys/artifact-log.key.pem");
     std::fs::remove_file(&key).unwrap();
     let other = mayfly::log::key::LogKey::generate().unwrap();
     other.write_new(&key).unwrap();
-    let (status, stderr) =
-        Process::run_to_exit(serve_command(scratch.path(), &copy, &database_url, None));
+    let (status, stderr) = Process::run_to_exit(serve_command(scratch, &copy, database_url, None));
     assert!(!status.success(), "{stderr}");
     let theirs = format!("{:08x}", other.key_id());
     assert!(
@@ -86,8 +104,8 @@ fn a_replica_with_other_keys_refuses_to_start_naming_the_log_and_the_keys() {
     assert!(!stderr.contains("listening"), "{stderr}");
 
     // `init` again on the original: nothing to do, and it says so.
-    let again = mayfly_command(scratch.path())
-        .args(init_args(&original, &database_url))
+    let again = mayfly_command(scratch)
+        .args(init_args(&original, database_url))
         .output()
         .unwrap();
     assert!(again.status.success(), "{again:?}");

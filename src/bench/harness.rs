@@ -29,7 +29,10 @@ pub enum BenchError {
 /// The Mayfly under load: one started here on an ephemeral port (stopped by
 /// [`BenchServer::stop`]), or a running one given by URL.
 pub struct BenchServer {
+    /// The first (or only) server: tokens, reads and the report name it.
     pub url: String,
+    /// Every server the load is spread over: replicas of one instance, `url` first.
+    pub urls: Vec<String>,
     pub client: reqwest::Client,
     owned: Option<OwnedServer>,
 }
@@ -41,20 +44,36 @@ struct OwnedServer {
 }
 
 impl BenchServer {
-    /// A running Mayfly at `url`, or a fresh one in this process when `None`. A running one
-    /// must have been started with `--dev-issuer`: the benchmarks get their tokens there.
+    /// A running Mayfly at `url` (several replicas, comma-separated), or a fresh one in this
+    /// process when `None`. A running one must have been started with `--dev-issuer`: the
+    /// benchmarks get their tokens there (from each replica, whose dev issuer is its own).
     pub async fn start_or_connect(url: Option<&str>) -> Result<Self, BenchError> {
         match url {
             None => Self::start().await,
-            Some(url) => {
+            Some(list) => {
                 crate::install_crypto_provider();
+                let urls: Vec<String> = list
+                    .split(',')
+                    .map(|u| u.trim().trim_end_matches('/').to_owned())
+                    .filter(|u| !u.is_empty())
+                    .collect();
+                let url = urls
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| BenchError::Check("--url names no server".into()))?;
                 Ok(BenchServer {
-                    url: url.trim_end_matches('/').to_owned(),
+                    url,
+                    urls,
                     client: client()?,
                     owned: None,
                 })
             }
         }
+    }
+
+    /// The server a worker sends to: workers are spread evenly over the replicas.
+    pub fn url_for(&self, worker: usize) -> &str {
+        &self.urls[worker % self.urls.len()]
     }
 
     /// Bytes of the local server's database files (main file and WAL), if it is local.
@@ -82,9 +101,14 @@ impl BenchServer {
         floor: &Floor,
     ) {
         let server = if self.is_local() {
-            "in this process: ephemeral CA, SQLite synchronous=FULL"
+            "in this process: ephemeral CA, SQLite synchronous=FULL".to_owned()
+        } else if self.urls.len() > 1 {
+            format!(
+                "{} running replicas, the load spread over them",
+                self.urls.len()
+            )
         } else {
-            "a running Mayfly"
+            "a running Mayfly".to_owned()
         };
         let load = match rate {
             Some(per_second) => format!("open loop at {per_second:.0} requests/s"),
@@ -138,6 +162,7 @@ impl BenchServer {
             let _ = stopped.await;
         }));
         Ok(BenchServer {
+            urls: vec![url.clone()],
             url,
             client: client()?,
             owned: Some(OwnedServer {

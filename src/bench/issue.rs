@@ -38,7 +38,15 @@ const KEYS: usize = 256;
 
 pub async fn run(options: Options) -> Result<(), BenchError> {
     let server = BenchServer::start_or_connect(options.url.as_deref()).await?;
-    let requests = Arc::new(prepare_requests(&server).await?);
+    // One set of bodies per replica: each replica's dev issuer signs tokens only it accepts.
+    let mut per_server = Vec::with_capacity(server.urls.len());
+    for url in &server.urls {
+        per_server.push((
+            format!("{url}/api/v2/signingCert"),
+            prepare_requests(&server, url).await?,
+        ));
+    }
+    let per_server = Arc::new(per_server);
     let rss_start = rss_mib();
     let floor = Floor::measure();
 
@@ -63,18 +71,17 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
     );
     println!();
     print_header("issuances/s", "");
-    let endpoint = format!("{}/api/v2/signingCert", server.url);
     for &clients in &options.concurrency {
         let client = server.client.clone();
-        let endpoint = endpoint.clone();
-        let requests = requests.clone();
+        let per_server = per_server.clone();
         let level = run_level(
             clients,
             Duration::from_secs_f64(options.seconds),
             options.rate,
             move |worker, n| {
+                let (endpoint, requests) = &per_server[worker % per_server.len()];
                 let request = client
-                    .post(&endpoint)
+                    .post(endpoint)
                     .header(CONTENT_TYPE, "application/json")
                     .body(requests[(worker + n * clients) % requests.len()].clone());
                 send_expecting(request, 200, "issuance")
@@ -89,8 +96,8 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
 
 /// Request bodies with a valid dev-issuer token and distinct keys, checked once. Serialised
 /// up front, so the clock times the server, not the generator's JSON encoding.
-async fn prepare_requests(server: &BenchServer) -> Result<Vec<Bytes>, BenchError> {
-    let token = dev_token(server).await?;
+async fn prepare_requests(server: &BenchServer, url: &str) -> Result<Vec<Bytes>, BenchError> {
+    let token = dev_token_from(server, url).await?;
     let claims = token
         .split('.')
         .nth(1)
@@ -116,7 +123,7 @@ async fn prepare_requests(server: &BenchServer) -> Result<Vec<Bytes>, BenchError
     }
     let response = server
         .client
-        .post(format!("{}/api/v2/signingCert", server.url))
+        .post(format!("{url}/api/v2/signingCert"))
         .header(CONTENT_TYPE, "application/json")
         .body(requests[0].clone())
         .send()
@@ -135,11 +142,24 @@ async fn prepare_requests(server: &BenchServer) -> Result<Vec<Bytes>, BenchError
 /// Valid for a day rather than the dev issuer's default five minutes, so one token lasts a
 /// long run (a ten-minute memory check outlived the default and turned into 400s).
 pub async fn dev_token(server: &BenchServer) -> Result<String, BenchError> {
-    dev_token_with(server, json!({})).await
+    dev_token_from(server, &server.url).await
+}
+
+/// [`dev_token`] from the replica at `url`: only that replica accepts it.
+async fn dev_token_from(server: &BenchServer, url: &str) -> Result<String, BenchError> {
+    token_request(server, url, json!({})).await
 }
 
 /// [`dev_token`] with `claims` (a JSON object) overriding the dev issuer's GitHub-shaped ones.
 pub async fn dev_token_with(server: &BenchServer, claims: Value) -> Result<String, BenchError> {
+    token_request(server, &server.url, claims).await
+}
+
+async fn token_request(
+    server: &BenchServer,
+    url: &str,
+    claims: Value,
+) -> Result<String, BenchError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -150,7 +170,7 @@ pub async fn dev_token_with(server: &BenchServer, claims: Value) -> Result<Strin
     }
     let token: Value = server
         .client
-        .post(format!("{}/dev-oidc/token", server.url))
+        .post(format!("{url}/dev-oidc/token"))
         .json(&overrides)
         .send()
         .await?

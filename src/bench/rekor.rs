@@ -76,7 +76,13 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
     );
     println!();
     print_header("entries/s", " reads meanwhile, p50 / p99 |");
-    let endpoint = format!("{}/api/v1/log/entries", server.url);
+    let endpoints: Arc<Vec<String>> = Arc::new(
+        server
+            .urls
+            .iter()
+            .map(|url| format!("{url}/api/v1/log/entries"))
+            .collect(),
+    );
     for (round, &clients) in options.concurrency.iter().enumerate() {
         let reading = Arc::new(AtomicBool::new(true));
         let reader = tokio::spawn(read_continuously(
@@ -85,7 +91,7 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
             reading.clone(),
         ));
         let client = server.client.clone();
-        let endpoint = endpoint.clone();
+        let endpoints = endpoints.clone();
         let signer = signer.clone();
         // Closed loop: enough for half the floor rate, the target, for the whole level.
         let expected = options.rate.unwrap_or(floor_rate / 2.0) * options.seconds;
@@ -105,9 +111,10 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
                     Some(body) => Ok(body.clone()),
                     None => signer.dsse_entry(run_id, round, k),
                 };
+                let endpoint = &endpoints[worker % endpoints.len()];
                 let request = body.map(|body| {
                     client
-                        .post(&endpoint)
+                        .post(endpoint)
                         .header(CONTENT_TYPE, "application/json")
                         .body(body)
                 });

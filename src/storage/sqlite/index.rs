@@ -247,9 +247,17 @@ impl IndexStore for SqliteStore {
                 q.push(" WHERE p0.term = ").push_bind(*first);
                 "p0.idx"
             }
-            // No term: every certificate, in log order.
+            // No term: every certificate, in log order. A bounded time window is found through
+            // the notBefore index and sorted (cost: the certificates in the window); anything
+            // else walks the log in order and stops at the limit. SQLite's planner prefers the
+            // walk even for a narrow window late in a large log, which reads every older row
+            // (0.2 s at a million certificates, against 0.03 s this way; BENCHMARKS.md).
             None => {
-                q.push("SELECT c.idx FROM index_certificates c WHERE 1");
+                q.push("SELECT c.idx FROM index_certificates c");
+                if query.since.is_some() && query.until.is_some() {
+                    q.push(" INDEXED BY index_certificates_not_before");
+                }
+                q.push(" WHERE 1");
                 "c.idx"
             }
         };
