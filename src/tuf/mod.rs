@@ -56,6 +56,21 @@ pub enum TufError {
     Metadata { path: String, reason: String },
 }
 
+/// The TUF targets for a set of trust documents: the trusted root and the signing config
+/// (the Rekor v1 one: what every client version understands), byte for byte as `/trust/`
+/// serves them.
+pub fn trust_targets(documents: &crate::trust::TrustDocuments) -> Vec<(&'static str, Vec<u8>)> {
+    documents
+        .files()
+        .into_iter()
+        .filter_map(|(file, bytes)| match file {
+            crate::trust::TRUSTED_ROOT_FILE => Some((TRUSTED_ROOT_TARGET, bytes)),
+            crate::trust::SIGNING_CONFIG_FILE => Some((SIGNING_CONFIG_TARGET, bytes)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The OLPC canonical JSON form (<http://wiki.laptop.org/go/Canonical_JSON>) TUF signatures
 /// cover. Not RFC 8785: strings escape only `\` and `"` (a newline stays a raw byte), and
 /// floats are refused rather than normalised.
