@@ -86,6 +86,34 @@ async fn tuf_clients_bootstrap_follow_updates_and_refuse_tampering() {
         std::fs::read(&out).unwrap(),
         mayfly.get_bytes("/trust/signing_config.json").await
     );
+    // sigstore-python itself, pointed at the mirror: trust it once, then sign through it.
+    let sigstore = |args: &[&str]| {
+        let mut command = Clients::get().python_cli();
+        command
+            .env("HOME", &scratch)
+            .env("XDG_CACHE_HOME", scratch.join("xdg-cache"))
+            .env("XDG_DATA_HOME", scratch.join("xdg-data"))
+            .args(["--instance", &format!("{}/tuf", mayfly.url)])
+            .args(args);
+        command
+    };
+    run(sigstore(&["trust-instance", root.to_str().unwrap()])).await;
+    let artifact = scratch.join("artifact.txt");
+    std::fs::write(&artifact, "signed through TUF\n").unwrap();
+    let bundle = scratch.join("artifact.sigstore.json");
+    let token = mayfly.ci_token().await;
+    let (bundle_arg, artifact_arg) = (bundle.to_str().unwrap(), artifact.to_str().unwrap());
+    run(sigstore(&[
+        "sign",
+        "--identity-token",
+        &token,
+        "--bundle",
+        bundle_arg,
+        artifact_arg,
+    ]))
+    .await;
+    assert!(bundle.exists());
+
     let node_cache = scratch.join("node");
     let js = node_trusted_root(node_fetch(&mayfly, &root, &node_cache)).await;
     assert_eq!(authorities(&js), 1, "{js}");
