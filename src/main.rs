@@ -1100,50 +1100,21 @@ fn main() -> ExitCode {
 
 fn tuf(command: TufCommand) -> Result<(), Box<dyn std::error::Error>> {
     use mayfly::instance::{DataDir, PublicUrl};
-    use mayfly::tuf::repository::{self, Expiries, KeyDirs};
+    use mayfly::tuf::repository::{self, Expiries, KeyDirs, Publish};
     let now = time::OffsetDateTime::now_utc();
     let expiries = Expiries::default();
-    let targets = |data_dir: &DataDir, url: url::Url, dev_issuer: bool| {
-        let documents =
-            mayfly::trust::datadir::from_data_dir(data_dir, &PublicUrl::new(url)?, dev_issuer)?;
-        Ok::<_, Box<dyn std::error::Error>>(mayfly::tuf::trust_targets(&documents))
-    };
     let print = |paths: Vec<PathBuf>| paths.iter().for_each(|p| println!("{}", p.display()));
-    match command {
-        TufCommand::Init(args) => {
-            let data_dir = DataDir::new(&args.keys.data_dir);
-            let keys = KeyDirs::new(&data_dir, args.keys.offline_key_dir.as_deref());
-            let owned = targets(&data_dir, args.public_url, args.dev_issuer)?;
-            let refs: Vec<(&str, &[u8])> = owned.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-            print(repository::init(&data_dir, &keys, &refs, now, &expiries)?);
-        }
+    let (key_args, publish) = match command {
+        TufCommand::Init(args) => (
+            args.keys,
+            Some((Publish::Init, args.public_url, args.dev_issuer)),
+        ),
         TufCommand::Update(args) => {
-            let data_dir = DataDir::new(&args.keys.data_dir);
-            let keys = KeyDirs::new(&data_dir, args.keys.offline_key_dir.as_deref());
-            match args.public_url {
-                Some(url) if !args.timestamp_only => {
-                    let owned = targets(&data_dir, url, args.dev_issuer)?;
-                    let refs: Vec<(&str, &[u8])> =
-                        owned.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-                    print(repository::update(&data_dir, &keys, &refs, now, &expiries)?);
-                }
-                _ => {
-                    let done = repository::refresh(&data_dir, &keys, now, &expiries)?;
-                    println!(
-                        "timestamp {}, snapshot {}",
-                        if done.timestamp {
-                            "re-signed"
-                        } else {
-                            "still fresh"
-                        },
-                        if done.snapshot {
-                            "re-signed"
-                        } else {
-                            "still fresh"
-                        }
-                    );
-                }
-            }
+            let publish = args.public_url.filter(|_| !args.timestamp_only);
+            (
+                args.keys,
+                publish.map(|url| (Publish::Update, url, args.dev_issuer)),
+            )
         }
         TufCommand::RotateRoot(args) => {
             let data_dir = DataDir::new(&args.data_dir);
@@ -1151,6 +1122,29 @@ fn tuf(command: TufCommand) -> Result<(), Box<dyn std::error::Error>> {
             print(vec![repository::rotate_root(
                 &data_dir, &keys, now, &expiries,
             )?]);
+            return Ok(());
+        }
+    };
+    let data_dir = DataDir::new(&key_args.data_dir);
+    let keys = KeyDirs::new(&data_dir, key_args.offline_key_dir.as_deref());
+    match publish {
+        Some((mode, url, dev_issuer)) => print(repository::publish_trust(
+            &data_dir,
+            &keys,
+            &PublicUrl::new(url)?,
+            dev_issuer,
+            mode,
+            now,
+            &expiries,
+        )?),
+        None => {
+            let done = repository::refresh(&data_dir, &keys, now, &expiries)?;
+            let state = |resigned| if resigned { "re-signed" } else { "still fresh" };
+            println!(
+                "timestamp {}, snapshot {}",
+                state(done.timestamp),
+                state(done.snapshot)
+            );
         }
     }
     Ok(())

@@ -70,6 +70,8 @@ async fn tuf_clients_bootstrap_follow_updates_and_refuse_tampering() {
     std::fs::create_dir_all(&scratch).unwrap();
     mayfly_tuf(&mayfly, &offline, &["init"]);
     assert!(offline.join("root.pk8").exists());
+    let fresh = mayfly_tuf(&mayfly, &offline, &["update", "--timestamp-only"]);
+    assert!(fresh.contains("timestamp still fresh"), "{fresh}");
 
     // The bootstrap root, as an operator hands it out: fetched once over /tuf/.
     let root = scratch.join("1.root.json");
@@ -187,5 +189,15 @@ async fn tuf_paths_outside_the_repository_are_not_served() {
             .unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
+    // Without a repository, an update says what to do and creates nothing.
+    let output = mayfly_command(mayfly.dir.path())
+        .args(["tuf", "update", "--timestamp-only", "--data-dir"])
+        .arg(&mayfly.config.data_dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("mayfly tuf init"), "{text}");
+    assert!(!mayfly.config.data_dir.join("tuf").exists());
     mayfly.stop().await;
 }

@@ -39,6 +39,8 @@ pub enum TufError {
     Canonical(&'static str),
     #[error("TUF key {path} is not an Ed25519 PKCS#8 key: {reason}")]
     Key { path: String, reason: String },
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
     #[error("cannot generate a TUF key")]
     Generate,
     #[error("cannot read {path}: {reason}")]

@@ -14,7 +14,7 @@ use super::{
     RoleKeys, TufError, TufKey, format_expiry, parse_expiry, root_signed, sign, snapshot_signed,
     targets_signed, timestamp_signed,
 };
-use crate::instance::DataDir;
+use crate::instance::{DataDir, PublicUrl};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -76,6 +76,33 @@ impl KeyDirs {
 
 /// The targets a repository publishes: `(name, bytes)`.
 pub type Targets<'a> = [(&'a str, &'a [u8])];
+
+/// Whether [`publish_trust`] creates the repository or adds a version to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publish {
+    Init,
+    Update,
+}
+
+/// `mayfly tuf init` / `update`: the trust documents `mayfly trust` builds for this data dir
+/// and public URL, published as the repository's targets.
+pub fn publish_trust(
+    data_dir: &DataDir,
+    keys: &KeyDirs,
+    public_url: &PublicUrl,
+    dev_issuer: bool,
+    mode: Publish,
+    now: OffsetDateTime,
+    expiries: &Expiries,
+) -> Result<Vec<PathBuf>, TufError> {
+    let documents = crate::trust::datadir::from_data_dir(data_dir, public_url, dev_issuer)?;
+    let owned = super::trust_targets(&documents);
+    let targets: Vec<(&str, &[u8])> = owned.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    match mode {
+        Publish::Init => init(data_dir, keys, &targets, now, expiries),
+        Publish::Update => update(data_dir, keys, &targets, now, expiries),
+    }
+}
 
 /// Creates the repository: four fresh keys and version 1 of every role. Refuses, writing
 /// nothing, if a repository or any of the keys already exists.
