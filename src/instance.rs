@@ -188,6 +188,16 @@ impl DataDir {
         }
     }
 
+    /// The TUF repository `/tuf/` serves (metadata and hash-named targets): public files.
+    pub fn tuf_repository(&self) -> PathBuf {
+        self.root.join("tuf/repository")
+    }
+
+    /// The TUF role keys kept online (snapshot, timestamp), and by default the offline ones.
+    pub fn tuf_keys(&self) -> PathBuf {
+        self.root.join("tuf/keys")
+    }
+
     /// The embedded SQLite database, when no `--database-url` is given.
     pub fn database(&self) -> PathBuf {
         self.root.join("mayfly.db")

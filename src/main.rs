@@ -93,6 +93,10 @@ enum Command {
     /// The CA of an instance, offline.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// The trust documents as a TUF repository, served under /tuf/ (what sigstore-python,
+    /// sigstore-js and cosign bootstrap from with `1.root.json`).
+    #[command(subcommand)]
+    Tuf(TufCommand),
     /// Audit an instance from outside: find its certificates, each proven to be in the log,
     /// and watch its logs for new ones.
     #[command(subcommand)]
@@ -191,6 +195,60 @@ struct AuditWatchArgs {
     /// The instance's trusted root, pinned (default: fetched from the server).
     #[arg(long, value_name = "FILE")]
     trusted_root: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum TufCommand {
+    /// Create the repository in DATA_DIR/tuf/: four Ed25519 role keys and version 1 of root,
+    /// targets, snapshot and timestamp, with trusted_root.json and signing_config.v0.2.json
+    /// as `mayfly trust` builds them. Refuses if a repository or a key already exists.
+    Init(TufArgs),
+    /// Publish the current trust documents (e.g. after `mayfly ca rotate`) as a new targets
+    /// version, or with --timestamp-only re-sign the timestamp (and snapshot) once half their
+    /// validity is gone: run that hourly from cron; it needs only the online keys.
+    Update(TufUpdateArgs),
+    /// Replace the root key: root version N+1, signed by the old and the new key.
+    RotateRoot(TufKeyArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct TufKeyArgs {
+    #[arg(long, env = "MAYFLY_DATA_DIR", default_value = "./mayfly-data")]
+    data_dir: PathBuf,
+    /// Where the root and targets keys live (e.g. removable media); default DATA_DIR/tuf/keys.
+    #[arg(long, env = "MAYFLY_TUF_OFFLINE_KEY_DIR", value_name = "DIR")]
+    offline_key_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct TufArgs {
+    #[command(flatten)]
+    keys: TufKeyArgs,
+    /// The instance's public URL, exactly as given to `serve`.
+    #[arg(long, env = "MAYFLY_PUBLIC_URL")]
+    public_url: url::Url,
+    /// List the built-in dev issuer in the signing config, as `serve --dev-issuer` does.
+    #[arg(long, env = "MAYFLY_DEV_ISSUER")]
+    dev_issuer: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct TufUpdateArgs {
+    #[command(flatten)]
+    keys: TufKeyArgs,
+    /// The instance's public URL, exactly as given to `serve` (not needed with
+    /// --timestamp-only).
+    #[arg(
+        long,
+        env = "MAYFLY_PUBLIC_URL",
+        required_unless_present = "timestamp_only"
+    )]
+    public_url: Option<url::Url>,
+    #[arg(long, env = "MAYFLY_DEV_ISSUER")]
+    dev_issuer: bool,
+    /// Only re-sign the timestamp and snapshot roles if they are past half their validity.
+    #[arg(long)]
+    timestamp_only: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -969,6 +1027,7 @@ fn main() -> ExitCode {
                 }
                 Ok(())
             }
+            Command::Tuf(command) => tuf(command),
             Command::Trust(args) => {
                 let documents = mayfly::trust::datadir::from_data_dir(
                     &mayfly::instance::DataDir::new(&args.data_dir),
@@ -1077,6 +1136,58 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn tuf(command: TufCommand) -> Result<(), Box<dyn std::error::Error>> {
+    use mayfly::instance::{DataDir, PublicUrl};
+    use mayfly::tuf::repository::{self, Expiries, KeyDirs, Publish};
+    let now = time::OffsetDateTime::now_utc();
+    let expiries = Expiries::default();
+    let print = |paths: Vec<PathBuf>| paths.iter().for_each(|p| println!("{}", p.display()));
+    let (key_args, publish) = match command {
+        TufCommand::Init(args) => (
+            args.keys,
+            Some((Publish::Init, args.public_url, args.dev_issuer)),
+        ),
+        TufCommand::Update(args) => {
+            let publish = args.public_url.filter(|_| !args.timestamp_only);
+            (
+                args.keys,
+                publish.map(|url| (Publish::Update, url, args.dev_issuer)),
+            )
+        }
+        TufCommand::RotateRoot(args) => {
+            let data_dir = DataDir::new(&args.data_dir);
+            let keys = KeyDirs::new(&data_dir, args.offline_key_dir.as_deref());
+            print(vec![repository::rotate_root(
+                &data_dir, &keys, now, &expiries,
+            )?]);
+            return Ok(());
+        }
+    };
+    let data_dir = DataDir::new(&key_args.data_dir);
+    let keys = KeyDirs::new(&data_dir, key_args.offline_key_dir.as_deref());
+    match publish {
+        Some((mode, url, dev_issuer)) => print(repository::publish_trust(
+            &data_dir,
+            &keys,
+            &PublicUrl::new(url)?,
+            dev_issuer,
+            mode,
+            now,
+            &expiries,
+        )?),
+        None => {
+            let done = repository::refresh(&data_dir, &keys, now, &expiries)?;
+            let state = |resigned| if resigned { "re-signed" } else { "still fresh" };
+            println!(
+                "timestamp {}, snapshot {}",
+                state(done.timestamp),
+                state(done.snapshot)
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn audit_search(args: AuditSearchArgs) -> Result<(), Box<dyn std::error::Error>> {

@@ -10,6 +10,7 @@ mod rekor;
 mod rekor_v2;
 mod tiles;
 mod trust;
+mod tuf;
 mod verify_pool;
 
 pub use error::{ApiError, FulcioError};
@@ -53,6 +54,8 @@ pub struct AppState {
     pub client_limit: crate::ratelimit::RateLimiter,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The TUF repository served under `/tuf/` (absent until `mayfly tuf init`).
+    pub tuf_repository: std::path::PathBuf,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -67,6 +70,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(rekor_v2::router())
         .merge(audit::router())
         .merge(trust::router())
+        .merge(tuf::router())
         .merge(explorer::router());
     if state.dev_issuer.is_some() {
         router = router.merge(dev_oidc::router());

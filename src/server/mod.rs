@@ -342,6 +342,7 @@ impl Instance {
             dev_issuer: dev_issuer.clone(),
             metrics,
             verify_pool: api::VerifyPool::for_this_machine(),
+            tuf_repository: dir.tuf_repository(),
         });
         Ok(Instance {
             reloader: Reloader {
