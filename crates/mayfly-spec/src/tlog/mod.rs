@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod compact;
+pub mod genesis;
 mod error;
 pub mod hash;
 pub mod note;
