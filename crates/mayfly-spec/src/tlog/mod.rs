@@ -6,8 +6,8 @@
 
 pub mod checkpoint;
 pub mod compact;
-pub mod genesis;
 mod error;
+pub mod genesis;
 pub mod hash;
 pub mod note;
 pub mod proof;
