@@ -272,7 +272,7 @@ async fn every_kind_logs_and_verifies_independently() {
     );
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["code"], 409);
-    assert_eq!(h.tree_size().await, 3);
+    assert_eq!(h.tree_size().await, 4);
 
     // Reads: by EntryID, by UUID, by index; each proves against the current tree.
     let by_id = h
@@ -283,7 +283,7 @@ async fn every_kind_logs_and_verifies_independently() {
     assert_eq!(id, hr_id);
     assert_eq!(entry["body"], hr["body"]);
     assert_eq!(entry["integratedTime"], hr["integratedTime"]);
-    assert_eq!(entry["verification"]["inclusionProof"]["treeSize"], 3);
+    assert_eq!(entry["verification"]["inclusionProof"]["treeSize"], 4);
     let by_uuid = h
         .mayfly
         .get_json(&format!("/api/v1/log/entries/{}", &hr_id[16..]))
@@ -292,10 +292,43 @@ async fn every_kind_logs_and_verifies_independently() {
     let by_index = h.mayfly.get_json("/api/v1/log/entries?logIndex=2").await;
     assert_eq!(h.verify(&by_index).1["logIndex"], 2);
 
+    // Index 0 is the log's genesis entry: in the tiles, but no Rekor entry, so 404 saying so.
+    let response = h
+        .mayfly
+        .client
+        .get(format!("{}/api/v1/log/entries?logIndex=0", h.mayfly.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], 404);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("genesis entry, not a signature"),
+        "{body}"
+    );
+
     // Misses: 404 with no body.
     for path in [
         format!("/api/v1/log/entries/{}", "00".repeat(32)),
-        "/api/v1/log/entries?logIndex=3".to_owned(),
+        "/api/v1/log/entries?logIndex=4".to_owned(),
+        // The genesis entry's UUID (its leaf hash) is not an entry either.
+        format!(
+            "/api/v1/log/entries/{}",
+            mayfly_spec::tlog::leaf_hash(&mayfly_spec::tlog::genesis::entry(
+                &h.mayfly.get_json("/api/v1/log").await["signedTreeHead"]
+                    .as_str()
+                    .unwrap()
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            ))
+            .to_hex()
+        ),
     ] {
         let response = h
             .mayfly
@@ -324,11 +357,11 @@ async fn every_kind_logs_and_verifies_independently() {
         }
     };
     let response = retrieve(json!({"entryUUIDs": [&hr_id[16..], "ff".repeat(32)],
-                                   "logIndexes": [1, 99], "entries": [first]}))
+                                   "logIndexes": [0, 2, 99], "entries": [first]}))
     .await;
     assert_eq!(response.status(), 200);
     let found: Vec<Value> = response.json().await.unwrap();
-    assert_eq!(found.len(), 3);
+    assert_eq!(found.len(), 3, "misses and the genesis entry omitted");
     for item in &found {
         h.verify(item);
     }
@@ -337,7 +370,7 @@ async fn every_kind_logs_and_verifies_independently() {
 
     // Log info, consistency proof, public key.
     let info = h.mayfly.get_json("/api/v1/log").await;
-    assert_eq!(info["treeSize"], 3);
+    assert_eq!(info["treeSize"], 4, "the real tree size, genesis included");
     assert_eq!(
         info["rootHash"],
         entry["verification"]["inclusionProof"]["rootHash"]
@@ -347,7 +380,7 @@ async fn every_kind_logs_and_verifies_independently() {
     assert_eq!(format!("{tree_id:016x}"), hr_id[..16]);
     let proof = h
         .mayfly
-        .get_json("/api/v1/log/proof?firstSize=1&lastSize=3")
+        .get_json("/api/v1/log/proof?firstSize=1&lastSize=4")
         .await;
     assert_eq!(proof["rootHash"], info["rootHash"]);
     assert!(!proof["hashes"].as_array().unwrap().is_empty());
@@ -355,7 +388,7 @@ async fn every_kind_logs_and_verifies_independently() {
         .mayfly
         .client
         .get(format!(
-            "{}/api/v1/log/proof?firstSize=1&lastSize=4",
+            "{}/api/v1/log/proof?firstSize=1&lastSize=5",
             h.mayfly.url
         ))
         .send()
