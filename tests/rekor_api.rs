@@ -311,24 +311,22 @@ async fn every_kind_logs_and_verifies_independently() {
         "{body}"
     );
 
+    let info = h.mayfly.get_json("/api/v1/log").await;
+    let origin = info["signedTreeHead"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    let genesis_uuid =
+        mayfly_spec::tlog::leaf_hash(&mayfly_spec::tlog::genesis::entry(origin)).to_hex();
+
     // Misses: 404 with no body.
     for path in [
         format!("/api/v1/log/entries/{}", "00".repeat(32)),
         "/api/v1/log/entries?logIndex=4".to_owned(),
         // The genesis entry's UUID (its leaf hash) is not an entry either.
-        format!(
-            "/api/v1/log/entries/{}",
-            mayfly_spec::tlog::leaf_hash(&mayfly_spec::tlog::genesis::entry(
-                &h.mayfly.get_json("/api/v1/log").await["signedTreeHead"]
-                    .as_str()
-                    .unwrap()
-                    .lines()
-                    .next()
-                    .unwrap()
-                    .to_owned()
-            ))
-            .to_hex()
-        ),
+        format!("/api/v1/log/entries/{genesis_uuid}"),
     ] {
         let response = h
             .mayfly
