@@ -213,7 +213,7 @@ async fn artifact_log_entries_are_reported_by_their_certificate_identity() {
         artifact.repository.as_deref(),
         Some("https://github.com/octo-org/watched")
     );
-    assert_eq!(artifact.checkpoint_size, 2);
+    assert_eq!(artifact.checkpoint_size, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
