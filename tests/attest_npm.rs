@@ -238,7 +238,7 @@ async fn npm_provenance_and_file_attestation_verify_everywhere() {
         attested.bundle_path,
         dir.path().join("acme-widget-1.2.3.sigstore")
     );
-    assert_eq!(attested.log_index, 0);
+    assert_eq!(attested.log_index, 1, "index 0 is the genesis entry");
     let statement = check_independently(&mayfly, &attested).await;
     let sha512 = hex::encode(Sha512::digest(std::fs::read(&tarball).unwrap()));
     assert_eq!(
@@ -273,7 +273,7 @@ async fn npm_provenance_and_file_attestation_verify_everywhere() {
     .await
     .unwrap();
     assert_eq!(attested.bundle_path, out);
-    assert_eq!(attested.log_index, 1);
+    assert_eq!(attested.log_index, 2);
     let statement = check_independently(&mayfly, &attested).await;
     assert_eq!(
         statement["subject"],

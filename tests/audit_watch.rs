@@ -172,7 +172,10 @@ async fn a_watched_repository_new_certificate_is_reported_once() {
     let watched = issue(&mayfly, WATCHED).await;
     issue(&mayfly, "octo-org/watched-not").await;
     let summary = watch_once(&options).await.expect("first pass");
-    assert_eq!(summary.entries, 3);
+    assert_eq!(
+        summary.entries, 4,
+        "three certificates and the artifact log's genesis entry"
+    );
     assert_eq!(summary.sizes[0], 3);
     assert_eq!(summary.matches.len(), 1, "{:?}", summary.matches);
     let got = hook.received();
@@ -227,7 +230,11 @@ async fn artifact_log_entries_are_reported_by_their_certificate_identity() {
     log_artifact(&mayfly, "octo-org/noise", b"one").await;
     let watched = log_artifact(&mayfly, WATCHED, b"two").await;
     let summary = watch_once(&options).await.expect("pass");
-    assert_eq!(summary.sizes, [2, 2]);
+    assert_eq!(
+        summary.sizes,
+        [2, 3],
+        "the artifact log starts with its genesis entry"
+    );
     let found: Vec<(&str, u64)> = summary.matches.iter().map(|m| (m.log, m.index)).collect();
     assert_eq!(found, [("issuance", 1), ("artifacts", watched)]);
     let artifact = &summary.matches[1];
@@ -235,7 +242,7 @@ async fn artifact_log_entries_are_reported_by_their_certificate_identity() {
         artifact.repository.as_deref(),
         Some("https://github.com/octo-org/watched")
     );
-    assert_eq!(artifact.checkpoint_size, 2);
+    assert_eq!(artifact.checkpoint_size, 3);
 }
 
 async fn a_webhook_that_stays_down_fails_the_run_without_losing_the_match() {
@@ -532,13 +539,17 @@ async fn catch_up_crosses_tiles_and_batches_and_resumes_mid_tile() {
     // 4100 entries: past one batch of 16 full bundles, ending in a partial tile.
     fill_artifacts(&mayfly, "first", 4100).await;
     let summary = watch_once(&options).await.expect("first catch-up");
-    assert_eq!((summary.entries, summary.sizes[1]), (4100, 4100));
+    assert_eq!(
+        (summary.entries, summary.sizes[1]),
+        (4101, 4101),
+        "genesis included"
+    );
 
     // Resume from the middle of a tile, across the next tile boundary.
     fill_artifacts(&mayfly, "second", 300).await;
     let watched = log_artifact(&mayfly, WATCHED, b"late").await;
     let summary = watch_once(&options).await.expect("second catch-up");
-    assert_eq!(summary.sizes[1], 4401);
+    assert_eq!(summary.sizes[1], 4402);
     assert_eq!(
         summary.entries,
         301 + 1,

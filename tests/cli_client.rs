@@ -51,7 +51,7 @@ fn demo_runs_the_whole_flow_and_cleans_up() {
         "Source Repository URI",
         "https://github.com/octo-org/octo-repo",
         "issuance log    precertificate at index 0",
-        "artifact log    dsse entry at index 0",
+        "artifact log    dsse entry at index 1",
         "all steps passed",
     ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");

@@ -23,7 +23,7 @@ on_both_backends!(
     js_attest_verifies_in_js_and_python(flavor = "multi_thread", worker_threads = 2),
     js_sign_verifies_in_js_and_python(flavor = "multi_thread", worker_threads = 2),
     sigstore_cli_attest_verifies_in_js(flavor = "multi_thread", worker_threads = 2),
-    js_bundle_for_the_first_entry_lacks_zero_fields(flavor = "multi_thread", worker_threads = 2),
+    first_entry_of_a_fresh_log_verifies_in_python(flavor = "multi_thread", worker_threads = 2),
 );
 
 /// The dev issuer's GitHub-Actions identity: `https://github.com/` + `job_workflow_ref`.
@@ -118,20 +118,6 @@ impl Setup {
         assert_eq!(verified["san"], SAN);
         assert_eq!(verified["issuer"], self.issuer.as_str());
         verified
-    }
-
-    /// Puts one entry in the artifact log, so the next one is at index 1 in a tree of 2.
-    ///
-    /// Why: sigstore-js re-serialises bundles as protobuf JSON, which drops zero and empty
-    /// values, so an entry at log index 0 in a tree of size 1 comes out without `logIndex`
-    /// and with no `hashes`, and sigstore-python refuses to load it. That is a quirk between
-    /// the two clients (our server sends both fields; see
-    /// `js_bundle_for_the_first_entry_lacks_zero_fields`), which only the very first entry of a
-    /// log can hit; the cross-checks below are about every other entry.
-    async fn seed_log(&self) {
-        let seed = self.write("seed.txt", b"seed entry\n");
-        self.js_sign("sign", &seed, &self.path("seed.sigstore.json"))
-            .await;
     }
 
     /// The sigstore-js library (`sign` or `attest`) with our URLs and the CI token.
@@ -275,7 +261,6 @@ async fn python_attest_verifies_in_python_and_js() {
 /// `@sigstore/verify` and by sigstore-python's API.
 async fn js_attest_verifies_in_js_and_python() {
     let s = Setup::start().await;
-    s.seed_log().await;
     let tgz = b"mayfly js attest\n";
     let input = s.write(
         "statement.json",
@@ -305,7 +290,6 @@ async fn js_attest_verifies_in_js_and_python() {
 /// sigstore-python CLI.
 async fn js_sign_verifies_in_js_and_python() {
     let s = Setup::start().await;
-    s.seed_log().await;
     let artifact = s.write("blob.bin", b"mayfly js sign\n");
     let bundle = s.path("blob.bin.sigstore.json");
     s.js_sign("sign", &artifact, &bundle).await;
@@ -351,25 +335,34 @@ async fn sigstore_cli_attest_verifies_in_js() {
     s.mayfly.stop().await;
 }
 
-/// Pins down the index-0 quirk `seed_log` explains: the server's response carries
-/// `logIndex` 0 and `hashes: []`, but the bundle sigstore-js writes for the first entry of a
-/// log has neither, so sigstore-python cannot load it. If the log ever starts client entries
-/// at index 1 (a genesis leaf), this test must change with it.
-async fn js_bundle_for_the_first_entry_lacks_zero_fields() {
+/// The first client entry of a fresh instance, a dsse entry as npm's sigstore-js makes it,
+/// is at index 1 (index 0 is the log's genesis entry), so the bundle sigstore-js writes for it
+/// keeps `logIndex` and its proof hashes, and sigstore-python verifies it. An entry at index 0
+/// in a tree of size 1 would lose both (protobuf JSON drops zero values) and sigstore-python
+/// would refuse the bundle ("Field required").
+async fn first_entry_of_a_fresh_log_verifies_in_python() {
     let s = Setup::start().await;
-    let artifact = s.write("first.bin", b"first entry\n");
+    let tgz = b"mayfly first entry\n";
+    let input = s.write(
+        "statement.json",
+        serde_json::to_string(&statement("pkg:npm/first@1.0.0", &sha256_hex(tgz)))
+            .unwrap()
+            .as_bytes(),
+    );
     let bundle = s.path("first.sigstore.json");
-    s.js_sign("sign", &artifact, &bundle).await;
+    s.js_sign("attest", &input, &bundle).await;
     let entry = &read_json(&bundle)["verificationMaterial"]["tlogEntries"][0];
-    assert!(entry.get("logIndex").is_none(), "{entry}");
-    assert!(entry["inclusionProof"].get("hashes").is_none(), "{entry}");
-    // The server itself sent both (Rekor v1 GET by index returns the same map).
-    let stored = s.mayfly.get_json("/api/v1/log/entries?logIndex=0").await;
-    let (_, stored) = stored.as_object().unwrap().iter().next().unwrap();
-    assert_eq!(stored["logIndex"], 0);
+    assert_eq!(entry["logIndex"], "1", "{entry}");
+    assert_eq!(entry["inclusionProof"]["treeSize"], "2", "{entry}");
     assert_eq!(
-        stored["verification"]["inclusionProof"]["hashes"],
-        json!([])
+        entry["inclusionProof"]["hashes"].as_array().map(Vec::len),
+        Some(1),
+        "{entry}"
+    );
+    let verified = s.python_verify_dsse(&bundle).await;
+    assert_eq!(
+        verified["statement"]["subject"][0]["name"],
+        "pkg:npm/first@1.0.0"
     );
     s.mayfly.stop().await;
 }

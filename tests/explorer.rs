@@ -81,7 +81,8 @@ async fn populated() -> Mayfly {
     issue(&mayfly, &json!({"ref": HOSTILE_REF})).await;
     log_artifact(&mayfly, &pem, &key, b"an artifact").await;
     indexed(&mayfly, LogSlot::ISSUANCE, 4).await;
-    indexed(&mayfly, LogSlot::ARTIFACTS, 1).await;
+    // Index 0 is the artifact log's genesis entry; the client's entry is at 1.
+    indexed(&mayfly, LogSlot::ARTIFACTS, 2).await;
     mayfly
 }
 
@@ -125,7 +126,10 @@ async fn pages_answer_with_csp_and_search_finds_by_repository() {
     );
     assert!(home.contains("intermediate") && home.contains("root"));
     assert!(home.contains("<dd class=\"size\">4</dd>"), "issuance size");
-    assert!(home.contains("<dd class=\"size\">1</dd>"), "artifact size");
+    assert!(
+        home.contains("<dd class=\"size\">2</dd>"),
+        "artifact size, genesis included"
+    );
     assert_eq!(certificate_links(&home), [3, 2, 1, 0], "newest first");
 
     // As the form sends it: every field, the unused ones empty.
@@ -167,16 +171,23 @@ async fn pages_answer_with_csp_and_search_finds_by_repository() {
         assert!(certificate.contains(&format!("<td>{name}</td>")), "{name}");
     }
     assert!(
-        certificate.contains("href=\"/entries/0\""),
+        certificate.contains("href=\"/entries/1\""),
         "the artifact entry signed with it"
     );
     let (_, other) = page(&mayfly, "/certificates/2").await;
     assert!(
-        !other.contains("href=\"/entries/0\""),
+        !other.contains("href=\"/entries/1\""),
         "same SAN, another certificate: not its entry"
     );
 
-    let (status, entry) = page(&mayfly, "/entries/0").await;
+    let (status, genesis) = page(&mayfly, "/entries/0").await;
+    assert_eq!(status, 200, "the genesis entry is shown, labelled");
+    assert!(
+        genesis.contains("genesis (the log&#39;s first entry, not a signature)")
+            || genesis.contains("genesis (the log's first entry, not a signature)"),
+        "{genesis}"
+    );
+    let (status, entry) = page(&mayfly, "/entries/1").await;
     assert_eq!(status, 200);
     assert!(entry.contains("hashedrekord"));
     let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"an artifact"));
@@ -184,7 +195,7 @@ async fn pages_answer_with_csp_and_search_finds_by_repository() {
 
     for path in [
         "/certificates/4",
-        "/entries/1",
+        "/entries/2",
         "/certificates/18446744073709551615",
     ] {
         let (status, body) = page(&mayfly, path).await;
@@ -270,7 +281,7 @@ async fn a_certificate_page_finds_its_entries_past_a_busy_san() {
     let (second, _) = issue(&mayfly, &json!({})).await;
     append_entries(&mayfly, &second, "second", 1).await;
     indexed(&mayfly, LogSlot::ISSUANCE, 2).await;
-    indexed(&mayfly, LogSlot::ARTIFACTS, 301).await;
+    indexed(&mayfly, LogSlot::ARTIFACTS, 302).await;
 
     let (_, page_two) = page(&mayfly, "/certificates/1").await;
     assert_eq!(
@@ -278,12 +289,12 @@ async fn a_certificate_page_finds_its_entries_past_a_busy_san() {
         1,
         "exactly its own entry, found past the 256 entries of another certificate"
     );
-    assert!(page_two.contains("href=\"/entries/300\""));
+    assert!(page_two.contains("href=\"/entries/301\""));
     assert!(!page_two.contains("Only the first entries"));
 
     let (_, page_one) = page(&mayfly, "/certificates/0").await;
     assert_eq!(page_one.matches("href=\"/entries/").count(), 100);
-    assert!(!page_one.contains("href=\"/entries/300\""));
+    assert!(!page_one.contains("href=\"/entries/301\""));
     assert!(
         page_one.contains("Only the first entries naming this SAN were checked"),
         "the cap is said"
@@ -392,7 +403,7 @@ async fn a_real_browser_follows_search_to_certificate() {
     assert!(!dom.contains("<script"), "{dom}");
     screenshot(&hostile, "4-hostile-certificate").await;
 
-    let entry = format!("{}/entries/0", mayfly.url);
+    let entry = format!("{}/entries/1", mayfly.url);
     let dom = dump_dom(&entry).await;
     assert!(dom.contains("hashedrekord"), "{dom}");
     screenshot(&entry, "5-entry").await;

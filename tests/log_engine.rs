@@ -614,3 +614,53 @@ async fn batched_inclusion_proofs_equal_single_ones() {
     assert!(log.inclusion_proofs(&[size], size).await.is_err());
     assert!(log.inclusion_proofs(&[0], size + 1).await.is_err());
 }
+
+/// A log created with a genesis entry holds it at index 0 from its first checkpoint (size 1,
+/// one commit), so the first client entry is at 1; the genesis entry has no dedup row, and the
+/// audit and a reopen accept it. A log created without one (as before genesis entries existed)
+/// keeps its first client entry at 0, and nothing takes that entry for genesis.
+#[tokio::test]
+async fn a_genesis_log_starts_client_entries_at_one_and_an_old_log_at_zero() {
+    let fx = Fixture::new();
+    let store = fx.store().await;
+    let log = Log::create(
+        store.clone(),
+        fx.key.clone(),
+        LogConfig {
+            genesis: true,
+            ..fx.config()
+        },
+        Arc::new(Verbatim),
+    )
+    .await
+    .unwrap();
+    let genesis = mayfly_spec::tlog::genesis::entry(ORIGIN);
+    let head = store.checkpoint(LogSlot::ARTIFACTS).await.unwrap().unwrap();
+    assert_eq!(
+        head.size, 1,
+        "the first stored checkpoint already covers genesis"
+    );
+    assert_eq!(log.entry(0).await.unwrap(), Some(genesis.clone()));
+    assert!(log.is_genesis(0).await.unwrap());
+    assert_eq!(log.lookup(&leaf_hash(&genesis)).await.unwrap(), None);
+    let first = sequenced(log.append(entry(1)).await);
+    assert_eq!(first.index, 1);
+    assert!(!log.is_genesis(1).await.unwrap());
+    log.close().await;
+    let (reopened, size) = fx.reopen_and_audit().await;
+    assert_eq!(size, 2);
+    assert!(reopened.is_genesis(0).await.unwrap());
+    reopened.close().await;
+
+    // The old way: no genesis entry. Index 0 is the client's, and is not genesis.
+    let old = Fixture::new();
+    let (log, _) = old.create().await;
+    assert_eq!(log.checkpoint().size, 0);
+    assert_eq!(sequenced(log.append(entry(1)).await).index, 0);
+    assert!(!log.is_genesis(0).await.unwrap());
+    log.close().await;
+    let (reopened, size) = old.reopen_and_audit().await;
+    assert_eq!(size, 1);
+    assert!(!reopened.is_genesis(0).await.unwrap());
+    reopened.close().await;
+}

@@ -110,7 +110,11 @@ async fn npm_publish_provenance_uses_a_private_mayfly() {
     assert_eq!(entry["kindVersion"]["kind"], "dsse");
 
     // The entry is in this Mayfly's artifact log.
-    let index = entry["logIndex"].as_str().unwrap_or("0");
+    // Never index 0 (the log's genesis entry), so sigstore-js keeps the field.
+    let index = entry["logIndex"]
+        .as_str()
+        .expect("logIndex is in the bundle");
+    assert_ne!(index, "0");
     let logged = mayfly
         .get_json(&format!("/api/v1/log/entries?logIndex={index}"))
         .await;

@@ -224,13 +224,19 @@ const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
 async fn every_kind_logs_and_verifies_independently() {
     let h = Harness::start().await;
-    assert_eq!(h.tree_size().await, 0);
+    // A fresh log holds only its genesis entry: client entries start at index 1.
+    assert_eq!(h.tree_size().await, 1);
 
     // hashedrekord: the signature is over the blob; the log checks it against the digest.
     let first = h.hashedrekord(b"artifact bytes");
     let (hr_id, hr) = h.created(&first).await;
-    assert_eq!(hr["logIndex"], 0, "zero is written out");
-    assert_eq!(hr["verification"]["inclusionProof"]["hashes"], json!([]));
+    assert_eq!(hr["logIndex"], 1, "index 0 is the genesis entry");
+    assert_eq!(
+        hr["verification"]["inclusionProof"]["hashes"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     let body: Value =
         serde_json::from_slice(&B64.decode(hr["body"].as_str().unwrap()).unwrap()).unwrap();
     assert_eq!(body["kind"], "hashedrekord");
@@ -254,7 +260,7 @@ async fn every_kind_logs_and_verifies_independently() {
     let dsse = json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {"proposedContent": {
         "envelope": envelope, "verifiers": [B64.encode(&h.cert_pem)]}}});
     let (_, entry) = h.created(&dsse).await;
-    assert_eq!(entry["logIndex"], 1);
+    assert_eq!(entry["logIndex"], 2);
 
     // intoto 0.0.2, as @sigstore/cli attest sends it.
     let intoto = json!({"apiVersion": "0.0.2", "kind": "intoto", "spec": {"content": {
@@ -262,7 +268,7 @@ async fn every_kind_logs_and_verifies_independently() {
                      "signatures": [{"sig": B64.encode(&sig), "publicKey": B64.encode(&h.cert_pem)}]},
         "hash": {"algorithm": "sha256", "value": hex::encode(sha256(envelope.as_bytes()))}}}});
     let (_, entry) = h.created(&intoto).await;
-    assert_eq!(entry["logIndex"], 2);
+    assert_eq!(entry["logIndex"], 3);
 
     // A duplicate is 409 with the Location of the first, and appends nothing.
     let response = h.post(&first).await;
@@ -273,7 +279,7 @@ async fn every_kind_logs_and_verifies_independently() {
     );
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["code"], 409);
-    assert_eq!(h.tree_size().await, 3);
+    assert_eq!(h.tree_size().await, 4);
 
     // Reads: by EntryID, by UUID, by index; each proves against the current tree.
     let by_id = h
@@ -284,7 +290,7 @@ async fn every_kind_logs_and_verifies_independently() {
     assert_eq!(id, hr_id);
     assert_eq!(entry["body"], hr["body"]);
     assert_eq!(entry["integratedTime"], hr["integratedTime"]);
-    assert_eq!(entry["verification"]["inclusionProof"]["treeSize"], 3);
+    assert_eq!(entry["verification"]["inclusionProof"]["treeSize"], 4);
     let by_uuid = h
         .mayfly
         .get_json(&format!("/api/v1/log/entries/{}", &hr_id[16..]))
@@ -293,10 +299,41 @@ async fn every_kind_logs_and_verifies_independently() {
     let by_index = h.mayfly.get_json("/api/v1/log/entries?logIndex=2").await;
     assert_eq!(h.verify(&by_index).1["logIndex"], 2);
 
+    // Index 0 is the log's genesis entry: in the tiles, but no Rekor entry, so 404 saying so.
+    let response = h
+        .mayfly
+        .client
+        .get(format!("{}/api/v1/log/entries?logIndex=0", h.mayfly.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], 404);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("genesis entry, not a signature"),
+        "{body}"
+    );
+
+    let info = h.mayfly.get_json("/api/v1/log").await;
+    let origin = info["signedTreeHead"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    let genesis_uuid =
+        mayfly_spec::tlog::leaf_hash(&mayfly_spec::tlog::genesis::entry(origin)).to_hex();
+
     // Misses: 404 with no body.
     for path in [
         format!("/api/v1/log/entries/{}", "00".repeat(32)),
-        "/api/v1/log/entries?logIndex=3".to_owned(),
+        "/api/v1/log/entries?logIndex=4".to_owned(),
+        // The genesis entry's UUID (its leaf hash) is not an entry either.
+        format!("/api/v1/log/entries/{genesis_uuid}"),
     ] {
         let response = h
             .mayfly
@@ -325,11 +362,11 @@ async fn every_kind_logs_and_verifies_independently() {
         }
     };
     let response = retrieve(json!({"entryUUIDs": [&hr_id[16..], "ff".repeat(32)],
-                                   "logIndexes": [1, 99], "entries": [first]}))
+                                   "logIndexes": [0, 2, 99], "entries": [first]}))
     .await;
     assert_eq!(response.status(), 200);
     let found: Vec<Value> = response.json().await.unwrap();
-    assert_eq!(found.len(), 3);
+    assert_eq!(found.len(), 3, "misses and the genesis entry omitted");
     for item in &found {
         h.verify(item);
     }
@@ -338,7 +375,7 @@ async fn every_kind_logs_and_verifies_independently() {
 
     // Log info, consistency proof, public key.
     let info = h.mayfly.get_json("/api/v1/log").await;
-    assert_eq!(info["treeSize"], 3);
+    assert_eq!(info["treeSize"], 4, "the real tree size, genesis included");
     assert_eq!(
         info["rootHash"],
         entry["verification"]["inclusionProof"]["rootHash"]
@@ -348,7 +385,7 @@ async fn every_kind_logs_and_verifies_independently() {
     assert_eq!(format!("{tree_id:016x}"), hr_id[..16]);
     let proof = h
         .mayfly
-        .get_json("/api/v1/log/proof?firstSize=1&lastSize=3")
+        .get_json("/api/v1/log/proof?firstSize=1&lastSize=4")
         .await;
     assert_eq!(proof["rootHash"], info["rootHash"]);
     assert!(!proof["hashes"].as_array().unwrap().is_empty());
@@ -356,7 +393,7 @@ async fn every_kind_logs_and_verifies_independently() {
         .mayfly
         .client
         .get(format!(
-            "{}/api/v1/log/proof?firstSize=1&lastSize=4",
+            "{}/api/v1/log/proof?firstSize=1&lastSize=5",
             h.mayfly.url
         ))
         .send()
@@ -419,10 +456,14 @@ async fn bad_entries_are_400_and_append_nothing() {
             "{name}: {message}"
         );
     }
-    assert_eq!(h.tree_size().await, 0, "nothing was appended");
+    assert_eq!(
+        h.tree_size().await,
+        1,
+        "nothing was appended (only genesis)"
+    );
 
     // And the good one still goes in.
     assert_eq!(h.post(&good).await.status(), 201);
-    assert_eq!(h.tree_size().await, 1);
+    assert_eq!(h.tree_size().await, 2);
     h.mayfly.stop().await;
 }

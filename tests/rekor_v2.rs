@@ -226,7 +226,7 @@ async fn hashedrekord_and_dsse_entries_are_logged_with_proofs_that_verify() {
     assert_eq!(response.status(), 200);
     let first: Value = response.json().await.unwrap();
     let (hashed_body, hashed_index) = verify(&first, &spki, &origin, "hashedrekord");
-    assert_eq!(hashed_index, 0);
+    assert_eq!(hashed_index, 1, "index 0 is the genesis entry");
     let stored: Value = serde_json::from_slice(&hashed_body).unwrap();
     assert_eq!(
         stored["spec"]["hashedRekordV002"]["data"],
@@ -244,22 +244,26 @@ async fn hashedrekord_and_dsse_entries_are_logged_with_proofs_that_verify() {
     assert_eq!(response.status(), 200);
     let second: Value = response.json().await.unwrap();
     let (dsse_body, dsse_index) = verify(&second, &spki, &origin, "dsse");
-    assert_eq!(dsse_index, 1);
-    assert_eq!(second["inclusionProof"]["treeSize"], "2");
+    assert_eq!(dsse_index, 2);
+    assert_eq!(second["inclusionProof"]["treeSize"], "3");
 
     // What was answered is what the log holds, and the served checkpoint has moved on.
     assert_eq!(
-        entries_from_tiles(&mayfly, 2).await,
-        vec![hashed_body, dsse_body]
+        entries_from_tiles(&mayfly, 3).await,
+        vec![
+            mayfly_spec::tlog::genesis::entry(&origin),
+            hashed_body,
+            dsse_body
+        ]
     );
     let checkpoint =
         String::from_utf8(mayfly.get_bytes("/logs/rekor-v2/checkpoint").await).unwrap();
     assert!(
-        checkpoint.starts_with(&format!("{origin}\n2\n")),
+        checkpoint.starts_with(&format!("{origin}\n3\n")),
         "{checkpoint}"
     );
     // The other logs are untouched.
-    assert_eq!(mayfly.artifacts_size().await, 0);
+    assert_eq!(mayfly.artifacts_size().await, 1, "only its genesis entry");
     mayfly.stop().await;
 }
 
@@ -294,12 +298,12 @@ async fn duplicates_are_409_with_the_index_and_bad_bodies_400_naming_the_field()
     )
     .await;
     assert_eq!(again.status(), 409);
-    assert_eq!(again.headers()["x-log-index"], "2");
+    assert_eq!(again.headers()["x-log-index"], "3");
     let body: Value = again.json().await.unwrap();
     assert_eq!(body["code"], 6);
     assert_eq!(body["details"], json!([]));
     assert!(
-        body["message"].as_str().unwrap().contains("index 2"),
+        body["message"].as_str().unwrap().contains("index 3"),
         "{body}"
     );
 
@@ -332,7 +336,7 @@ async fn duplicates_are_409_with_the_index_and_bad_bodies_400_naming_the_field()
     }
     let checkpoint =
         String::from_utf8(mayfly.get_bytes("/logs/rekor-v2/checkpoint").await).unwrap();
-    assert_eq!(checkpoint.lines().nth(1), Some("3"));
+    assert_eq!(checkpoint.lines().nth(1), Some("4"));
     mayfly.stop().await;
 }
 
@@ -406,7 +410,8 @@ async fn a_data_dir_from_before_the_v2_log_gains_it_on_start() {
         .await
         .expect("an old data dir opens");
     assert!(data.join("keys/rekor-v2-log.key.pem").exists());
-    assert_eq!(reopened.state.rekor_v2.checkpoint().size, 0);
+    // A v2 log added to an old instance is a new log: it starts with its genesis entry.
+    assert_eq!(reopened.state.rekor_v2.checkpoint().size, 1);
     assert_eq!(reopened.state.artifacts.checkpoint().size, v1_entry);
     let request = client.hashedrekord(b"after the upgrade");
     let appended = reopened
@@ -432,7 +437,7 @@ async fn a_data_dir_from_before_the_v2_log_gains_it_on_start() {
         .expect("a missing v2 key is refused");
     let message = refused.to_string();
     assert!(message.contains("rekor-v2-log.key.pem"), "{message}");
-    assert!(message.contains("size 1"), "{message}");
+    assert!(message.contains("size 2"), "{message}");
     assert!(!data.join("keys/rekor-v2-log.key.pem").exists());
 
     // A replica with another v2 key: refused by the key check on the stored checkpoint.
@@ -454,7 +459,7 @@ async fn a_data_dir_from_before_the_v2_log_gains_it_on_start() {
     let back = mayfly::server::Instance::open(&mayfly.config, None)
         .await
         .expect("the right key opens");
-    assert_eq!(back.state.rekor_v2.checkpoint().size, 1);
+    assert_eq!(back.state.rekor_v2.checkpoint().size, 2);
     back.close().await;
 }
 
@@ -490,8 +495,8 @@ async fn real_clients_log_to_the_v2_log() {
     )
     .unwrap();
     for (bundle_type, kind, index) in [
-        ("messageSignature", "hashedrekord", 0),
-        ("dsseEnvelope", "dsse", 1),
+        ("messageSignature", "hashedrekord", 1),
+        ("dsseEnvelope", "dsse", 2),
     ] {
         let bundle_file = dir.join(format!("{bundle_type}.sigstore.json"));
         let mut command = clients.node_script("sign_v2.cjs");
@@ -560,7 +565,7 @@ async fn real_clients_log_to_the_v2_log() {
     );
     let checkpoint =
         String::from_utf8(mayfly.get_bytes("/logs/rekor-v2/checkpoint").await).unwrap();
-    assert_eq!(checkpoint.lines().nth(1), Some("3"), "python logged to v2");
+    assert_eq!(checkpoint.lines().nth(1), Some("4"), "python logged to v2");
     mayfly.stop().await;
 }
 

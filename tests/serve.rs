@@ -253,12 +253,18 @@ async fn tiles_and_checkpoints_verify_over_http() {
     let issuance = serving.state.issuance.clone();
 
     // Two full tiles and a partial one at level 0; a partial level-1 tile of 2 hashes.
+    // N entries in all: the log's genesis entry at 0, then N - 1 appended ones.
     const N: usize = 600;
-    let appended = append_concurrently(&artifacts, (0..N).map(|i| payload("a", i)).collect()).await;
+    let mut appended =
+        append_concurrently(&artifacts, (1..N).map(|i| payload("a", i)).collect()).await;
     assert_eq!(
         appended.keys().copied().collect::<Vec<_>>(),
-        (0..N as u64).collect::<Vec<_>>(),
-        "concurrent appends get exactly the indices 0..N"
+        (1..N as u64).collect::<Vec<_>>(),
+        "concurrent appends get exactly the indices 1..N"
+    );
+    appended.insert(
+        0,
+        mayfly_spec::tlog::genesis::entry(&artifacts.config().origin),
     );
 
     let client = http_client();
@@ -473,9 +479,10 @@ async fn graceful_shutdown_keeps_every_acknowledged_append() {
     let reopened = Instance::open(&serving.config, None).await.expect("reopen");
     let log = &reopened.state.artifacts;
     let size = log.checkpoint().size;
-    assert!(size >= acknowledged.len() as u64);
-    // Entries refused at admission were never sequenced, and admitted ones were all answered.
-    assert_eq!(size, acknowledged.len() as u64);
+    assert!(size > acknowledged.len() as u64);
+    // Entries refused at admission were never sequenced, and admitted ones were all answered;
+    // the one more is the log's genesis entry.
+    assert_eq!(size, acknowledged.len() as u64 + 1);
     for (index, p) in &acknowledged {
         let entry = log.entry(*index).await.expect("read entry");
         assert_eq!(entry.as_ref(), Some(p), "acknowledged entry {index}");

@@ -85,6 +85,12 @@ pub enum RekorApiError {
     /// 404: no such entry.
     #[error("entry not found")]
     NotFound,
+    /// 404: index 0 of a log created with a genesis entry, which is not a signature.
+    #[error(
+        "entry 0 is this log's genesis entry, not a signature: client entries start at index 1 \
+         (the entry is in the log's tiles for monitors)"
+    )]
+    Genesis,
 }
 
 /// A failure of Fulcio's API, answered as grpc-gateway does: a `google.rpc.Status` body whose
@@ -254,7 +260,7 @@ impl ApiError {
                     }
                     RekorApiError::Conflict { .. } => StatusCode::CONFLICT,
                     RekorApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                    RekorApiError::NotFound => StatusCode::NOT_FOUND,
+                    RekorApiError::NotFound | RekorApiError::Genesis => StatusCode::NOT_FOUND,
                 },
                 e.to_string(),
             ),

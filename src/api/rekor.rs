@@ -184,7 +184,9 @@ async fn read_by_uuid(log: &Log<Store>, uuid: &Hash) -> Result<Option<Vec<u8>>, 
     read_at(log, record.index, Some((*uuid, record.timestamp))).await
 }
 
-/// The entry at `index`, proved against the current checkpoint; `None` beyond the tree.
+/// The entry at `index`, proved against the current checkpoint; `None` beyond the tree and
+/// for the log's genesis entry, which is not a Rekor entry (it has no dedup record, so a
+/// lookup by UUID never finds it either).
 /// `known` is the entry's UUID and timestamp when the caller has them.
 async fn read_at(
     log: &Log<Store>,
@@ -198,6 +200,9 @@ async fn read_at(
     let Some(body) = log.entry(index).await? else {
         return Ok(None);
     };
+    if mayfly_spec::tlog::genesis::is_genesis(&log.config().origin, index, &body) {
+        return Ok(None);
+    }
     let (uuid, timestamp_ms) = match known {
         Some(known) => known,
         None => {
@@ -259,9 +264,15 @@ async fn get_by_index(
         .get("logIndex")
         .ok_or_else(|| RekorApiError::BadQuery("logIndex is required".into()))?;
     let index = parse_u64("logIndex", text)?;
-    let json = read_at(&state.artifacts, index, None)
-        .await?
-        .ok_or(RekorApiError::NotFound)?;
+    let log = &state.artifacts;
+    let Some(json) = read_at(log, index, None).await? else {
+        return Err(if log.is_genesis(index).await? {
+            RekorApiError::Genesis
+        } else {
+            RekorApiError::NotFound
+        }
+        .into());
+    };
     Ok(json_bytes_response(StatusCode::OK, json))
 }
 

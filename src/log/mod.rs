@@ -58,6 +58,11 @@ pub struct LogConfig {
     /// its last checkpoint; with it, every replica serves the latest one within a tick. 200 ms
     /// keeps that lag well under a client's retry interval and the reads negligible.
     pub follow_every: Option<Duration>,
+    /// Whether [`Log::create`] writes the log's genesis entry
+    /// ([`mayfly_spec::tlog::genesis`]) at index 0, in the same commit as the first checkpoint,
+    /// so that client entries start at 1. Only creation reads it: a log made without one keeps
+    /// its client entry at 0, and readers tell the two apart by content ([`Log::is_genesis`]).
+    pub genesis: bool,
 }
 
 impl LogConfig {
@@ -71,6 +76,7 @@ impl LogConfig {
             max_batch: 4096,
             dedup: true,
             follow_every: Some(Duration::from_millis(200)),
+            genesis: false,
         }
     }
 }
@@ -235,23 +241,37 @@ struct Inner<S> {
 }
 
 impl<S: LogStore> Log<S> {
-    /// Creates an empty log (size 0, signed checkpoint) and starts it. Fails with
-    /// [`StoreError::Conflict`] if the log already exists.
+    /// Creates a log and starts it: empty (size 0), or with its genesis entry at index 0 when
+    /// [`LogConfig::genesis`] is set, written in the same commit as the first signed checkpoint
+    /// so that no crash can leave the log without it. Fails with [`StoreError::Conflict`] if
+    /// the log already exists.
+    ///
+    /// The genesis entry is stored verbatim (not through the codec) and gets no dedup row: no
+    /// client can submit it, and a lookup never answers it.
     pub async fn create(
         store: S,
         key: LogKey,
         config: LogConfig,
         codec: Arc<dyn LeafCodec>,
     ) -> Result<Self, LogError> {
-        let root = mayfly_spec::tlog::hash::empty_root();
-        let note = sign(&key, &config.origin, 0, root)?;
+        let mut tree = tree::Tree::empty();
+        let mut changes = tree::Changes::default();
+        if config.genesis {
+            let entry = mayfly_spec::tlog::genesis::entry(&config.origin);
+            changes = tree
+                .append([(mayfly_spec::tlog::leaf_hash(&entry), entry.as_slice())])
+                .map_err(LogError::Batch)?;
+        }
+        let tiles = std::mem::take(&mut changes.tiles);
+        let bundles = std::mem::take(&mut changes.bundles);
+        let size = tree.size();
+        let root = tree.snapshot(changes).root()?;
+        let note = sign(&key, &config.origin, size, root)?;
         let batch = storage::Batch {
             previous: None,
-            checkpoint: Some(StoredCheckpoint {
-                size: 0,
-                root,
-                note,
-            }),
+            checkpoint: Some(StoredCheckpoint { size, root, note }),
+            tiles,
+            bundles,
             ..Default::default()
         };
         store.commit(config.slot, &batch).await?;
@@ -432,6 +452,18 @@ impl<S: LogStore> Log<S> {
 
     /// Where the payload with this dedup key (its RFC 6962 leaf hash) was logged. Always `None`
     /// for a log without dedup, which keeps no such index.
+    /// Whether the entry at `index` is this log's genesis entry: index 0 of a log created with
+    /// one. Decided by content, so a log created before genesis entries existed, whose index 0
+    /// is a client's, answers false.
+    pub async fn is_genesis(&self, index: u64) -> Result<bool, LogError> {
+        if index != 0 {
+            return Ok(false);
+        }
+        Ok(self.entry(0).await?.is_some_and(|data| {
+            mayfly_spec::tlog::genesis::is_genesis(&self.inner.config.origin, 0, &data)
+        }))
+    }
+
     pub async fn lookup(&self, key: &Hash) -> Result<Option<LeafRecord>, LogError> {
         if !self.inner.config.dedup {
             return Ok(None);

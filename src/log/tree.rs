@@ -33,7 +33,6 @@ pub(crate) struct Changes {
 }
 
 impl Tree {
-    #[cfg(test)]
     pub(super) fn empty() -> Self {
         Tree {
             size: 0,

@@ -90,7 +90,8 @@ impl fmt::Display for Initialized {
     }
 }
 
-/// Creates the instance (keys, CA, schema, both logs at size 0 with signed checkpoints), or,
+/// Creates the instance (keys, CA, schema, the logs with signed checkpoints: issuance at size 0,
+/// artifact and Rekor v2 at size 1, holding their genesis entries), or,
 /// if the data dir and database already hold it, checks that they agree and changes nothing:
 /// running it again, as an init container does on every start, is safe. Anything else (part of
 /// an instance, keys that did not sign the database's checkpoints) is refused as `serve`

@@ -466,11 +466,18 @@ async fn open_core(
         dedup: false,
         ..LogConfig::new("issuance", LogSlot::ISSUANCE, public_url.issuance_origin())
     };
-    let artifacts_config = LogConfig::new(
-        "artifacts",
-        LogSlot::ARTIFACTS,
-        public_url.artifacts_origin(),
-    );
+    // The logs whose entries clients carry in bundles get a genesis entry at index 0 when they
+    // are created, so no client entry is at index 0 (sigstore-js writes a bundle for it that
+    // sigstore-python refuses; see `mayfly_spec::tlog::genesis`). Issuance entries are never
+    // in a bundle (an SCT is not an index).
+    let artifacts_config = LogConfig {
+        genesis: true,
+        ..LogConfig::new(
+            "artifacts",
+            LogSlot::ARTIFACTS,
+            public_url.artifacts_origin(),
+        )
+    };
 
     let store = wrap_store(Store::open(&database).await?);
     if fresh {
@@ -543,7 +550,10 @@ async fn open_core(
         &dir,
         &store,
         &database,
-        LogConfig::new("rekor-v2", LogSlot::REKOR_V2, public_url.rekor_v2_origin()),
+        LogConfig {
+            genesis: true,
+            ..LogConfig::new("rekor-v2", LogSlot::REKOR_V2, public_url.rekor_v2_origin())
+        },
         rekor_v2_hsm_key,
         fresh,
     )

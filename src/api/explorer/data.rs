@@ -287,7 +287,12 @@ async fn summarise(state: &AppState, index: u64, body: &[u8]) -> Result<Artifact
     Ok(ArtifactView {
         index,
         uuid: uuid.to_hex(),
-        kind: value["kind"].as_str().unwrap_or("(unknown)").to_owned(),
+        // The genesis entry is in the log (monitors see it) but is not a Rekor entry: label it.
+        kind: if mayfly_spec::tlog::genesis::is_genesis(&log.config().origin, index, body) {
+            "genesis (the log's first entry, not a signature)".to_owned()
+        } else {
+            value["kind"].as_str().unwrap_or("(unknown)").to_owned()
+        },
         integrated,
         digests: pick(Field::Digest),
         signers: pick(Field::ArtifactSubject),

@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod compact;
 mod error;
+pub mod genesis;
 pub mod hash;
 pub mod note;
 pub mod proof;
