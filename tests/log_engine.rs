@@ -34,6 +34,7 @@ on_both_backends!(
     partial_tiles_serve_every_earlier_width,
     an_entry_the_codec_refuses_takes_no_index_and_is_an_internal_fault,
     batched_inclusion_proofs_equal_single_ones,
+    a_genesis_log_starts_client_entries_at_one_and_an_old_log_at_zero,
 );
 
 const ORIGIN: &str = "test.mayfly.invalid";
@@ -619,9 +620,8 @@ async fn batched_inclusion_proofs_equal_single_ones() {
 /// one commit), so the first client entry is at 1; the genesis entry has no dedup row, and the
 /// audit and a reopen accept it. A log created without one (as before genesis entries existed)
 /// keeps its first client entry at 0, and nothing takes that entry for genesis.
-#[tokio::test]
 async fn a_genesis_log_starts_client_entries_at_one_and_an_old_log_at_zero() {
-    let fx = Fixture::new();
+    let fx = Fixture::new().await;
     let store = fx.store().await;
     let log = Log::create(
         store.clone(),
@@ -653,7 +653,7 @@ async fn a_genesis_log_starts_client_entries_at_one_and_an_old_log_at_zero() {
     reopened.close().await;
 
     // The old way: no genesis entry. Index 0 is the client's, and is not genesis.
-    let old = Fixture::new();
+    let old = Fixture::new().await;
     let (log, _) = old.create().await;
     assert_eq!(log.checkpoint().size, 0);
     assert_eq!(sequenced(log.append(entry(1)).await).index, 0);
