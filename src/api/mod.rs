@@ -9,6 +9,7 @@ mod json_errors;
 mod rekor;
 mod tiles;
 mod trust;
+mod tsa;
 mod verify_pool;
 
 pub use error::{ApiError, FulcioError};
@@ -50,6 +51,8 @@ pub struct AppState {
     pub client_limit: crate::ratelimit::RateLimiter,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The RFC 3161 timestamp authority behind `/api/v1/timestamp`.
+    pub tsa: Arc<crate::tsa::TimestampAuthority>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -63,6 +66,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(rekor::router())
         .merge(audit::router())
         .merge(trust::router())
+        .merge(tsa::router())
         .merge(explorer::router());
     if state.dev_issuer.is_some() {
         router = router.merge(dev_oidc::router());

@@ -442,7 +442,7 @@ pub mod encode;
 mod request;
 mod tst_info;
 
-pub use request::{MAX_NONCE_OCTETS, TimeStampRequest, parse_request};
+pub use request::{MAX_NONCE_OCTETS, TimeStampRequest, oid_text, parse_request};
 
 #[cfg(test)]
 mod tests;

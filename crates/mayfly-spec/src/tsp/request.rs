@@ -83,7 +83,7 @@ fn message_imprint(content: &[u8]) -> Result<(DigestAlgorithm, Vec<u8>), TspErro
     let algorithm = DigestAlgorithm::from_oid(oid.content).map_err(|_| {
         invalid(format!(
             "unsupported hash algorithm {} (use SHA-256, SHA-384 or SHA-512)",
-            dotted(oid.content)
+            oid_text(oid.content)
         ))
     })?;
     // Parameters: absent, or NULL as many encoders write for the SHA-2 family.
@@ -151,7 +151,7 @@ fn extensions(content: &[u8]) -> Result<(), TspError> {
         if critical {
             return Err(invalid(format!(
                 "unsupported critical extension {}",
-                dotted(oid.content)
+                oid_text(oid.content)
             )));
         }
     }
@@ -159,7 +159,7 @@ fn extensions(content: &[u8]) -> Result<(), TspError> {
 }
 
 /// Dotted form of OID content octets, for messages; hex when they do not decode.
-fn dotted(content: &[u8]) -> String {
+pub fn oid_text(content: &[u8]) -> String {
     let mut arcs: Vec<u128> = Vec::new();
     let mut value: u128 = 0;
     for (i, b) in content.iter().enumerate() {
