@@ -1,8 +1,8 @@
 //! `/trust/*`: what Sigstore clients need to trust this instance and to sign with it.
 //!
 //! - `GET /trust/trusted_root.json`: CA chain, the artifact log (`tlogs`), the issuance log
-//!   (`ctlogs`).
-//! - `GET /trust/signing_config.json`: signing config v0.2 (CA, Rekor v1, dev issuer if on).
+//!   (`ctlogs`), the timestamp authority (`timestampAuthorities`).
+//! - `GET /trust/signing_config.json`: signing config v0.2 (CA, Rekor v1, TSA, dev issuer if on).
 //! - `GET /trust/client_trust_config.json`: both, for sigstore-python's `--trust-config`.
 //!
 //! The bytes are exactly what `mayfly trust` writes for the same data dir and public URL.
@@ -53,6 +53,7 @@ fn document(State(state): &State<SharedState>, name: &str) -> Result<Response, A
         artifact_log_spki: state.artifacts.key().spki_der(),
         issuance_log_spki: state.issuance.key().spki_der(),
         oidc_issuer: state.dev_issuer.as_ref().map(|dev| dev.issuer_url()),
+        timestamp_authority: Some(state.tsa.chain()),
     })
     // The chain was parsed and checked at start-up, so this cannot fail in practice; if it
     // ever does, clients must not get half a trust root.

@@ -12,6 +12,8 @@
 //!   (sigstore-python), and its `baseUrl` (`<public>/logs/issuance`) contains that log's key
 //!   name (`<host>/logs/issuance`), so the same substring rule holds for it.
 //! - Log IDs are SHA-256 of the DER SPKI, for both Rekor and RFC 6962.
+//! - `timestampAuthorities` is the RFC 3161 TSA (chain leaf first, valid while its certificate
+//!   is), and `tsaUrls` its endpoint, so clients timestamp their signatures with it.
 //!
 //! **Validity start.** Every `validFor.start` is the CA root's notBefore. A fresh instance
 //! creates the root and both log keys in the same start, before any entry or certificate can
@@ -44,6 +46,9 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 pub const TRUSTED_ROOT_FILE: &str = "trusted_root.json";
 pub const SIGNING_CONFIG_FILE: &str = "signing_config.json";
 pub const CLIENT_TRUST_CONFIG_FILE: &str = "client_trust_config.json";
+
+/// Where the timestamp authority answers, under the public URL (the sigstore TSA's path).
+pub const TIMESTAMP_PATH: &str = "/api/v1/timestamp";
 
 /// Both logs sign with P-256 (see `keys`).
 const KEY_DETAILS: &str = "PKIX_ECDSA_P256_SHA_256";
@@ -89,6 +94,9 @@ pub struct TrustInputs<'a> {
     /// The built-in dev issuer's URL, when it is on; the only interactive-free issuer this
     /// instance can name in `oidcUrls`.
     pub oidc_issuer: Option<&'a str>,
+    /// The timestamp authority's chain (DER, signing certificate first), when the instance
+    /// has one: listed in `timestampAuthorities`, its endpoint in `tsaUrls`.
+    pub timestamp_authority: Option<&'a [Vec<u8>]>,
 }
 
 /// The trusted root and signing config of one instance.
@@ -129,7 +137,12 @@ impl TrustDocuments {
                 inputs.issuance_log_spki,
                 &since,
             )],
-            timestamp_authorities: Vec::new(),
+            timestamp_authorities: inputs
+                .timestamp_authority
+                .map(|chain| timestamp_authority(&base, chain))
+                .transpose()?
+                .into_iter()
+                .collect(),
         };
         let service = |url: String| Service {
             url,
@@ -145,8 +158,15 @@ impl TrustDocuments {
                 .map(|url| service(url.to_owned()))
                 .into_iter()
                 .collect(),
-            rekor_tlog_urls: vec![service(base)],
-            tsa_urls: Vec::new(),
+            rekor_tlog_urls: vec![service(base.clone())],
+            tsa_urls: match &trusted_root.timestamp_authorities[..] {
+                [tsa] => vec![Service {
+                    url: format!("{base}{TIMESTAMP_PATH}"),
+                    valid_for: tsa.valid_for.clone(),
+                    ..service(String::new())
+                }],
+                _ => Vec::new(),
+            },
             rekor_tlog_config: ServiceConfiguration { selector: "ANY" },
             tsa_config: ServiceConfiguration { selector: "ANY" },
         };
@@ -216,6 +236,28 @@ fn certificate_authority(
         valid_for: ValidFor {
             start,
             end: Some(rfc3339(end, "CA validity end")?),
+        },
+    })
+}
+
+/// The TSA's entry: its chain (leaf first, as the TSA serves it), valid while its signing
+/// certificate is: a token's genTime must fall inside both.
+fn timestamp_authority(base: &str, chain: &[Vec<u8>]) -> Result<CertificateAuthority, TrustError> {
+    let leaf_der = chain.first().ok_or(TrustError::Certificate {
+        which: "TSA (empty chain)",
+    })?;
+    let leaf = CertFacts::parse(leaf_der, "TSA")?;
+    let end = OffsetDateTime::from_unix_timestamp(leaf.not_after_unix)
+        .map_err(|_| TrustError::Certificate { which: "TSA" })?;
+    Ok(CertificateAuthority {
+        subject: leaf.subject,
+        uri: format!("{base}{TIMESTAMP_PATH}"),
+        cert_chain: CertChain {
+            certificates: chain.iter().map(|der| raw(der)).collect(),
+        },
+        valid_for: ValidFor {
+            start: leaf.not_before,
+            end: Some(rfc3339(end, "TSA validity end")?),
         },
     })
 }

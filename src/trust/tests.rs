@@ -43,6 +43,7 @@ fn build(f: &Fixture, dev: Option<&str>) -> TrustDocuments {
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
         oidc_issuer: dev,
+        timestamp_authority: None,
     })
     .unwrap()
 }
@@ -162,6 +163,7 @@ fn garbage_certificates_are_an_error_not_a_panic() {
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
         oidc_issuer: None,
+        timestamp_authority: None,
     });
     assert!(matches!(
         result,
@@ -185,6 +187,7 @@ fn rotated_generations_get_windows_that_cover_every_certificate_they_issued() {
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
         oidc_issuer: None,
+        timestamp_authority: None,
     })
     .unwrap();
     let root_json = json_of(&render(&documents.trusted_root));

@@ -73,12 +73,16 @@ impl std::fmt::Debug for TimestampAuthority {
 
 impl TimestampAuthority {
     /// `chain` is leaf first; the leaf must certify `key` (checked by [`setup`]).
-    pub(crate) fn new(key: Arc<dyn CaSigner>, chain: Vec<Vec<u8>>) -> Result<Self, setup::TsaSetupError> {
+    pub(crate) fn new(
+        key: Arc<dyn CaSigner>,
+        chain: Vec<Vec<u8>>,
+    ) -> Result<Self, setup::TsaSetupError> {
         let leaf_der = chain
             .first()
             .ok_or(setup::TsaSetupError::Invalid("empty TSA chain".into()))?;
-        let (_, leaf) = X509Certificate::from_der(leaf_der)
-            .map_err(|_| setup::TsaSetupError::Invalid("TSA certificate is not DER X.509".into()))?;
+        let (_, leaf) = X509Certificate::from_der(leaf_der).map_err(|_| {
+            setup::TsaSetupError::Invalid("TSA certificate is not DER X.509".into())
+        })?;
         Ok(TimestampAuthority {
             leaf_issuer: leaf.tbs_certificate.issuer.as_raw().to_vec(),
             leaf_serial: leaf.tbs_certificate.raw_serial().to_vec(),

@@ -94,6 +94,18 @@ pub fn open_or_create(
     Ok((load(dir)?, false))
 }
 
+/// The stored chain (signing certificate, root), without the key: what `mayfly trust` lists.
+/// `None` when the data dir has no TSA yet.
+pub fn read_chain(dir: &DataDir) -> Result<Option<Vec<Vec<u8>>>, TsaSetupError> {
+    if !dir.tsa_cert().exists() && !dir.tsa_root_cert().exists() {
+        return Ok(None);
+    }
+    Ok(Some(vec![
+        read_cert(&dir.tsa_cert())?,
+        read_cert(&dir.tsa_root_cert())?,
+    ]))
+}
+
 fn load(dir: &DataDir) -> Result<TimestampAuthority, TsaSetupError> {
     let key: Arc<dyn CaSigner> = Arc::new(SoftwareKey::open_file(&dir.tsa_key(), None)?);
     let leaf = read_cert(&dir.tsa_cert())?;
@@ -156,7 +168,8 @@ pub(crate) fn certificates(
     leaf.is_ca = IsCa::ExplicitNoCa;
     leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf.use_authority_key_identifier_extension = true;
-    let mut eku = CustomExtension::from_oid_content(EXTENDED_KEY_USAGE, TIME_STAMPING_ONLY.to_vec());
+    let mut eku =
+        CustomExtension::from_oid_content(EXTENDED_KEY_USAGE, TIME_STAMPING_ONLY.to_vec());
     eku.set_criticality(true);
     leaf.custom_extensions = vec![eku];
     let leaf_cert = leaf.signed_by(&RcgenSigner(leaf_key.clone()), &issuer)?;

@@ -36,7 +36,11 @@ pub struct TimeStampRequest {
 
 /// Decodes one DER TimeStampReq, the whole of `bytes`.
 pub fn parse_request(bytes: &[u8]) -> Result<TimeStampRequest, TspError> {
-    let body = read_single(bytes, der::TAG_SEQUENCE, "a TimeStampReq is one DER SEQUENCE")?;
+    let body = read_single(
+        bytes,
+        der::TAG_SEQUENCE,
+        "a TimeStampReq is one DER SEQUENCE",
+    )?;
     let mut parts = children(body);
     if parts.expect(TAG_INTEGER, "missing version")?.content != [1] {
         return Err(invalid("TimeStampReq version must be 1"));
