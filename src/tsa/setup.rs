@@ -212,3 +212,70 @@ fn write_public(path: &Path, der: &[u8]) -> Result<(), TsaSetupError> {
         .map_err(io)?;
     file.sync_all().map_err(io)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch() -> (tempfile::TempDir, DataDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::new(tmp.path().join("data"));
+        dir.create().unwrap();
+        (tmp, dir)
+    }
+
+    #[test]
+    fn creates_once_then_reloads_the_same_tsa() {
+        let (_tmp, dir) = scratch();
+        let (first, created) = open_or_create(&dir, "example.com").unwrap();
+        assert!(created);
+        let (again, created) = open_or_create(&dir, "example.com").unwrap();
+        assert!(!created);
+        assert_eq!(first.chain(), again.chain());
+        assert_eq!(read_chain(&dir).unwrap().as_deref(), Some(first.chain()));
+    }
+
+    #[test]
+    fn the_certificate_is_a_tsa_certificate_under_its_root() {
+        let (_tmp, dir) = scratch();
+        let (tsa, _) = open_or_create(&dir, "example.com").unwrap();
+        let [leaf, root] = tsa.chain() else {
+            panic!("leaf and root")
+        };
+        let (_, leaf) = X509Certificate::from_der(leaf).unwrap();
+        let (_, root) = X509Certificate::from_der(root).unwrap();
+        let eku = leaf.extended_key_usage().unwrap().unwrap();
+        assert!(eku.critical, "RFC 3161 §2.3: the EKU must be critical");
+        assert!(eku.value.time_stamping);
+        assert!(!eku.value.code_signing && !eku.value.server_auth && eku.value.other.is_empty());
+        let usage = leaf.key_usage().unwrap().unwrap();
+        assert!(usage.value.digital_signature() && !usage.value.key_cert_sign());
+        assert!(!leaf.is_ca());
+        assert_eq!(leaf.issuer(), root.subject());
+        leaf.verify_signature(Some(root.public_key())).unwrap();
+        let v = leaf.validity();
+        assert!(v.not_after.timestamp() - v.not_before.timestamp() >= 9 * 365 * 86_400);
+    }
+
+    #[test]
+    fn a_partial_tsa_is_refused_not_replaced() {
+        let (_tmp, dir) = scratch();
+        open_or_create(&dir, "example.com").unwrap();
+        std::fs::remove_file(dir.tsa_cert()).unwrap();
+        let err = open_or_create(&dir, "example.com").unwrap_err().to_string();
+        assert!(err.contains("only part of a TSA"), "{err}");
+        assert!(err.contains("tsa.pem"), "{err}");
+        assert!(dir.tsa_key().exists(), "the key is kept");
+    }
+
+    #[test]
+    fn a_certificate_for_another_key_is_refused() {
+        let (_tmp, dir) = scratch();
+        open_or_create(&dir, "example.com").unwrap();
+        let (_tmp2, other) = scratch();
+        open_or_create(&other, "example.com").unwrap();
+        std::fs::copy(other.tsa_cert(), dir.tsa_cert()).unwrap();
+        let err = open_or_create(&dir, "example.com").unwrap_err().to_string();
+        assert!(err.contains("does not certify the key"), "{err}");
+    }
+}
