@@ -295,3 +295,28 @@ async fn trust_documents_list_the_tsa() {
     assert_eq!(json["timestampAuthorities"], root["timestampAuthorities"]);
     mayfly.stop().await;
 }
+
+/// A data dir made before the TSA existed (no TSA files) gets one on its next start, and
+/// keeps it on the starts after.
+#[tokio::test]
+async fn an_existing_data_dir_without_a_tsa_gets_one_at_start() {
+    let mut mayfly = Mayfly::start(None, false).await;
+    let first = mayfly.state.tsa.chain().to_vec();
+    mayfly.shut_down().await;
+    let dir = mayfly::instance::DataDir::new(&mayfly.config.data_dir);
+    for file in dir.tsa_files() {
+        std::fs::remove_file(file).unwrap();
+    }
+    let reopened = mayfly::server::Instance::open(&mayfly.config, None)
+        .await
+        .unwrap();
+    let created = reopened.state.tsa.chain().to_vec();
+    assert_ne!(created, first, "a new TSA");
+    assert!(dir.tsa_files().iter().all(|f| f.exists()));
+    reopened.close().await;
+    let again = mayfly::server::Instance::open(&mayfly.config, None)
+        .await
+        .unwrap();
+    assert_eq!(again.state.tsa.chain(), created, "kept across starts");
+    again.close().await;
+}
