@@ -198,6 +198,26 @@ impl DataDir {
         self.root.join("tuf/keys")
     }
 
+    /// The timestamp authority's signing key.
+    pub fn tsa_key(&self) -> PathBuf {
+        self.root.join("keys/tsa.key.pem")
+    }
+
+    /// The timestamp authority's certificate (critical EKU timeStamping).
+    pub fn tsa_cert(&self) -> PathBuf {
+        self.root.join("ca/tsa.pem")
+    }
+
+    /// The root that issued the TSA certificate (its key is not kept).
+    pub fn tsa_root_cert(&self) -> PathBuf {
+        self.root.join("ca/tsa-root.pem")
+    }
+
+    /// Every file of the timestamp authority.
+    pub fn tsa_files(&self) -> [PathBuf; 3] {
+        [self.tsa_key(), self.tsa_cert(), self.tsa_root_cert()]
+    }
+
     /// The embedded SQLite database, when no `--database-url` is given.
     pub fn database(&self) -> PathBuf {
         self.root.join("mayfly.db")

@@ -16,6 +16,7 @@
 //! - [`index`]: the search index of both logs, derived from their entries and rebuildable:
 //!   the indexer that follows them and the storage trait it writes through.
 //! - [`storage`]: the implementations of that trait; the only module that knows SQL.
+//! - [`tsa`]: the RFC 3161 timestamp authority (its key, certificates and signing).
 //! - [`trust`]: the trusted root, signing config and client trust config the instance serves.
 //! - [`instance`]: the data directory's layout and every name derived from the public URL.
 //! - [`api`]: the HTTP surface (Fulcio, Rekor, tiles, trust documents); the only module that
@@ -48,6 +49,7 @@ pub mod storage;
 pub mod testing;
 pub mod trust;
 pub mod tuf;
+pub mod tsa;
 
 /// Makes aws-lc the process-wide rustls crypto provider, which every HTTP client (outbound OIDC
 /// discovery, the benchmarks' load generator) builds on. Idempotent; the first call wins.

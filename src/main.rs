@@ -741,6 +741,10 @@ enum BenchCommand {
     /// them): entries/s and latency per client count, read latency meanwhile, with the crypto
     /// floor measured in the same run and the ratio to it.
     Rekor(HttpBenchArgs),
+    /// RFC 3161 timestamps through the real HTTP API (DER queries with a nonce and certReq):
+    /// timestamps/s and latency per client count, with the crypto floor (one P-256 signature
+    /// and the hashing) measured in the same run and the ratio to it.
+    Tsa(HttpBenchArgs),
     /// The cost of an issuance policy per request: `Policy::evaluate` on the claims of a
     /// request (as `mayfly policy test` takes them), timed on one core against the issuance
     /// floor measured in the same run.
@@ -1087,6 +1091,15 @@ fn main() -> ExitCode {
                     rate: args.rate,
                 };
                 Ok(mayfly::bench::rekor::run(options).await?)
+            }
+            Command::Bench(BenchCommand::Tsa(args)) => {
+                let options = mayfly::bench::issue::Options {
+                    concurrency: args.concurrency,
+                    seconds: args.seconds,
+                    url: args.url,
+                    rate: args.rate,
+                };
+                Ok(mayfly::bench::tsa::run(options).await?)
             }
             Command::Bench(BenchCommand::Policy(args)) => Ok(mayfly::bench::policy::run(
                 mayfly::bench::policy::Options {

@@ -366,3 +366,87 @@ async fn first_entry_of_a_fresh_log_verifies_in_python() {
     );
     s.mayfly.stop().await;
 }
+
+/// sigstore-python with our signing config (which lists the TSA in `tsaUrls`) asks Mayfly's
+/// TSA for an RFC 3161 timestamp of its signature and puts it in the bundle; its own offline
+/// verifier and Mayfly's accept the bundle against the served trusted root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_sign_gets_a_mayfly_timestamp() {
+    use base64::Engine as _;
+    let s = Setup::start().await;
+    let artifact = s.write("stamped.txt", b"mayfly python timestamp\n");
+    let bundle = s.path("stamped.txt.sigstore.json");
+    let mut command = s.python(&["sign", "--identity-token", &s.token, "--bundle"]);
+    command.arg(&bundle).arg(&artifact);
+    run(command).await;
+    let parsed = read_json(&bundle);
+    let stamps = parsed["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no RFC 3161 timestamps in {parsed}"));
+    assert_eq!(stamps.len(), 1, "{parsed}");
+    // It came from this TSA: signed by the certificate the server publishes, over the
+    // bundle's signature.
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(stamps[0]["signedTimestamp"].as_str().unwrap())
+        .unwrap();
+    let token = mayfly_spec::tsp::parse_signed_timestamp(&der).unwrap();
+    let root = read_json(&s.trusted_root);
+    let tsa_leaf = base64::engine::general_purpose::STANDARD
+        .decode(
+            root["timestampAuthorities"][0]["certChain"]["certificates"][0]["rawBytes"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let (_, leaf) = x509_parser::parse_x509_certificate(&tsa_leaf).unwrap();
+    match &token.signer {
+        mayfly_spec::tsp::SignerId::IssuerAndSerial { serial, .. } => {
+            assert_eq!(serial.as_slice(), leaf.tbs_certificate.raw_serial());
+        }
+        other => panic!("unexpected signer {other:?}"),
+    }
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(parsed["messageSignature"]["signature"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(token.info.hashed_message, sha2_256(&signature));
+    assert!(token.info.nonce.is_some(), "sigstore-python sends a nonce");
+
+    s.python_verify_identity(&bundle, &artifact, true).await;
+    s.python_verify_identity(&bundle, &artifact, false).await;
+    let verified = mayfly_client::verify::verify_bundle(
+        &std::fs::read(&bundle).unwrap(),
+        Some(&mayfly_client::verify::Artifact::Bytes(
+            std::fs::read(&artifact).unwrap(),
+        )),
+        &std::fs::read(&s.trusted_root).unwrap(),
+        &mayfly_client::verify::Policy {
+            identity: mayfly_client::verify::IdentityMatcher::Exact(SAN.into()),
+            issuer: s.issuer.clone(),
+        },
+    )
+    .unwrap();
+    assert_eq!(verified.san, SAN);
+    // The same verification fails without the TSA in the trusted root: the timestamp is
+    // checked, not ignored.
+    let mut untrusting = root.clone();
+    untrusting["timestampAuthorities"] = json!([]);
+    let refused = mayfly_client::verify::verify_bundle(
+        &std::fs::read(&bundle).unwrap(),
+        None,
+        &serde_json::to_vec(&untrusting).unwrap(),
+        &mayfly_client::verify::Policy {
+            identity: mayfly_client::verify::IdentityMatcher::Exact(SAN.into()),
+            issuer: s.issuer.clone(),
+        },
+    );
+    assert!(
+        refused.is_err(),
+        "a timestamp from an untrusted TSA must not pass"
+    );
+    s.mayfly.stop().await;
+}
+
+fn sha2_256(bytes: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).to_vec()
+}

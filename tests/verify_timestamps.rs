@@ -153,6 +153,8 @@ impl Tsa {
             serial: &[1, 2, 3],
             gen_time: s.gen_time,
             nonce: None,
+            accuracy_seconds: None,
+            tsa: None,
         })
         .unwrap();
         let (_, cert) = X509Certificate::from_der(&self.leaf).unwrap();

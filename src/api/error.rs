@@ -215,6 +215,18 @@ fn key_message(e: &SubjectKeyError) -> String {
     }
 }
 
+/// A query the TSA does not answer is the client's to fix (400, as the sigstore TSA answers);
+/// a failure to sign is ours.
+impl From<crate::tsa::TsaError> for ApiError {
+    fn from(e: crate::tsa::TsaError) -> Self {
+        use crate::tsa::TsaError;
+        match e {
+            TsaError::Request(_) | TsaError::Policy { .. } => ApiError::BadRequest(e.to_string()),
+            TsaError::Sign(_) | TsaError::Clock => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 /// Rejected proof arithmetic on a request's parameters.
 impl From<TlogError> for ApiError {
     fn from(e: TlogError) -> Self {

@@ -11,6 +11,7 @@ mod rekor_v2;
 mod tiles;
 mod trust;
 mod tuf;
+mod tsa;
 mod verify_pool;
 
 pub use error::{ApiError, FulcioError};
@@ -56,6 +57,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The TUF repository served under `/tuf/` (absent until `mayfly tuf init`).
     pub tuf_repository: std::path::PathBuf,
+    /// The RFC 3161 timestamp authority behind `/api/v1/timestamp`.
+    pub tsa: Arc<crate::tsa::TimestampAuthority>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -71,6 +74,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(audit::router())
         .merge(trust::router())
         .merge(tuf::router())
+        .merge(tsa::router())
         .merge(explorer::router());
     if state.dev_issuer.is_some() {
         router = router.merge(dev_oidc::router());

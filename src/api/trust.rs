@@ -1,8 +1,8 @@
 //! `/trust/*`: what Sigstore clients need to trust this instance and to sign with it.
 //!
 //! - `GET /trust/trusted_root.json`: CA chain, the artifact and Rekor v2 logs (`tlogs`), the
-//!   issuance log (`ctlogs`).
-//! - `GET /trust/signing_config.json`: signing config v0.2 (CA, Rekor v1, dev issuer if on).
+//!   issuance log (`ctlogs`), the timestamp authority (`timestampAuthorities`).
+//! - `GET /trust/signing_config.json`: signing config v0.2 (CA, Rekor v1, TSA, dev issuer if on).
 //! - `GET /trust/signing_config.v2.json`: the same plus the Rekor v2 log (`majorApiVersion` 2).
 //! - `GET /trust/client_trust_config.json`: both, for sigstore-python's `--trust-config`.
 //!
@@ -58,8 +58,8 @@ fn document(State(state): &State<SharedState>, name: &str) -> Result<Response, A
         artifact_log_spki: state.artifacts.key().spki_der(),
         issuance_log_spki: state.issuance.key().spki_der(),
         rekor_v2_log_spki: Some(state.rekor_v2.key().spki_der()),
-        tsa_urls: &[],
         oidc_issuer: state.dev_issuer.as_ref().map(|dev| dev.issuer_url()),
+        timestamp_authority: Some(state.tsa.chain()),
     })
     // The chain was parsed and checked at start-up, so this cannot fail in practice; if it
     // ever does, clients must not get half a trust root.

@@ -7,6 +7,7 @@ pub mod issue;
 pub mod log;
 pub mod policy;
 pub mod rekor;
+pub mod tsa;
 
 /// The value at quantile `q` (0..=1) of sorted samples.
 pub fn quantile(sorted: &[u64], q: f64) -> u64 {

@@ -107,6 +107,8 @@ pub enum ServerError {
     Hsm(#[from] crate::hsm::Pkcs11Error),
     #[error("CA: {0}")]
     Ca(#[from] SetupError),
+    #[error("timestamp authority: {0}")]
+    Tsa(#[from] crate::tsa::setup::TsaSetupError),
     #[error("token verification: {0}")]
     Tokens(#[from] TokenError),
     #[error(transparent)]
@@ -296,6 +298,7 @@ impl Instance {
             database,
             fresh,
             ca,
+            tsa,
             ca_source,
             store,
             issuance,
@@ -343,6 +346,7 @@ impl Instance {
             metrics,
             verify_pool: api::VerifyPool::for_this_machine(),
             tuf_repository: dir.tuf_repository(),
+            tsa,
         });
         Ok(Instance {
             reloader: Reloader {
@@ -381,6 +385,8 @@ struct Core {
     /// Whether this call created the instance.
     fresh: bool,
     ca: crate::ca::authorities::Authorities,
+    /// The timestamp authority (created with the instance, or on the first start after it).
+    tsa: Arc<crate::tsa::TimestampAuthority>,
     ca_source: CaSource,
     store: Store,
     issuance: Log<Store>,
@@ -530,6 +536,15 @@ async fn open_core(
     };
     let ca = ca_setup::open_or_create(&dir, ca_source.keys.keys(), organization, fresh)?
         .map_signer(&*ca_source.wrap_signer);
+    // The TSA has its own files (see `tsa::setup`); a data dir made before it existed gets one
+    // now, so this is not tied to `fresh`.
+    let (tsa, tsa_created) = crate::tsa::setup::open_or_create(&dir, organization)?;
+    if tsa_created && !fresh {
+        tracing::info!(
+            data_dir = %dir.root().display(),
+            "this data dir had no timestamp authority: created one (key keys/tsa.key.pem, certificates ca/tsa.pem and ca/tsa-root.pem); clients must fetch the trusted root again to verify its timestamps"
+        );
+    }
     let issuance = start_log(
         &store,
         issuance_key,
@@ -573,6 +588,7 @@ async fn open_core(
         database,
         fresh,
         ca,
+        tsa: Arc::new(tsa),
         ca_source,
         store,
         issuance,

@@ -48,14 +48,19 @@ pub fn from_data_dir(
         false => None,
     };
     let dev = dev_issuer.then(|| public_url.dev_issuer_url());
+    // A data dir made before the TSA existed has none until its next `serve`.
+    let tsa = crate::tsa::setup::read_chain(data_dir).map_err(|e| TrustError::Read {
+        path: data_dir.tsa_cert().display().to_string(),
+        reason: e.to_string(),
+    })?;
     TrustDocuments::build(&TrustInputs {
         public_url,
         certificate_authorities: &generations,
         artifact_log_spki: &artifacts,
         issuance_log_spki: &issuance,
         rekor_v2_log_spki: rekor_v2.as_deref(),
-        tsa_urls: &[],
         oidc_issuer: dev.as_deref(),
+        timestamp_authority: tsa.as_deref(),
     })
 }
 

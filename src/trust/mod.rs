@@ -17,8 +17,9 @@
 //! - The served `signing_config.json` lists Rekor v1 only, and `signing_config.v2.json` lists
 //!   v1 and v2. sigstore-python signs to the highest `majorApiVersion` per operator, and a v2
 //!   entry carries no signed time (no SET, `integratedTime` 0): until this instance has a TSA,
-//!   a default naming v2 would give sigstore-python bundles that no verifier can date. The
-//!   builder takes TSA URLs already; the TSA work makes the v2 listing the default.
+//!   a default naming v2 would give sigstore-python bundles that no verifier can date.
+//! - `timestampAuthorities` is the RFC 3161 TSA (chain leaf first, valid while its certificate
+//!   is), and `tsaUrls` its endpoint, so clients timestamp their signatures with it.
 //!
 //! **Validity start.** Every `validFor.start` is the CA root's notBefore. A fresh instance
 //! creates the root and both log keys in the same start, before any entry or certificate can
@@ -53,6 +54,9 @@ pub const SIGNING_CONFIG_FILE: &str = "signing_config.json";
 pub const CLIENT_TRUST_CONFIG_FILE: &str = "client_trust_config.json";
 /// The signing config that also lists the Rekor v2 log.
 pub const SIGNING_CONFIG_V2_FILE: &str = "signing_config.v2.json";
+
+/// Where the timestamp authority answers, under the public URL (the sigstore TSA's path).
+pub const TIMESTAMP_PATH: &str = "/api/v1/timestamp";
 
 /// Every log signs with P-256 (see `keys`).
 const KEY_DETAILS: &str = "PKIX_ECDSA_P256_SHA_256";
@@ -98,11 +102,12 @@ pub struct TrustInputs<'a> {
     /// DER SPKI of the Rekor v2 log key; `None` for a data dir made before the v2 log existed
     /// (`mayfly trust` on it before its next start), which then lists no v2 log.
     pub rekor_v2_log_spki: Option<&'a [u8]>,
-    /// Full URLs of the timestamp authorities for `tsaUrls` (none yet).
-    pub tsa_urls: &'a [&'a str],
     /// The built-in dev issuer's URL, when it is on; the only interactive-free issuer this
     /// instance can name in `oidcUrls`.
     pub oidc_issuer: Option<&'a str>,
+    /// The timestamp authority's chain (DER, signing certificate first), when the instance
+    /// has one: listed in `timestampAuthorities`, its endpoint in `tsaUrls`.
+    pub timestamp_authority: Option<&'a [Vec<u8>]>,
 }
 
 /// The trusted root and signing config of one instance.
@@ -151,7 +156,12 @@ impl TrustDocuments {
                 inputs.issuance_log_spki,
                 &since,
             )],
-            timestamp_authorities: Vec::new(),
+            timestamp_authorities: inputs
+                .timestamp_authority
+                .map(|chain| timestamp_authority(&base, chain))
+                .transpose()?
+                .into_iter()
+                .collect(),
         };
         let versioned = |url: String, major_api_version| Service {
             url,
@@ -168,12 +178,15 @@ impl TrustDocuments {
                 .map(|url| service(url.to_owned()))
                 .into_iter()
                 .collect(),
-            rekor_tlog_urls: vec![service(base)],
-            tsa_urls: inputs
-                .tsa_urls
-                .iter()
-                .map(|url| service((*url).to_owned()))
-                .collect(),
+            rekor_tlog_urls: vec![service(base.clone())],
+            tsa_urls: match &trusted_root.timestamp_authorities[..] {
+                [tsa] => vec![Service {
+                    url: format!("{base}{TIMESTAMP_PATH}"),
+                    valid_for: tsa.valid_for.clone(),
+                    ..service(String::new())
+                }],
+                _ => Vec::new(),
+            },
             rekor_tlog_config: ServiceConfiguration { selector: "ANY" },
             tsa_config: ServiceConfiguration { selector: "ANY" },
         };
@@ -251,6 +264,28 @@ fn certificate_authority(
         valid_for: ValidFor {
             start,
             end: Some(rfc3339(end, "CA validity end")?),
+        },
+    })
+}
+
+/// The TSA's entry: its chain (leaf first, as the TSA serves it), valid while its signing
+/// certificate is: a token's genTime must fall inside both.
+fn timestamp_authority(base: &str, chain: &[Vec<u8>]) -> Result<CertificateAuthority, TrustError> {
+    let leaf_der = chain.first().ok_or(TrustError::Certificate {
+        which: "TSA (empty chain)",
+    })?;
+    let leaf = CertFacts::parse(leaf_der, "TSA")?;
+    let end = OffsetDateTime::from_unix_timestamp(leaf.not_after_unix)
+        .map_err(|_| TrustError::Certificate { which: "TSA" })?;
+    Ok(CertificateAuthority {
+        subject: leaf.subject,
+        uri: format!("{base}{TIMESTAMP_PATH}"),
+        cert_chain: CertChain {
+            certificates: chain.iter().map(|der| raw(der)).collect(),
+        },
+        valid_for: ValidFor {
+            start: leaf.not_before,
+            end: Some(rfc3339(end, "TSA validity end")?),
         },
     })
 }

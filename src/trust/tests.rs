@@ -45,8 +45,8 @@ fn build(f: &Fixture, dev: Option<&str>) -> TrustDocuments {
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
         rekor_v2_log_spki: Some(f.rekor_v2.spki_der()),
-        tsa_urls: &[],
         oidc_issuer: dev,
+        timestamp_authority: None,
     })
     .unwrap()
 }
@@ -122,17 +122,16 @@ fn signing_config_is_v0_2_with_rekor_v1_and_empty_tsa_list() {
 }
 
 #[test]
-fn signing_config_v2_adds_the_rekor_v2_log_and_takes_tsa_urls() {
+fn signing_config_v2_adds_the_rekor_v2_log() {
     let f = fixture("http://127.0.0.1:8700/");
-    let tsa = "http://127.0.0.1:8700/api/v1/timestamp";
     let docs = TrustDocuments::build(&TrustInputs {
         public_url: &f.url,
         certificate_authorities: &[generation(&f.chain, None)],
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
         rekor_v2_log_spki: Some(f.rekor_v2.spki_der()),
-        tsa_urls: &[tsa],
         oidc_issuer: None,
+        timestamp_authority: None,
     })
     .unwrap();
     let [.., (name, bytes)] = docs.files();
@@ -149,7 +148,8 @@ fn signing_config_v2_adds_the_rekor_v2_log_and_takes_tsa_urls() {
             service("http://127.0.0.1:8700/logs/rekor-v2", 2)
         ])
     );
-    assert_eq!(config["tsaUrls"], json!([service(tsa, 1)]));
+    // No timestamp authority in these inputs, so none is listed.
+    assert_eq!(config["tsaUrls"], json!([]));
     assert_eq!(config["rekorTlogConfig"], json!({"selector": "ANY"}));
     // The default stays Rekor v1 only (no TSA yet), with the same TSA list.
     let default = json_of(&docs.files()[1].1);
@@ -162,12 +162,12 @@ fn signing_config_v2_adds_the_rekor_v2_log_and_takes_tsa_urls() {
     // A data dir made before the v2 log existed lists neither it nor a v2 URL.
     let old = TrustDocuments::build(&TrustInputs {
         rekor_v2_log_spki: None,
-        tsa_urls: &[],
         public_url: &f.url,
         certificate_authorities: &[generation(&f.chain, None)],
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
         oidc_issuer: None,
+        timestamp_authority: None,
     })
     .unwrap();
     assert_eq!(old.trusted_root.tlogs.len(), 1);
@@ -227,8 +227,8 @@ fn garbage_certificates_are_an_error_not_a_panic() {
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
         rekor_v2_log_spki: Some(f.rekor_v2.spki_der()),
-        tsa_urls: &[],
         oidc_issuer: None,
+        timestamp_authority: None,
     });
     assert!(matches!(
         result,
@@ -252,8 +252,8 @@ fn rotated_generations_get_windows_that_cover_every_certificate_they_issued() {
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
         rekor_v2_log_spki: Some(f.rekor_v2.spki_der()),
-        tsa_urls: &[],
         oidc_issuer: None,
+        timestamp_authority: None,
     })
     .unwrap();
     let root_json = json_of(&render(&documents.trusted_root));

@@ -3,6 +3,8 @@
 //! signature is checked and no certificate trusted here; [`SignedTimestamp`] hands out the exact
 //! bytes each check covers.
 //!
+//! Requests (TimeStampReq) are decoded by [`parse_request`].
+//!
 //! Shapes read (RFC 3161 §2.4.2, RFC 5652 §5):
 //! ```text
 //! TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken ContentInfo OPTIONAL }
@@ -54,6 +56,10 @@ pub mod oid {
     pub const SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
     pub const SHA384: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
     pub const SHA512: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03];
+    /// 1.2.840.113549.1.9.16.2.47 id-aa-signingCertificateV2 (RFC 5035, required by RFC 5816)
+    pub const SIGNING_CERTIFICATE_V2: &[u8] = &[
+        0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x10, 0x02, 0x2F,
+    ];
     /// 1.2.840.10045.4.3.2 / .3 / .4: ecdsa-with-SHA256, -SHA384, -SHA512
     pub const ECDSA_SHA256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02];
     pub const ECDSA_SHA384: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x03];
@@ -108,6 +114,15 @@ impl DigestAlgorithm {
             Self::Sha256 => Sha256::digest(bytes).to_vec(),
             Self::Sha384 => Sha384::digest(bytes).to_vec(),
             Self::Sha512 => Sha512::digest(bytes).to_vec(),
+        }
+    }
+
+    /// The digest length in bytes.
+    pub fn output_len(self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
         }
     }
 
@@ -424,7 +439,10 @@ fn signed_attributes(attrs: &[u8]) -> Result<(Vec<u8>, Vec<u8>), TspError> {
 }
 
 pub mod encode;
+mod request;
 mod tst_info;
+
+pub use request::{MAX_NONCE_OCTETS, TimeStampRequest, oid_text, parse_request};
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,9 @@
 
 use super::{DigestAlgorithm, TAG_CONTEXT_0, TAG_INTEGER, TAG_SET, oid};
 use crate::der::{self, push_tlv, sequence, tlv};
+
+/// `[4]` constructed: GeneralName's directoryName.
+const TAG_CONTEXT_4: u8 = 0xA4;
 use time::OffsetDateTime;
 
 /// What a TSA asserts, to be encoded as TSTInfo.
@@ -18,6 +21,10 @@ pub struct TstInfoFields<'a> {
     /// Unix seconds.
     pub gen_time: i64,
     pub nonce: Option<&'a [u8]>,
+    /// `accuracy` in whole seconds (absent: the TSA claims none).
+    pub accuracy_seconds: Option<u32>,
+    /// The TSA's Name (whole DER TLV), written as the `tsa` directoryName.
+    pub tsa: Option<&'a [u8]>,
 }
 
 /// Who signs the token: the certificate's issuer Name (whole DER TLV) and serial (INTEGER
@@ -69,19 +76,65 @@ pub fn encode_tst_info(f: &TstInfoFields<'_>) -> Result<Vec<u8>, time::error::Co
         &tlv(der::TAG_OCTET_STRING, f.hashed_message),
     ]);
     let nonce = f.nonce.map(unsigned_integer).unwrap_or_default();
+    // Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0], micros [1] }.
+    let accuracy = f
+        .accuracy_seconds
+        .map(|s| sequence(&[&unsigned_integer(&s.to_be_bytes())]))
+        .unwrap_or_default();
+    // tsa [0] EXPLICIT GeneralName, here directoryName [4] EXPLICIT Name.
+    let tsa = f
+        .tsa
+        .map(|name| tlv(TAG_CONTEXT_0, &tlv(TAG_CONTEXT_4, name)))
+        .unwrap_or_default();
+    // `ordering` stays absent (DEFAULT FALSE): this TSA makes no ordering claim.
     Ok(sequence(&[
         &tlv(TAG_INTEGER, &[1]),
         &tlv(der::TAG_OID, f.policy),
         &imprint,
         &unsigned_integer(f.serial),
         &generalized_time(f.gen_time)?,
+        &accuracy,
         &nonce,
+        &tsa,
     ]))
 }
 
 /// The signed attributes as the DER `SET OF` the signature covers: content-type id-ct-TSTInfo
 /// and the message digest of `tst_info` under `alg`, in DER (sorted) order.
 pub fn signed_attributes(tst_info: &[u8], alg: DigestAlgorithm) -> Vec<u8> {
+    attribute_set(attributes(tst_info, alg).to_vec())
+}
+
+/// [`signed_attributes`] plus the ESS `signingCertificateV2` attribute (RFC 5816, RFC 5035)
+/// naming `signer_certificate` (DER) by its SHA-256 hash, which binds the token to that one
+/// certificate and which OpenSSL's `ts -verify` requires.
+pub fn signed_attributes_with_certificate(
+    tst_info: &[u8],
+    alg: DigestAlgorithm,
+    signer_certificate: &[u8],
+) -> Vec<u8> {
+    // SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2 }; ESSCertIDv2 ::=
+    // SEQUENCE { hashAlgorithm DEFAULT sha256 (so omitted in DER), certHash OCTET STRING }.
+    let cert_id = sequence(&[&tlv(
+        der::TAG_OCTET_STRING,
+        &DigestAlgorithm::Sha256.hash(signer_certificate),
+    )]);
+    let signing_certificate = sequence(&[
+        &tlv(der::TAG_OID, oid::SIGNING_CERTIFICATE_V2),
+        &tlv(TAG_SET, &sequence(&[&sequence(&[&cert_id])])),
+    ]);
+    let mut attrs = attributes(tst_info, alg).to_vec();
+    attrs.push(signing_certificate);
+    attribute_set(attrs)
+}
+
+/// A DER `SET OF Attribute`: elements sorted by their encodings (X.690 §11.6).
+fn attribute_set(mut attrs: Vec<Vec<u8>>) -> Vec<u8> {
+    attrs.sort();
+    tlv(TAG_SET, &attrs.concat())
+}
+
+fn attributes(tst_info: &[u8], alg: DigestAlgorithm) -> [Vec<u8>; 2] {
     let content_type = sequence(&[
         &tlv(der::TAG_OID, oid::CONTENT_TYPE),
         &tlv(TAG_SET, &tlv(der::TAG_OID, oid::TST_INFO)),
@@ -90,9 +143,7 @@ pub fn signed_attributes(tst_info: &[u8], alg: DigestAlgorithm) -> Vec<u8> {
         &tlv(der::TAG_OID, oid::MESSAGE_DIGEST),
         &tlv(TAG_SET, &tlv(der::TAG_OCTET_STRING, &alg.hash(tst_info))),
     ]);
-    let mut attrs = [content_type, message_digest];
-    attrs.sort();
-    tlv(TAG_SET, &attrs.concat())
+    [content_type, message_digest]
 }
 
 /// A granted TimeStampResp around a token over `tst_info`, signed with `signature` over

@@ -60,6 +60,8 @@ fn fields<'a>(hashed: &'a [u8], certs: &'a [Vec<u8>]) -> (TstInfoFields<'a>, Sig
             serial: &[0x80, 0x01],
             gen_time: 1_700_000_000,
             nonce: Some(&[7]),
+            accuracy_seconds: Some(1),
+            tsa: Some(&[0x30, 0x00]),
         },
         SignerFields {
             issuer: &[0x30, 0x00],
