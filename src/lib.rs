@@ -48,8 +48,8 @@ pub mod storage;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod trust;
-pub mod tuf;
 pub mod tsa;
+pub mod tuf;
 
 /// Makes aws-lc the process-wide rustls crypto provider, which every HTTP client (outbound OIDC
 /// discovery, the benchmarks' load generator) builds on. Idempotent; the first call wins.

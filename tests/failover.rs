@@ -479,17 +479,28 @@ async fn failover(scratch: &Path, database_url: &str) {
     // It serves writes at once: a certificate and an entry sent to it directly.
     let http = reqwest::Client::new();
     let rejoined = &replicas[victim].url;
-    request_certificate(&http, rejoined, &token)
-        .await
-        .expect("the restarted replica issues a certificate");
+    // Under load a write may lose the compare-and-swap race too often and answer 503 ("retry
+    // is safe"), as it may on any replica; a client retries, and so does this check.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match request_certificate(&http, rejoined, &token).await {
+            Ok(_) => break,
+            Err(e) if e.contains("503") && attempts < 5 => sleep_a_moment().await,
+            Err(e) => panic!("the restarted replica issues a certificate: {e}"),
+        }
+    }
     let (key, pem) = p256_key();
-    let rejoin_entry = post_entry(
-        &http,
-        rejoined,
-        &hashedrekord(&key, &pem, b"after the restart"),
-    )
-    .await
-    .expect("the restarted replica logs an entry");
+    let entry = hashedrekord(&key, &pem, b"after the restart");
+    let mut attempts = 0;
+    let rejoin_entry = loop {
+        attempts += 1;
+        match post_entry(&http, rejoined, &entry).await {
+            Ok(logged) => break logged,
+            Err(e) if e.contains("503") && attempts < 5 => sleep_a_moment().await,
+            Err(e) => panic!("the restarted replica logs an entry: {e}"),
+        }
+    };
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::Relaxed);
 
@@ -696,4 +707,8 @@ fn precert_serial(leaf: &[u8]) -> Vec<u8> {
     let tbs = &leaf[TBS_LEN_AT + 3..TBS_LEN_AT + 3 + len];
     let (_, parsed) = TbsCertificate::from_der(tbs).expect("the leaf holds a TBSCertificate");
     parsed.raw_serial().to_vec()
+}
+
+async fn sleep_a_moment() {
+    tokio::time::sleep(Duration::from_millis(200)).await;
 }

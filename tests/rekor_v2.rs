@@ -369,7 +369,13 @@ async fn signing_config_v2_lists_both_rekor_versions_and_the_default_only_v1() {
         ]
     );
     assert_eq!(v2["rekorTlogConfig"]["selector"], "ANY");
-    assert_eq!(v2["tsaUrls"], json!([]));
+    // The TSA is listed in both configs.
+    assert_eq!(v2["tsaUrls"][0]["majorApiVersion"], 1);
+    assert!(
+        v2["tsaUrls"][0]["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/api/v1/timestamp"))
+    );
     let default = mayfly.get_json("/trust/signing_config.json").await;
     assert_eq!(service(&default), vec![(mayfly.url.clone(), 1)]);
     mayfly.stop().await;
@@ -471,7 +477,7 @@ async fn a_data_dir_from_before_the_v2_log_gains_it_on_start() {
 /// why the default signing config lists Rekor v1 only until Mayfly has a TSA.
 #[tokio::test]
 async fn real_clients_log_to_the_v2_log() {
-    use support::clients::{Clients, run, run_failing};
+    use support::clients::{Clients, run};
     let clients = Clients::get();
     let mayfly = Mayfly::start(None, true).await;
     let spki = log_spki(&mayfly).await;
@@ -531,13 +537,15 @@ async fn real_clients_log_to_the_v2_log() {
         assert_eq!(logged_at, index);
     }
 
-    // sigstore-python with the v2 config: logs to v2, then refuses the bundle.
+    // sigstore-python with the v2 config signs to the v2 log with a timestamp from Mayfly's
+    // TSA (a v2 entry has no signed time of its own), and both verifiers accept the bundle.
     let trust_config = dir.join("client_trust_config.v2.json");
+    let trusted_root = mayfly.get_json("/trust/trusted_root.json").await;
     std::fs::write(
         &trust_config,
         json!({
             "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
-            "trustedRoot": mayfly.get_json("/trust/trusted_root.json").await,
+            "trustedRoot": trusted_root,
             "signingConfig": mayfly.get_json("/trust/signing_config.v2.json").await,
         })
         .to_string(),
@@ -545,6 +553,7 @@ async fn real_clients_log_to_the_v2_log() {
     .unwrap();
     let artifact = dir.join("artifact.txt");
     std::fs::write(&artifact, b"rekor v2\n").unwrap();
+    let bundle = dir.join("artifact.sigstore.json");
     let mut command = clients.python_cli();
     command
         .arg("--trust-config")
@@ -555,17 +564,49 @@ async fn real_clients_log_to_the_v2_log() {
             &mayfly.ci_token().await,
             "--bundle",
         ])
-        .arg(dir.join("artifact.sigstore.json"))
+        .arg(&bundle)
         .arg(&artifact);
-    let output = run_failing(command).await;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("inclusion promise or") || stderr.contains("signed timestamp"),
-        "{stderr}"
-    );
+    run(command).await;
     let checkpoint =
         String::from_utf8(mayfly.get_bytes("/logs/rekor-v2/checkpoint").await).unwrap();
     assert_eq!(checkpoint.lines().nth(1), Some("4"), "python logged to v2");
+    let written: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let material = &written["verificationMaterial"];
+    assert_eq!(
+        material["tlogEntries"][0]["kindVersion"]["version"],
+        "0.0.2"
+    );
+    assert_eq!(
+        material["timestampVerificationData"]["rfc3161Timestamps"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{material}"
+    );
+    let issuer = format!("{}/dev-oidc", mayfly.url);
+    let san = "https://github.com/octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main";
+    let mut command = clients.python_cli();
+    command
+        .arg("--trust-config")
+        .arg(&trust_config)
+        .args(["verify", "identity", "--offline", "--bundle"])
+        .arg(&bundle)
+        .args(["--cert-identity", san, "--cert-oidc-issuer", &issuer])
+        .arg(&artifact);
+    run(command).await;
+    let verified = mayfly_client::verify::verify_bundle(
+        &std::fs::read(&bundle).unwrap(),
+        Some(&mayfly_client::verify::Artifact::Bytes(
+            std::fs::read(&artifact).unwrap(),
+        )),
+        trusted_root.to_string().as_bytes(),
+        &mayfly_client::verify::Policy {
+            identity: mayfly_client::verify::IdentityMatcher::Exact(san.into()),
+            issuer: issuer.clone(),
+        },
+    )
+    .expect("mayfly verify accepts sigstore-python's Rekor v2 bundle");
+    assert_eq!(verified.kind, "hashedrekord");
     mayfly.stop().await;
 }
 

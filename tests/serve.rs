@@ -572,7 +572,8 @@ fn binary_creates_reopens_and_refuses_mismatched_or_partial_data() {
             "ca-intermediate.key.pem",
             "ca-root.key.pem",
             "issuance-log.key.pem",
-            "rekor-v2-log.key.pem"
+            "rekor-v2-log.key.pem",
+            "tsa.key.pem"
         ]
     );
     for name in &key_files {

@@ -10,8 +10,8 @@ mod rekor;
 mod rekor_v2;
 mod tiles;
 mod trust;
-mod tuf;
 mod tsa;
+mod tuf;
 mod verify_pool;
 
 pub use error::{ApiError, FulcioError};

@@ -345,6 +345,15 @@ impl Reads<'_> {
             format!("{api}san={}", encode(&repo.san))
         })
         .await?;
+        let issuer = encode(&format!("{}/dev-oidc", self.server.url));
+        self.time("API: issuer (every certificate matches)", |_, _| {
+            format!("{api}issuer={issuer}")
+        })
+        .await?;
+        self.time("API: workflow (build signer URI)", |repo, _| {
+            format!("{api}workflow={}", encode(&repo.san))
+        })
+        .await?;
         self.time("API: repository and ref", |repo, _| {
             format!(
                 "{api}repository={}&ref={}",

@@ -261,11 +261,12 @@ async fn read_continuously(
             .json()
             .await?;
         let size = info["treeSize"].as_u64().unwrap_or(0);
-        if size == 0 {
+        // Index 0 of a new log is its genesis entry, which the Rekor API does not serve.
+        if size <= 1 {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         }
-        let index = rand::rng().random_range(0..size);
+        let index = rand::rng().random_range(1..size);
         let sent = Instant::now();
         let response = client
             .get(format!("{url}/api/v1/log/entries?logIndex={index}"))
