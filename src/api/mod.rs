@@ -118,6 +118,21 @@ fn check_client_limit(
         })
 }
 
+/// [`check_client_limit`] as the Rekor endpoints (v1 and v2) answer it: 429 with Retry-After.
+fn limit_rekor_client(
+    state: &AppState,
+    peer: std::net::SocketAddr,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), ApiError> {
+    check_client_limit(state, peer, headers).map_err(|retry_after| ApiError::RateLimited {
+        message: format!(
+            "too many requests from this client; retry in {} s",
+            retry_after.header_secs()
+        ),
+        retry_after: retry_after.header_secs(),
+    })
+}
+
 /// 200 once every log is sequencing; 503 if one has stopped.
 async fn healthz(State(state): State<SharedState>) -> impl IntoResponse {
     if state.issuance.is_healthy() && state.artifacts.is_healthy() && state.rekor_v2.is_healthy() {

@@ -102,15 +102,7 @@ async fn create(
     headers: HeaderMap,
     request: Bytes,
 ) -> Result<Response, ApiError> {
-    super::check_client_limit(&state, peer, &headers).map_err(|retry_after| {
-        ApiError::RateLimited {
-            message: format!(
-                "too many requests from this client; retry in {} s",
-                retry_after.header_secs()
-            ),
-            retry_after: retry_after.header_secs(),
-        }
-    })?;
+    super::limit_rekor_client(&state, peer, &headers)?;
     let canonical = state
         .verify_pool
         .run(move || rekor::canonicalize(&request))
