@@ -125,6 +125,17 @@ impl Store {
 }
 
 impl<S: LogStore> LogStore for FaultyStore<S> {
+    type Turn = S::Turn;
+
+    /// Never fails by injection: the faults model reads and commits, and a turn that cannot
+    /// be had fails its batch before anything is read, which a commit fault already covers.
+    async fn begin_turn(
+        &self,
+        log: LogSlot,
+    ) -> Result<(S::Turn, Option<StoredCheckpoint>), StoreError> {
+        self.inner.begin_turn(log).await
+    }
+
     async fn checkpoint(&self, log: LogSlot) -> Result<Option<StoredCheckpoint>, StoreError> {
         self.faults.take(Fault::CheckpointReadFails)?;
         self.inner.checkpoint(log).await

@@ -1,9 +1,13 @@
 //! The admission pool and the sequencing task: one sequencer per log and process, one
-//! transaction per batch; replicas on one database serialise through its compare-and-swap.
+//! transaction per batch; replicas on one database take turns, and its compare-and-swap makes
+//! sure that no two of them ever extend the same checkpoint.
 //!
 //! Crash and failure semantics, step by step:
 //! 1. Entries wait in the pool in memory; nothing is promised yet.
-//! 2. The batch is built on a *copy* of the tree: indices, tiles, bundles, signed checkpoint.
+//! 2. The sequencer takes its turn at the log ([`LogStore::begin_turn`]), which lasts until
+//!    the commit, and catches up with the checkpoint read under it: replicas queue rather
+//!    than race. The batch is built on a *copy* of the tree: indices, tiles, bundles, signed
+//!    checkpoint.
 //! 3. `commit` runs: on `Ok` the batch is durable, the copy becomes the tree and waiters wake.
 //!    On `Err` no waiter is told its entry was logged. The batch may still have become durable
 //!    (an error reported after commit), so the sequencer reloads the tree from storage before
@@ -18,7 +22,8 @@
 //!    [`LogConfig::follow_every`] and adopts it the same way, so a replica that is not writing
 //!    still publishes (through the head watch channel) the log every replica writes.
 //! 6. While other writers are active, a sequencer pauses a few milliseconds after each batch
-//!    ([`Sequencer::make_way`]), so a replica that lost the race can reload and win the next.
+//!    ([`Sequencer::make_way`]), so that where turns are not exclusive (processes sharing one
+//!    SQLite file) a replica that lost the race can reload and win the next.
 
 use super::storage::{Batch, LeafRecord, LogStore, StoredCheckpoint};
 use super::tree::{Snapshot, Tree};
@@ -253,6 +258,25 @@ impl<S: LogStore> Sequencer<S> {
             tracing::error!(log = self.inner.config.name, error = %e, "reload from storage failed");
             return fail_all(batch, &e);
         }
+        // Lock, then read: while the turn lasts no other replica commits, so the checkpoint
+        // read under it is the one this batch extends and the attempt below normally wins.
+        let turn = match self.inner.store.begin_turn(self.inner.config.slot).await {
+            Ok((turn, stored)) => match self.catch_up(stored).await {
+                Ok(()) => turn,
+                Err(e) => return fail_all(batch, &e),
+            },
+            Err(e) => {
+                tracing::warn!(log = self.inner.config.name, error = %e, "cannot take a turn at the log");
+                return fail_all(batch, &e.into());
+            }
+        };
+        self.attempt(batch).await;
+        drop(turn);
+    }
+
+    /// Dedups and commits `batch`, again after each compare-and-swap lost to a writer that
+    /// took no turn, up to [`MAX_ATTEMPTS`] times.
+    async fn attempt(&mut self, batch: Vec<Pending>) {
         let mut batch = batch;
         for attempt in 1..=MAX_ATTEMPTS {
             // Deduplicated on every attempt: what another replica logged since the last one is
@@ -495,13 +519,14 @@ impl<S: LogStore> Sequencer<S> {
     /// Re-reads the stored checkpoint and, if it is not ours, adopts it: after a failed
     /// commit (which may have landed), a lost compare-and-swap, or a follow tick.
     async fn reload(&mut self) -> Result<(), LogError> {
+        let stored = self.inner.store.checkpoint(self.inner.config.slot).await?;
+        self.catch_up(stored).await
+    }
+
+    /// Adopts `stored`, the checkpoint just read from storage, if it is not ours.
+    async fn catch_up(&mut self, stored: Option<StoredCheckpoint>) -> Result<(), LogError> {
         let config = &self.inner.config;
-        let stored = self
-            .inner
-            .store
-            .checkpoint(config.slot)
-            .await?
-            .ok_or(LogError::Missing(config.name))?;
+        let stored = stored.ok_or(LogError::Missing(config.name))?;
         if stored != self.head {
             if Some(&stored) == self.in_doubt.as_ref() {
                 tracing::warn!(

@@ -14,6 +14,10 @@
 //! - The checkpoint is replaced only by compare-and-swap on `(size, root)`: a batch whose
 //!   `previous` does not match what is stored fails with [`StoreError::Conflict`] and writes
 //!   nothing. This is what stops two writers from forking a log.
+//! - A writer takes a turn ([`LogStore::begin_turn`]) before it reads the checkpoint it will
+//!   extend, and holds it until its commit: writers on one database then queue instead of
+//!   racing, so none of them starves by losing the compare-and-swap round after round. The
+//!   compare-and-swap stays the safety net; the turn only makes losing it rare.
 //! - Tiles and bundles only ever grow: a stored tile is always a prefix-extension of every
 //!   earlier version. Readers rely on this to serve old partial tiles from newer rows.
 
@@ -104,6 +108,17 @@ pub enum StoreError {
 
 /// Storage for one or more logs. Cloning is cheap (a handle).
 pub trait LogStore: Clone + Send + Sync + 'static {
+    /// One writer's exclusive turn at a log; dropping it ends the turn.
+    type Turn: Send + 'static;
+
+    /// Waits until no other writer holds a turn at `log`, then reads its checkpoint: lock, then
+    /// read, so that what it returns stays the stored checkpoint for as long as the turn lasts
+    /// (unless a writer that takes no turns commits meanwhile: the compare-and-swap catches it).
+    fn begin_turn(
+        &self,
+        log: LogSlot,
+    ) -> impl Future<Output = Result<(Self::Turn, Option<StoredCheckpoint>), StoreError>> + Send;
+
     /// The latest checkpoint, or `None` if the log was never created.
     fn checkpoint(
         &self,

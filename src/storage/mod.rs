@@ -12,7 +12,7 @@ pub mod scratch;
 mod sqlite;
 mod terms;
 
-pub use postgres::PgStore;
+pub use postgres::{PgStore, PgTurn};
 pub use sqlite::SqliteStore;
 
 use crate::index::{ArtifactQuery, CertificateQuery, IndexBatch, IndexStore};
@@ -206,7 +206,35 @@ impl Store {
     }
 }
 
+/// A writer turn on whichever backend the store runs on.
+pub enum StoreTurn {
+    Sqlite,
+    Postgres(postgres::PgTurn),
+}
+
 impl LogStore for Store {
+    type Turn = StoreTurn;
+
+    async fn begin_turn(
+        &self,
+        log: LogSlot,
+    ) -> Result<(StoreTurn, Option<StoredCheckpoint>), StoreError> {
+        match self {
+            Store::Sqlite(s) => Ok((StoreTurn::Sqlite, s.begin_turn(log).await?.1)),
+            Store::Postgres(s) => {
+                let (turn, stored) = s.begin_turn(log).await?;
+                Ok((StoreTurn::Postgres(turn), stored))
+            }
+            #[cfg(feature = "test-util")]
+            Store::FaultySqlite(s) => Ok((StoreTurn::Sqlite, s.begin_turn(log).await?.1)),
+            #[cfg(feature = "test-util")]
+            Store::FaultyPostgres(s) => {
+                let (turn, stored) = s.begin_turn(log).await?;
+                Ok((StoreTurn::Postgres(turn), stored))
+            }
+        }
+    }
+
     async fn checkpoint(&self, log: LogSlot) -> Result<Option<StoredCheckpoint>, StoreError> {
         each!(self, s => s.checkpoint(log).await)
     }
