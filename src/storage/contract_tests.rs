@@ -461,3 +461,55 @@ async fn a_schema_from_a_newer_mayfly_is_refused() {
         );
     }
 }
+
+/// Writer turns on PostgreSQL are exclusive per log and schema: a second process (its own
+/// pool) waits until the first turn ends, then reads the checkpoint that turn committed. A
+/// turn at another log, or in another schema, does not wait.
+#[tokio::test]
+async fn a_postgres_turn_waits_for_the_turn_before_and_reads_what_it_committed() {
+    use std::time::Duration;
+    let (scratch, first) = postgres().await;
+    let Scratch::Postgres(db) = &scratch else {
+        unreachable!("postgres() makes a scratch schema")
+    };
+    let second = Store::open(&DatabaseUrl::parse(db.url()).unwrap())
+        .await
+        .unwrap();
+    first.commit(LOG, &batch(None, 1, vec![])).await.unwrap();
+
+    let (turn, stored) = first.begin_turn(LOG).await.unwrap();
+    assert_eq!(stored.map(|c| c.size), Some(1));
+    let waiting = tokio::spawn({
+        let second = second.clone();
+        async move { second.begin_turn(LOG).await.map(|(_, stored)| stored) }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a second turn began while the first was held"
+    );
+    let other_log =
+        tokio::time::timeout(Duration::from_secs(5), second.begin_turn(LogSlot::ISSUANCE));
+    assert!(other_log.await.is_ok(), "a turn at another log waited");
+    let (_other_db, elsewhere) = postgres().await;
+    let other_schema = tokio::time::timeout(Duration::from_secs(5), elsewhere.begin_turn(LOG));
+    assert!(
+        other_schema.await.is_ok(),
+        "a turn in another schema waited"
+    );
+
+    let hash = Hash([1; 32]);
+    first
+        .commit(LOG, &batch(Some((1, hash)), 2, vec![]))
+        .await
+        .unwrap();
+    drop(turn);
+    let seen = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the second turn begins once the first ends")
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen.map(|c| c.size), Some(2));
+    second.close().await;
+    first.close().await;
+}
