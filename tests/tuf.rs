@@ -114,7 +114,36 @@ async fn tuf_clients_bootstrap_follow_updates_and_refuse_tampering() {
         artifact_arg,
     ]))
     .await;
-    assert!(bundle.exists());
+    // The TUF signing config is the default one: Rekor v2 with a Mayfly timestamp.
+    let signed: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let material = &signed["verificationMaterial"];
+    assert_eq!(
+        material["tlogEntries"][0]["kindVersion"]["version"],
+        "0.0.2",
+        "{material}"
+    );
+    assert_eq!(
+        material["timestampVerificationData"]["rfc3161Timestamps"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{material}"
+    );
+    let issuer = mayfly.dev_issuer_url();
+    let san = "https://github.com/octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main";
+    run(sigstore(&[
+        "verify",
+        "identity",
+        "--offline",
+        "--bundle",
+        bundle_arg,
+        "--cert-identity",
+        san,
+        "--cert-oidc-issuer",
+        &issuer,
+        artifact_arg,
+    ]))
+    .await;
 
     let node_cache = scratch.join("node");
     let js = node_trusted_root(node_fetch(&mayfly, &root, &node_cache)).await;
