@@ -499,7 +499,19 @@ async fn real_clients_log_to_the_v2_log() {
     let dir = mayfly.dir.path();
     let trusted_root = mayfly.get_json("/trust/trusted_root.json").await;
     let trusted_root_file = mayfly.trust_file("trusted_root.json").await;
-    let trust_config = mayfly.trust_file("client_trust_config.json").await;
+    // sigstore-python's `--trust-config`, built from the two documents as the README shows;
+    // it is what /trust/client_trust_config.json serves.
+    let built = json!({
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": trusted_root,
+        "signingConfig": mayfly.get_json("/trust/signing_config.json").await,
+    });
+    assert_eq!(
+        built,
+        mayfly.get_json("/trust/client_trust_config.json").await
+    );
+    let trust_config = dir.join("mayfly-trust.json");
+    std::fs::write(&trust_config, built.to_string()).unwrap();
     let issuer = format!("{}/dev-oidc", mayfly.url);
     let san = "https://github.com/octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main";
     let policy = Policy {
