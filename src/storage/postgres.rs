@@ -36,8 +36,7 @@ const MAX_CONNECTIONS: u32 = 12;
 /// A log's writer turn is the advisory lock keyed by the schema (so instances and tests in other
 /// schemas of one database do not queue behind each other) and the log slot.
 const LOCK_TURN: &str = "SELECT pg_advisory_lock(hashtext('mayfly.' || current_schema()), $1)";
-const UNLOCK_TURN: &str =
-    "SELECT pg_advisory_unlock(hashtext('mayfly.' || current_schema()), $1)";
+const UNLOCK_TURN: &str = "SELECT pg_advisory_unlock(hashtext('mayfly.' || current_schema()), $1)";
 
 /// Keys per `= ANY($)` lookup: bounds one statement's size, not a parameter count.
 const KEYS_PER_STATEMENT: usize = 10_000;
@@ -222,7 +221,9 @@ impl LogStore for PgStore {
             slot,
         };
         let Some(conn) = turn.conn.as_deref_mut() else {
-            return Err(StoreError::Unavailable("no connection for the writer turn".into()));
+            return Err(StoreError::Unavailable(
+                "no connection for the writer turn".into(),
+            ));
         };
         sqlx::query(LOCK_TURN)
             .bind(slot)

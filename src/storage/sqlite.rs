@@ -140,10 +140,7 @@ impl LogStore for SqliteStore {
     /// a file fall back on the compare-and-swap alone.
     type Turn = ();
 
-    async fn begin_turn(
-        &self,
-        log: LogSlot,
-    ) -> Result<((), Option<StoredCheckpoint>), StoreError> {
+    async fn begin_turn(&self, log: LogSlot) -> Result<((), Option<StoredCheckpoint>), StoreError> {
         Ok(((), self.checkpoint(log).await?))
     }
 
