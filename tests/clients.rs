@@ -250,8 +250,10 @@ async fn python_attest_verifies_in_python_and_js() {
         "predicate.json",
         serde_json::to_string(&slsa_predicate()).unwrap().as_bytes(),
     );
-    for (rekor_version, kind) in [(None, ("hashedrekord", "0.0.2")), (Some("1"), ("dsse", "0.0.1"))]
-    {
+    for (rekor_version, kind) in [
+        (None, ("hashedrekord", "0.0.2")),
+        (Some("1"), ("dsse", "0.0.1")),
+    ] {
         let bundle = s.path(&format!("widget.tgz.{}.sigstore.json", kind.0));
         let mut args = vec!["attest"];
         if let Some(version) = rekor_version {

@@ -87,7 +87,10 @@ async fn served_documents_describe_this_instance() {
     );
     assert_eq!(signing["rekorTlogUrls"][1]["majorApiVersion"], 1);
     assert_eq!(signing["rekorTlogUrls"][1]["url"], mayfly.url.as_str());
-    assert_eq!(signing["tsaUrls"][0]["url"], root["timestampAuthorities"][0]["uri"]);
+    assert_eq!(
+        signing["tsaUrls"][0]["url"],
+        root["timestampAuthorities"][0]["uri"]
+    );
     mayfly.stop().await;
 }
 

@@ -552,7 +552,8 @@ async fn real_clients_log_to_the_v2_log() {
             .arg(&bundle_file);
         run(command).await;
         let bundle: Value = serde_json::from_slice(&std::fs::read(&bundle_file).unwrap()).unwrap();
-        let stamps = &bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"];
+        let stamps =
+            &bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"];
         assert_eq!(stamps.as_array().map(Vec::len), Some(1), "{bundle}");
         let mut entry = bundle["verificationMaterial"]["tlogEntries"][0].clone();
         // protobuf JSON as sigstore-js writes it drops zero, empty and null fields: put back

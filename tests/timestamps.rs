@@ -295,7 +295,10 @@ async fn trust_documents_list_the_tsa() {
     let offline = mayfly::trust::datadir::from_data_dir(&dir, &url, false).unwrap();
     let json: Value = serde_json::to_value(&offline.trusted_root).unwrap();
     assert_eq!(json["timestampAuthorities"], root["timestampAuthorities"]);
-    assert_eq!(serde_json::to_value(&offline.signing_config).unwrap(), config);
+    assert_eq!(
+        serde_json::to_value(&offline.signing_config).unwrap(),
+        config
+    );
     mayfly.stop().await;
 }
 

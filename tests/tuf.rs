@@ -118,8 +118,7 @@ async fn tuf_clients_bootstrap_follow_updates_and_refuse_tampering() {
     let signed: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
     let material = &signed["verificationMaterial"];
     assert_eq!(
-        material["tlogEntries"][0]["kindVersion"]["version"],
-        "0.0.2",
+        material["tlogEntries"][0]["kindVersion"]["version"], "0.0.2",
         "{material}"
     );
     assert_eq!(
@@ -279,7 +278,10 @@ async fn an_expired_timestamp_is_refused_until_it_is_re_signed() {
     let node_cache = scratch.join("node");
     let output = run_failing(node_fetch(&mayfly, &root, &node_cache)).await;
     let text = String::from_utf8_lossy(&output.stderr);
-    assert!(text.contains("refused") && text.contains("expired"), "{text}");
+    assert!(
+        text.contains("refused") && text.contains("expired"),
+        "{text}"
+    );
 
     // The cron job runs again: a fresh timestamp, and both clients update.
     let resigned = mayfly_tuf(&mayfly, &offline, &["update", "--timestamp-only"]);

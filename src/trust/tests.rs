@@ -176,7 +176,10 @@ fn signing_config_lists_rekor_v2_first_with_the_tsa_and_the_alias_is_identical()
     );
     assert_eq!(config["rekorTlogConfig"], json!({"selector": "ANY"}));
     assert_eq!(config["tsaConfig"], json!({"selector": "ANY"}));
-    assert_eq!(config["caUrls"], json!([service("http://127.0.0.1:8700", 1)]));
+    assert_eq!(
+        config["caUrls"],
+        json!([service("http://127.0.0.1:8700", 1)])
+    );
     // The client trust config carries the same default.
     assert_eq!(
         json_of(&files[2].1)["signingConfig"],
@@ -192,7 +195,11 @@ fn signing_config_lists_rekor_v2_first_with_the_tsa_and_the_alias_is_identical()
         json!([service("http://127.0.0.1:8700", 1)])
     );
     assert_eq!(no_tsa_config["tsaUrls"], json!([]));
-    assert_eq!(no_tsa.trusted_root.tlogs.len(), 2, "still trusted for reading");
+    assert_eq!(
+        no_tsa.trusted_root.tlogs.len(),
+        2,
+        "still trusted for reading"
+    );
 
     // A data dir from before the v2 log lists neither it nor a v2 URL.
     let old = TrustDocuments::build(&inputs(None, Some(&tsa))).unwrap();
