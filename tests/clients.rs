@@ -135,6 +135,13 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// How many RFC 3161 timestamps the bundle carries.
+fn timestamps(bundle: &Value) -> usize {
+    bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
 fn kind_of(bundle: &Value) -> (String, String) {
     let kv = &bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"];
     (
@@ -177,42 +184,65 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-/// sigstore-python `sign` (hashedrekord 0.0.1): verified by its own CLI, online and
-/// `--offline`, and by `@sigstore/verify`. A tampered artifact is rejected by both.
+/// sigstore-python `sign` with the default signing config (Rekor v2, hashedrekord 0.0.2, with
+/// a Mayfly timestamp) and with `--rekor-version 1` (hashedrekord 0.0.1): verified by its own
+/// CLI, online and `--offline`, and by `@sigstore/verify`. A tampered artifact is rejected by
+/// both.
 async fn python_sign_verifies_in_python_and_js() {
     let s = Setup::start().await;
     let artifact = s.write("artifact.txt", b"mayfly python sign\n");
-    let bundle = s.path("artifact.txt.sigstore.json");
-    let mut command = s.python(&["sign", "--identity-token", &s.token, "--bundle"]);
-    command.arg(&bundle).arg(&artifact);
-    run(command).await;
-    let parsed = read_json(&bundle);
-    assert_eq!(kind_of(&parsed), ("hashedrekord".into(), "0.0.1".into()));
+    for (rekor_version, kind_version) in [(None, "0.0.2"), (Some("1"), "0.0.1")] {
+        let bundle = s.path(&format!("artifact.txt.{kind_version}.sigstore.json"));
+        let mut args = vec!["sign"];
+        if let Some(version) = rekor_version {
+            args.extend(["--rekor-version", version]);
+        }
+        args.extend(["--identity-token", &s.token, "--bundle"]);
+        let mut command = s.python(&args);
+        command.arg(&bundle).arg(&artifact);
+        run(command).await;
+        let parsed = read_json(&bundle);
+        assert_eq!(
+            kind_of(&parsed),
+            ("hashedrekord".into(), kind_version.into())
+        );
+        assert_eq!(
+            timestamps(&parsed),
+            1,
+            "the TSA stamps either way: {parsed}"
+        );
 
-    s.python_verify_identity(&bundle, &artifact, false).await;
-    s.python_verify_identity(&bundle, &artifact, true).await;
-    let verified = s.js_verify(&bundle, Some(&artifact)).await;
-    assert_eq!(verified["kind"], "hashedrekord");
+        s.python_verify_identity(&bundle, &artifact, false).await;
+        s.python_verify_identity(&bundle, &artifact, true).await;
+        let verified = s.js_verify(&bundle, Some(&artifact)).await;
+        assert_eq!(verified["kind"], "hashedrekord");
+        assert_eq!(verified["version"], kind_version);
 
-    let tampered = s.write("tampered.txt", b"mayfly python sign, tampered\n");
-    let mut command = s.python(&["verify", "identity", "--bundle"]);
-    command
-        .arg(&bundle)
-        .args(["--cert-identity", SAN, "--cert-oidc-issuer", &s.issuer])
-        .arg(&tampered);
-    run_failing(command).await;
-    let mut command = s.clients.node_script("verify.cjs");
-    command
-        .arg(&s.trusted_root)
-        .arg(&bundle)
-        .args([SAN, &s.issuer])
-        .arg(&tampered);
-    run_failing(command).await;
+        let tampered = s.write("tampered.txt", b"mayfly python sign, tampered\n");
+        let mut command = s.python(&["verify", "identity", "--bundle"]);
+        command
+            .arg(&bundle)
+            .args(["--cert-identity", SAN, "--cert-oidc-issuer", &s.issuer])
+            .arg(&tampered);
+        run_failing(command).await;
+        let mut command = s.clients.node_script("verify.cjs");
+        command
+            .arg(&s.trusted_root)
+            .arg(&bundle)
+            .args([SAN, &s.issuer])
+            .arg(&tampered);
+        run_failing(command).await;
+    }
+    // One entry in each log (after its genesis entry).
+    assert_eq!(s.mayfly.artifacts_size().await, 2);
+    assert_eq!(s.mayfly.state.rekor_v2.checkpoint().size, 2);
     s.mayfly.stop().await;
 }
 
-/// sigstore-python `attest` with a SLSA v1 predicate (dsse 0.0.1): verified by its CLI, by its
-/// API (`verify_dsse`), and by `@sigstore/verify`. A wrong identity policy is rejected.
+/// sigstore-python `attest` with a SLSA v1 predicate, to Rekor v2 by default (logged as
+/// hashedrekord 0.0.2 over the envelope's PAE, as rekor-tiles wants) and with `--rekor-version
+/// 1` (dsse 0.0.1): verified by its CLI, by its API (`verify_dsse`), and by
+/// `@sigstore/verify`. A wrong identity policy is rejected.
 async fn python_attest_verifies_in_python_and_js() {
     let s = Setup::start().await;
     let artifact = s.write("widget.tgz", b"mayfly python attest\n");
@@ -220,40 +250,49 @@ async fn python_attest_verifies_in_python_and_js() {
         "predicate.json",
         serde_json::to_string(&slsa_predicate()).unwrap().as_bytes(),
     );
-    let bundle = s.path("widget.tgz.sigstore.json");
-    let mut command = s.python(&["attest", "--predicate"]);
-    command
-        .arg(&predicate)
-        .args(["--predicate-type", "https://slsa.dev/provenance/v1"])
-        .args(["--identity-token", &s.token, "--bundle"])
-        .arg(&bundle)
-        .arg(&artifact);
-    run(command).await;
-    assert_eq!(
-        kind_of(&read_json(&bundle)),
-        ("dsse".into(), "0.0.1".into())
-    );
+    for (rekor_version, kind) in [
+        (None, ("hashedrekord", "0.0.2")),
+        (Some("1"), ("dsse", "0.0.1")),
+    ] {
+        let bundle = s.path(&format!("widget.tgz.{}.sigstore.json", kind.0));
+        let mut args = vec!["attest"];
+        if let Some(version) = rekor_version {
+            args.extend(["--rekor-version", version]);
+        }
+        args.push("--predicate");
+        let mut command = s.python(&args);
+        command
+            .arg(&predicate)
+            .args(["--predicate-type", "https://slsa.dev/provenance/v1"])
+            .args(["--identity-token", &s.token, "--bundle"])
+            .arg(&bundle)
+            .arg(&artifact);
+        run(command).await;
+        let parsed = read_json(&bundle);
+        assert_eq!(kind_of(&parsed), (kind.0.into(), kind.1.into()));
+        assert!(parsed["dsseEnvelope"].is_object(), "{parsed}");
 
-    s.python_verify_identity(&bundle, &artifact, true).await;
-    let verified = s.python_verify_dsse(&bundle).await;
-    assert_eq!(verified["payloadType"], "application/vnd.in-toto+json");
-    assert_eq!(
-        verified["statement"]["subject"][0]["digest"]["sha256"],
-        sha256_hex(b"mayfly python attest\n")
-    );
-    assert_eq!(
-        s.js_verify(&bundle, None).await["kind"],
-        "dsse",
-        "sigstore-js verifies python's DSSE bundle"
-    );
+        s.python_verify_identity(&bundle, &artifact, true).await;
+        let verified = s.python_verify_dsse(&bundle).await;
+        assert_eq!(verified["payloadType"], "application/vnd.in-toto+json");
+        assert_eq!(
+            verified["statement"]["subject"][0]["digest"]["sha256"],
+            sha256_hex(b"mayfly python attest\n")
+        );
+        assert_eq!(
+            s.js_verify(&bundle, None).await["kind"],
+            kind.0,
+            "sigstore-js verifies python's DSSE bundle"
+        );
 
-    let mut command = s.clients.python_script("verify_dsse.py");
-    command
-        .arg(&s.trust_config)
-        .arg(&bundle)
-        .args(["https://github.com/someone/else/.github/workflows/x.yml@refs/heads/main"])
-        .arg(&s.issuer);
-    run_failing(command).await;
+        let mut command = s.clients.python_script("verify_dsse.py");
+        command
+            .arg(&s.trust_config)
+            .arg(&bundle)
+            .args(["https://github.com/someone/else/.github/workflows/x.yml@refs/heads/main"])
+            .arg(&s.issuer);
+        run_failing(command).await;
+    }
     s.mayfly.stop().await;
 }
 

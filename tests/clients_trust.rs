@@ -9,10 +9,11 @@ use serde_json::Value;
 use support::Mayfly;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-const NAMES: [&str; 3] = [
+const NAMES: [&str; 4] = [
     "trusted_root.json",
     "signing_config.json",
     "client_trust_config.json",
+    "signing_config.v2.json",
 ];
 
 #[tokio::test]
@@ -78,7 +79,18 @@ async fn served_documents_describe_this_instance() {
         signing["oidcUrls"][0]["url"],
         mayfly.dev_issuer_url().as_str()
     );
-    assert_eq!(signing["rekorTlogUrls"][0]["majorApiVersion"], 1);
+    // Rekor v2 first (with the TSA that dates its entries), then v1.
+    assert_eq!(signing["rekorTlogUrls"][0]["majorApiVersion"], 2);
+    assert_eq!(
+        signing["rekorTlogUrls"][0]["url"],
+        root["tlogs"][1]["baseUrl"]
+    );
+    assert_eq!(signing["rekorTlogUrls"][1]["majorApiVersion"], 1);
+    assert_eq!(signing["rekorTlogUrls"][1]["url"], mayfly.url.as_str());
+    assert_eq!(
+        signing["tsaUrls"][0]["url"],
+        root["timestampAuthorities"][0]["uri"]
+    );
     mayfly.stop().await;
 }
 

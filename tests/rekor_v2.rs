@@ -341,7 +341,7 @@ async fn duplicates_are_409_with_the_index_and_bad_bodies_400_naming_the_field()
 }
 
 #[tokio::test]
-async fn signing_config_v2_lists_both_rekor_versions_and_the_default_only_v1() {
+async fn the_default_signing_config_lists_rekor_v2_first_then_v1_and_the_v2_name_is_an_alias() {
     let mayfly = Mayfly::start(None, false).await;
     let service = |config: &Value| -> Vec<(String, u64)> {
         config["rekorTlogUrls"]
@@ -356,28 +356,38 @@ async fn signing_config_v2_lists_both_rekor_versions_and_the_default_only_v1() {
             })
             .collect()
     };
-    let v2 = mayfly.get_json("/trust/signing_config.v2.json").await;
+    let default = mayfly.get_json("/trust/signing_config.json").await;
     assert_eq!(
-        v2["mediaType"],
+        default["mediaType"],
         "application/vnd.dev.sigstore.signingconfig.v0.2+json"
     );
+    // v2 first: sigstore-js takes the first of equal `validFor.start`s.
     assert_eq!(
-        service(&v2),
+        service(&default),
         vec![
-            (mayfly.url.clone(), 1),
-            (format!("{}/logs/rekor-v2", mayfly.url), 2)
+            (format!("{}/logs/rekor-v2", mayfly.url), 2),
+            (mayfly.url.clone(), 1)
         ]
     );
-    assert_eq!(v2["rekorTlogConfig"]["selector"], "ANY");
-    // The TSA is listed in both configs.
-    assert_eq!(v2["tsaUrls"][0]["majorApiVersion"], 1);
-    assert!(
-        v2["tsaUrls"][0]["url"]
-            .as_str()
-            .is_some_and(|u| u.ends_with("/api/v1/timestamp"))
+    assert_eq!(
+        default["rekorTlogUrls"][0]["validFor"],
+        default["rekorTlogUrls"][1]["validFor"]
     );
-    let default = mayfly.get_json("/trust/signing_config.json").await;
-    assert_eq!(service(&default), vec![(mayfly.url.clone(), 1)]);
+    assert_eq!(default["rekorTlogConfig"]["selector"], "ANY");
+    assert_eq!(default["tsaConfig"]["selector"], "ANY");
+    assert_eq!(default["tsaUrls"][0]["majorApiVersion"], 1);
+    assert_eq!(
+        default["tsaUrls"][0]["url"],
+        format!("{}/api/v1/timestamp", mayfly.url)
+    );
+    assert_eq!(default["caUrls"][0]["url"], mayfly.url);
+    // The former opt-in name serves the same bytes, and the client trust config wraps it.
+    assert_eq!(
+        mayfly.get_bytes("/trust/signing_config.v2.json").await,
+        mayfly.get_bytes("/trust/signing_config.json").await
+    );
+    let both = mayfly.get_json("/trust/client_trust_config.json").await;
+    assert_eq!(both["signingConfig"], default);
     mayfly.stop().await;
 }
 
@@ -469,31 +479,59 @@ async fn a_data_dir_from_before_the_v2_log_gains_it_on_start() {
     back.close().await;
 }
 
-/// The real clients against the v2 log. sigstore-js reaches v2 only through
-/// `bundleBuilderFromSigningConfig`: it signs a blob (hashedrekord 0.0.2) and an in-toto
-/// statement (dsse 0.0.2, which rekor-tiles no longer takes but sigstore-js still sends), and
-/// the entries in its bundles verify here against the v2 key. sigstore-python signs to v2 as
-/// soon as a signing config lists it, then refuses its own bundle for want of a signed time:
-/// why the default signing config lists Rekor v1 only until Mayfly has a TSA.
+/// The real clients against the v2 log, through the default signing config as served.
+/// sigstore-js (`bundleBuilderFromSigningConfig`, the only sigstore-js path to v2) signs a
+/// blob (hashedrekord 0.0.2) and an in-toto statement (dsse 0.0.2, which rekor-tiles no
+/// longer takes but sigstore-js still sends), each with a timestamp from Mayfly's TSA; the
+/// entries verify here against the v2 key, and `mayfly verify` and `@sigstore/verify` accept
+/// both bundles.
+/// sigstore-python verifies the message signature; it refuses the dsse 0.0.2 one by design
+/// (`Verifier.verify_dsse` takes only hashedrekord 0.0.2 and dsse 0.0.1). sigstore-python
+/// itself signs to v2 with a timestamp, and both verifiers accept its bundle.
 #[tokio::test]
 async fn real_clients_log_to_the_v2_log() {
-    use support::clients::{Clients, run};
+    use mayfly_client::verify::{Artifact, IdentityMatcher, Policy, verify_bundle};
+    use support::clients::{Clients, run, run_failing};
     let clients = Clients::get();
     let mayfly = Mayfly::start(None, true).await;
     let spki = log_spki(&mayfly).await;
     let origin = format!("{}/logs/rekor-v2", mayfly.url.trim_start_matches("http://"));
     let dir = mayfly.dir.path();
+    let trusted_root = mayfly.get_json("/trust/trusted_root.json").await;
+    let trusted_root_file = mayfly.trust_file("trusted_root.json").await;
+    // sigstore-python's `--trust-config`, built from the two documents as the README shows;
+    // it is what /trust/client_trust_config.json serves.
+    let built = json!({
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": trusted_root,
+        "signingConfig": mayfly.get_json("/trust/signing_config.json").await,
+    });
+    assert_eq!(
+        built,
+        mayfly.get_json("/trust/client_trust_config.json").await
+    );
+    let trust_config = dir.join("mayfly-trust.json");
+    std::fs::write(&trust_config, built.to_string()).unwrap();
+    let issuer = format!("{}/dev-oidc", mayfly.url);
+    let san = "https://github.com/octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main";
+    let policy = Policy {
+        identity: IdentityMatcher::Exact(san.into()),
+        issuer: issuer.clone(),
+    };
+    let mayfly_verify = |bundle: &std::path::Path, artifact: Option<&std::path::Path>| {
+        verify_bundle(
+            &std::fs::read(bundle).unwrap(),
+            artifact
+                .map(|a| Artifact::Bytes(std::fs::read(a).unwrap()))
+                .as_ref(),
+            trusted_root.to_string().as_bytes(),
+            &policy,
+        )
+    };
 
-    // sigstore-js: the v2 config with only the v2 log (on equal `validFor.start` it would take
-    // the first listed, v1) and without `tsaConfig` (it throws when no TSA URL is listed).
-    let mut config = mayfly.get_json("/trust/signing_config.v2.json").await;
-    config["rekorTlogUrls"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|s| s["majorApiVersion"] == 2);
-    config.as_object_mut().unwrap().remove("tsaConfig");
-    let config_file = dir.join("signing_config.js.json");
-    std::fs::write(&config_file, config.to_string()).unwrap();
+    // sigstore-js, with the signing config exactly as served: it picks the v2 log (listed
+    // first, equal start) and the TSA.
+    let config_file = mayfly.trust_file("signing_config.json").await;
     let statement = dir.join("statement.json");
     std::fs::write(
         &statement,
@@ -514,6 +552,9 @@ async fn real_clients_log_to_the_v2_log() {
             .arg(&bundle_file);
         run(command).await;
         let bundle: Value = serde_json::from_slice(&std::fs::read(&bundle_file).unwrap()).unwrap();
+        let stamps =
+            &bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"];
+        assert_eq!(stamps.as_array().map(Vec::len), Some(1), "{bundle}");
         let mut entry = bundle["verificationMaterial"]["tlogEntries"][0].clone();
         // protobuf JSON as sigstore-js writes it drops zero, empty and null fields: put back
         // the defaults rekor-tiles (and Mayfly) send.
@@ -535,22 +576,56 @@ async fn real_clients_log_to_the_v2_log() {
         }
         let (_, logged_at) = verify(&entry, &spki, &origin, kind);
         assert_eq!(logged_at, index);
+
+        let artifact = (kind == "hashedrekord").then_some(statement.as_path());
+        let verified = mayfly_verify(&bundle_file, artifact).unwrap_or_else(|e| {
+            panic!("mayfly verify refuses sigstore-js's {kind} 0.0.2 bundle: {e}")
+        });
+        assert_eq!(verified.kind, kind);
+        assert_eq!(verified.log_index, index);
+        assert_eq!(verified.san, san);
+        let mut command = clients.node_script("verify.cjs");
+        command
+            .arg(&trusted_root_file)
+            .arg(&bundle_file)
+            .args([san, &issuer]);
+        if let Some(artifact) = artifact {
+            command.arg(artifact);
+        }
+        let by_js = support::clients::stdout_json(&run(command).await);
+        assert_eq!(by_js["kind"], kind, "@sigstore/verify: {by_js}");
+        assert_eq!(by_js["version"], "0.0.2");
+        if kind == "hashedrekord" {
+            let mut command = clients.python_cli();
+            command
+                .arg("--trust-config")
+                .arg(&trust_config)
+                .args(["verify", "identity", "--offline", "--bundle"])
+                .arg(&bundle_file)
+                .args(["--cert-identity", san, "--cert-oidc-issuer", &issuer])
+                .arg(&statement);
+            run(command).await;
+        } else {
+            // sigstore-python 4.5.1 `Verifier.verify_dsse` (sigstore/verify/verifier.py)
+            // accepts hashedrekord 0.0.2 (how it logs DSSE to v2 itself) and dsse 0.0.1, and
+            // raises for anything else: its limitation, not the bundle's.
+            let mut command = clients.python_script("verify_dsse.py");
+            command
+                .arg(&trust_config)
+                .arg(&bundle_file)
+                .args([san, &issuer]);
+            let output = run_failing(command).await;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains("Unsupported DSSE log entry type: dsse/0.0.2"),
+                "{stderr}"
+            );
+        }
     }
 
-    // sigstore-python with the v2 config signs to the v2 log with a timestamp from Mayfly's
-    // TSA (a v2 entry has no signed time of its own), and both verifiers accept the bundle.
-    let trust_config = dir.join("client_trust_config.v2.json");
-    let trusted_root = mayfly.get_json("/trust/trusted_root.json").await;
-    std::fs::write(
-        &trust_config,
-        json!({
-            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
-            "trustedRoot": trusted_root,
-            "signingConfig": mayfly.get_json("/trust/signing_config.v2.json").await,
-        })
-        .to_string(),
-    )
-    .unwrap();
+    // sigstore-python with the default trust config signs to the v2 log with a timestamp
+    // from Mayfly's TSA (a v2 entry has no signed time of its own), and both verifiers accept
+    // the bundle.
     let artifact = dir.join("artifact.txt");
     std::fs::write(&artifact, b"rekor v2\n").unwrap();
     let bundle = dir.join("artifact.sigstore.json");
@@ -583,8 +658,6 @@ async fn real_clients_log_to_the_v2_log() {
         Some(1),
         "{material}"
     );
-    let issuer = format!("{}/dev-oidc", mayfly.url);
-    let san = "https://github.com/octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main";
     let mut command = clients.python_cli();
     command
         .arg("--trust-config")
@@ -594,19 +667,11 @@ async fn real_clients_log_to_the_v2_log() {
         .args(["--cert-identity", san, "--cert-oidc-issuer", &issuer])
         .arg(&artifact);
     run(command).await;
-    let verified = mayfly_client::verify::verify_bundle(
-        &std::fs::read(&bundle).unwrap(),
-        Some(&mayfly_client::verify::Artifact::Bytes(
-            std::fs::read(&artifact).unwrap(),
-        )),
-        trusted_root.to_string().as_bytes(),
-        &mayfly_client::verify::Policy {
-            identity: mayfly_client::verify::IdentityMatcher::Exact(san.into()),
-            issuer: issuer.clone(),
-        },
-    )
-    .expect("mayfly verify accepts sigstore-python's Rekor v2 bundle");
+    let verified = mayfly_verify(&bundle, Some(&artifact))
+        .expect("mayfly verify accepts sigstore-python's Rekor v2 bundle");
     assert_eq!(verified.kind, "hashedrekord");
+    // Nothing went to the v1 log: only its genesis entry.
+    assert_eq!(mayfly.artifacts_size().await, 1);
     mayfly.stop().await;
 }
 

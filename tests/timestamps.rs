@@ -285,15 +285,20 @@ async fn trust_documents_list_the_tsa() {
     assert_eq!(urls[0]["url"], format!("{}/api/v1/timestamp", mayfly.url));
     assert_eq!(urls[0]["majorApiVersion"], 1);
     assert_eq!(config["tsaConfig"]["selector"], "ANY");
-    // Rekor stays v1-only until the v2 log exists.
-    let rekor = config["rekorTlogUrls"].as_array().unwrap();
-    assert!(rekor.iter().all(|r| r["majorApiVersion"] == 1));
+    // With a TSA to date its entries, the Rekor v2 log is listed (first), then v1.
+    let rekor: Vec<&Value> = config["rekorTlogUrls"].as_array().unwrap().iter().collect();
+    let versions: Vec<&Value> = rekor.iter().map(|r| &r["majorApiVersion"]).collect();
+    assert_eq!(versions, [2, 1]);
     // The same files, from the data dir, offline (`mayfly trust`).
     let dir = mayfly::instance::DataDir::new(&mayfly.config.data_dir);
     let url = mayfly::instance::PublicUrl::new(mayfly.config.public_url.clone()).unwrap();
     let offline = mayfly::trust::datadir::from_data_dir(&dir, &url, false).unwrap();
     let json: Value = serde_json::to_value(&offline.trusted_root).unwrap();
     assert_eq!(json["timestampAuthorities"], root["timestampAuthorities"]);
+    assert_eq!(
+        serde_json::to_value(&offline.signing_config).unwrap(),
+        config
+    );
     mayfly.stop().await;
 }
 

@@ -2,7 +2,7 @@
 //! as real TUF clients see it: python-tuf's ngclient (what sigstore-python uses) and
 //! `@sigstore/tuf` (sigstore-js, npm) bootstrap from `1.root.json`, fetch the trusted root,
 //! follow a CA rotation published as a new targets version and a root key rotation, and refuse
-//! a target tampered with on disk.
+//! a target tampered with on disk and a repository whose timestamp role has expired.
 
 mod support;
 
@@ -114,7 +114,35 @@ async fn tuf_clients_bootstrap_follow_updates_and_refuse_tampering() {
         artifact_arg,
     ]))
     .await;
-    assert!(bundle.exists());
+    // The TUF signing config is the default one: Rekor v2 with a Mayfly timestamp.
+    let signed: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let material = &signed["verificationMaterial"];
+    assert_eq!(
+        material["tlogEntries"][0]["kindVersion"]["version"], "0.0.2",
+        "{material}"
+    );
+    assert_eq!(
+        material["timestampVerificationData"]["rfc3161Timestamps"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{material}"
+    );
+    let issuer = mayfly.dev_issuer_url();
+    let san = "https://github.com/octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main";
+    run(sigstore(&[
+        "verify",
+        "identity",
+        "--offline",
+        "--bundle",
+        bundle_arg,
+        "--cert-identity",
+        san,
+        "--cert-oidc-issuer",
+        &issuer,
+        artifact_arg,
+    ]))
+    .await;
 
     let node_cache = scratch.join("node");
     let js = node_trusted_root(node_fetch(&mayfly, &root, &node_cache)).await;
@@ -199,5 +227,72 @@ async fn tuf_paths_outside_the_repository_are_not_served() {
     let text = String::from_utf8_lossy(&output.stderr);
     assert!(text.contains("mayfly tuf init"), "{text}");
     assert!(!mayfly.config.data_dir.join("tuf").exists());
+    mayfly.stop().await;
+}
+
+/// The hourly `tuf update --timestamp-only` stopped running and the timestamp role expired:
+/// python-tuf (sigstore-python's client) and `@sigstore/tuf` refuse the repository, though
+/// every other role is still valid, and accept it again once the timestamp is re-signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_timestamp_is_refused_until_it_is_re_signed() {
+    use mayfly::instance::{DataDir, PublicUrl};
+    use mayfly::tuf::repository::{Expiries, KeyDirs, Publish, publish_trust};
+    let mayfly = Mayfly::builder().dev_issuer().start().await;
+    let scratch = mayfly.dir.path().join("clients");
+    let offline = mayfly.dir.path().join("offline-keys");
+    std::fs::create_dir_all(&scratch).unwrap();
+
+    // Signed two days ago: the timestamp (valid one day) expired yesterday; snapshot (a week),
+    // targets and root have not.
+    let data_dir = DataDir::new(&mayfly.config.data_dir);
+    let keys = KeyDirs::new(&data_dir, Some(&offline));
+    let url = PublicUrl::new(mayfly.config.public_url.clone()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let signed_at = now - time::Duration::days(2);
+    publish_trust(
+        &data_dir,
+        &keys,
+        &url,
+        true,
+        Publish::Init,
+        signed_at,
+        &Expiries::default(),
+    )
+    .unwrap();
+    let expires = |role: &Value| {
+        let at = role["signed"]["expires"].as_str().unwrap();
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    assert!(expires(&mayfly.get_json("/tuf/timestamp.json").await) < now);
+    assert!(expires(&mayfly.get_json("/tuf/1.snapshot.json").await) > now);
+
+    let root = scratch.join("1.root.json");
+    std::fs::write(&root, mayfly.get_bytes("/tuf/1.root.json").await).unwrap();
+    let python_cache = scratch.join("python");
+    let (command, out) = python_fetch(&mayfly, &root, &python_cache, "trusted_root.json");
+    let output = run_failing(command).await;
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("ExpiredMetadataError"), "{text}");
+    assert!(text.contains("timestamp"), "{text}");
+    assert!(!out.exists(), "nothing downloaded");
+    let node_cache = scratch.join("node");
+    let output = run_failing(node_fetch(&mayfly, &root, &node_cache)).await;
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        text.contains("refused") && text.contains("expired"),
+        "{text}"
+    );
+
+    // The cron job runs again: a fresh timestamp, and both clients update.
+    let resigned = mayfly_tuf(&mayfly, &offline, &["update", "--timestamp-only"]);
+    assert!(resigned.contains("timestamp re-signed"), "{resigned}");
+    let (command, out) = python_fetch(&mayfly, &root, &python_cache, "trusted_root.json");
+    run(command).await;
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        mayfly.get_bytes("/trust/trusted_root.json").await
+    );
+    let js = node_trusted_root(node_fetch(&mayfly, &root, &node_cache)).await;
+    assert_eq!(authorities(&js), 1, "{js}");
     mayfly.stop().await;
 }

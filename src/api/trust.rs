@@ -2,8 +2,9 @@
 //!
 //! - `GET /trust/trusted_root.json`: CA chain, the artifact and Rekor v2 logs (`tlogs`), the
 //!   issuance log (`ctlogs`), the timestamp authority (`timestampAuthorities`).
-//! - `GET /trust/signing_config.json`: signing config v0.2 (CA, Rekor v1, TSA, dev issuer if on).
-//! - `GET /trust/signing_config.v2.json`: the same plus the Rekor v2 log (`majorApiVersion` 2).
+//! - `GET /trust/signing_config.json`: signing config v0.2 (CA, Rekor v2 and v1, TSA, dev issuer
+//!   if on).
+//! - `GET /trust/signing_config.v2.json`: an alias of it (its former opt-in name).
 //! - `GET /trust/client_trust_config.json`: both, for sigstore-python's `--trust-config`.
 //!
 //! The bytes are exactly what `mayfly trust` writes for the same data dir and public URL.

@@ -14,10 +14,17 @@
 //! - Log IDs are SHA-256 of the DER SPKI, for both Rekor and RFC 6962.
 //! - The Rekor v2 log is a second `tlogs` entry after the artifact log, `baseUrl`
 //!   `<public>/logs/rekor-v2`, which contains its key name `<host>/logs/rekor-v2`.
-//! - The served `signing_config.json` lists Rekor v1 only, and `signing_config.v2.json` lists
-//!   v1 and v2. sigstore-python signs to the highest `majorApiVersion` per operator, and a v2
-//!   entry carries no signed time (no SET, `integratedTime` 0): until this instance has a TSA,
-//!   a default naming v2 would give sigstore-python bundles that no verifier can date.
+//! - The signing config lists the Rekor v2 log (`majorApiVersion` 2) before the v1 API, and
+//!   the TSA in `tsaUrls`. sigstore-python takes the highest `majorApiVersion` per operator,
+//!   so it logs to v2 (and timestamps with the TSA); sigstore-js's
+//!   `bundleBuilderFromSigningConfig` takes the newest `validFor.start` and, on a tie (both
+//!   start at the root's notBefore, see below), the first listed: hence v2 first. Clients that
+//!   only speak v1 (`majorApiVersion` 1) still find it. A v2 entry carries no signed time (no
+//!   SET, `integratedTime` 0), so v2 is listed only together with a TSA: a data dir from
+//!   before the TSA (`mayfly trust` on it before its next start) lists Rekor v1 alone, as a v2
+//!   bundle without a timestamp is one no verifier can date.
+//! - `signing_config.v2.json` is an alias that serves the same bytes: it was the opt-in
+//!   document while the default was v1-only, and is kept so links to it keep working.
 //! - `timestampAuthorities` is the RFC 3161 TSA (chain leaf first, valid while its certificate
 //!   is), and `tsaUrls` its endpoint, so clients timestamp their signatures with it.
 //!
@@ -52,7 +59,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 pub const TRUSTED_ROOT_FILE: &str = "trusted_root.json";
 pub const SIGNING_CONFIG_FILE: &str = "signing_config.json";
 pub const CLIENT_TRUST_CONFIG_FILE: &str = "client_trust_config.json";
-/// The signing config that also lists the Rekor v2 log.
+/// The former opt-in name of the signing config, now an alias of `SIGNING_CONFIG_FILE`.
 pub const SIGNING_CONFIG_V2_FILE: &str = "signing_config.v2.json";
 
 /// Where the timestamp authority answers, under the public URL (the sigstore TSA's path).
@@ -114,10 +121,8 @@ pub struct TrustInputs<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustDocuments {
     pub trusted_root: TrustedRoot,
-    /// Rekor v1 only (see the module notes).
+    /// Rekor v2 (with a TSA) and v1, see the module notes; served under both names.
     pub signing_config: SigningConfig,
-    /// Rekor v1 and, when the instance has one, the v2 log.
-    pub signing_config_v2: SigningConfig,
 }
 
 impl TrustDocuments {
@@ -170,6 +175,20 @@ impl TrustDocuments {
             operator: operator.clone(),
         };
         let service = |url: String| versioned(url, 1);
+        let tsa_urls = match &trusted_root.timestamp_authorities[..] {
+            [tsa] => vec![Service {
+                url: format!("{base}{TIMESTAMP_PATH}"),
+                valid_for: tsa.valid_for.clone(),
+                ..service(String::new())
+            }],
+            _ => Vec::new(),
+        };
+        // v2 first (sigstore-js's tie-break) and only with a TSA to date its entries.
+        let mut rekor_tlog_urls = Vec::new();
+        if inputs.rekor_v2_log_spki.is_some() && !tsa_urls.is_empty() {
+            rekor_tlog_urls.push(versioned(rekor_v2_url, 2));
+        }
+        rekor_tlog_urls.push(service(base.clone()));
         let signing_config = SigningConfig {
             media_type: SIGNING_CONFIG_MEDIA_TYPE,
             ca_urls: vec![service(base.clone())],
@@ -178,28 +197,14 @@ impl TrustDocuments {
                 .map(|url| service(url.to_owned()))
                 .into_iter()
                 .collect(),
-            rekor_tlog_urls: vec![service(base.clone())],
-            tsa_urls: match &trusted_root.timestamp_authorities[..] {
-                [tsa] => vec![Service {
-                    url: format!("{base}{TIMESTAMP_PATH}"),
-                    valid_for: tsa.valid_for.clone(),
-                    ..service(String::new())
-                }],
-                _ => Vec::new(),
-            },
+            rekor_tlog_urls,
+            tsa_urls,
             rekor_tlog_config: ServiceConfiguration { selector: "ANY" },
             tsa_config: ServiceConfiguration { selector: "ANY" },
         };
-        let mut signing_config_v2 = signing_config.clone();
-        if inputs.rekor_v2_log_spki.is_some() {
-            signing_config_v2
-                .rekor_tlog_urls
-                .push(versioned(rekor_v2_url, 2));
-        }
         Ok(TrustDocuments {
             trusted_root,
             signing_config,
-            signing_config_v2,
         })
     }
 
@@ -221,7 +226,7 @@ impl TrustDocuments {
                 CLIENT_TRUST_CONFIG_FILE,
                 render(&self.client_trust_config()),
             ),
-            (SIGNING_CONFIG_V2_FILE, render(&self.signing_config_v2)),
+            (SIGNING_CONFIG_V2_FILE, render(&self.signing_config)),
         ]
     }
 }

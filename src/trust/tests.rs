@@ -97,7 +97,7 @@ fn trusted_root_has_the_exact_v0_1_shape() {
 }
 
 #[test]
-fn signing_config_is_v0_2_with_rekor_v1_and_empty_tsa_list() {
+fn signing_config_without_a_tsa_is_v0_2_with_rekor_v1_and_empty_tsa_list() {
     let f = fixture("http://127.0.0.1:8700");
     let dev = f.url.dev_issuer_url();
     assert_eq!(dev, "http://127.0.0.1:8700/dev-oidc");
@@ -121,57 +121,95 @@ fn signing_config_is_v0_2_with_rekor_v1_and_empty_tsa_list() {
     assert_eq!(without["oidcUrls"], json!([]));
 }
 
+/// A TSA chain (leaf, root) as `mayfly init` makes one.
+fn tsa_chain() -> Vec<Vec<u8>> {
+    let root: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral().unwrap());
+    let leaf: Arc<dyn CaSigner> = Arc::new(SoftwareKey::ephemeral().unwrap());
+    let now = OffsetDateTime::from_unix_timestamp(1_772_600_767).unwrap();
+    let (root_der, leaf_der) =
+        crate::tsa::setup::certificates(&root, &leaf, "mayfly.example", now).unwrap();
+    vec![leaf_der, root_der]
+}
+
 #[test]
-fn signing_config_v2_adds_the_rekor_v2_log() {
+fn signing_config_lists_rekor_v2_first_with_the_tsa_and_the_alias_is_identical() {
     let f = fixture("http://127.0.0.1:8700/");
-    let docs = TrustDocuments::build(&TrustInputs {
+    let tsa = tsa_chain();
+    let generations = [generation(&f.chain, None)];
+    let inputs = |rekor_v2, timestamp_authority| TrustInputs {
         public_url: &f.url,
-        certificate_authorities: &[generation(&f.chain, None)],
+        certificate_authorities: &generations,
         artifact_log_spki: f.artifacts.spki_der(),
         issuance_log_spki: f.issuance.spki_der(),
-        rekor_v2_log_spki: Some(f.rekor_v2.spki_der()),
+        rekor_v2_log_spki: rekor_v2,
         oidc_issuer: None,
-        timestamp_authority: None,
-    })
-    .unwrap();
-    let [.., (name, bytes)] = docs.files();
-    assert_eq!(name, "signing_config.v2.json");
-    let config = json_of(&bytes);
+        timestamp_authority,
+    };
+    let docs = TrustDocuments::build(&inputs(Some(f.rekor_v2.spki_der()), Some(&tsa))).unwrap();
+    let files = docs.files();
+    let [_, (default_name, default), _, (alias_name, alias)] = &files;
+    assert_eq!(*default_name, "signing_config.json");
+    assert_eq!(*alias_name, "signing_config.v2.json");
+    assert_eq!(alias, default, "the v2 name is an alias: the same bytes");
+    let config = json_of(default);
     let service = |url: &str, version: u64| {
         json!({"url": url, "majorApiVersion": version,
                "validFor": {"start": "2026-03-04T05:06:07Z"}, "operator": "127.0.0.1"})
     };
+    // v2 first: sigstore-js takes the first of equal starts, sigstore-python the highest
+    // version, so both sign to v2; v1-only clients still find their entry.
     assert_eq!(
         config["rekorTlogUrls"],
         json!([
-            service("http://127.0.0.1:8700", 1),
-            service("http://127.0.0.1:8700/logs/rekor-v2", 2)
+            service("http://127.0.0.1:8700/logs/rekor-v2", 2),
+            service("http://127.0.0.1:8700", 1)
         ])
     );
-    // No timestamp authority in these inputs, so none is listed.
-    assert_eq!(config["tsaUrls"], json!([]));
-    assert_eq!(config["rekorTlogConfig"], json!({"selector": "ANY"}));
-    // The default stays Rekor v1 only (no TSA yet), with the same TSA list.
-    let default = json_of(&docs.files()[1].1);
     assert_eq!(
-        default["rekorTlogUrls"],
+        config["tsaUrls"][0]["url"],
+        "http://127.0.0.1:8700/api/v1/timestamp"
+    );
+    assert_eq!(config["tsaUrls"][0]["majorApiVersion"], 1);
+    assert_eq!(
+        config["tsaUrls"][0]["validFor"],
+        json!(docs.trusted_root.timestamp_authorities[0].valid_for)
+    );
+    assert_eq!(config["rekorTlogConfig"], json!({"selector": "ANY"}));
+    assert_eq!(config["tsaConfig"], json!({"selector": "ANY"}));
+    assert_eq!(
+        config["caUrls"],
         json!([service("http://127.0.0.1:8700", 1)])
     );
-    assert_eq!(default["tsaUrls"], config["tsaUrls"]);
+    // The client trust config carries the same default.
+    assert_eq!(
+        json_of(&files[2].1)["signingConfig"],
+        config,
+        "client_trust_config.json wraps the default"
+    );
 
-    // A data dir made before the v2 log existed lists neither it nor a v2 URL.
-    let old = TrustDocuments::build(&TrustInputs {
-        rekor_v2_log_spki: None,
-        public_url: &f.url,
-        certificate_authorities: &[generation(&f.chain, None)],
-        artifact_log_spki: f.artifacts.spki_der(),
-        issuance_log_spki: f.issuance.spki_der(),
-        oidc_issuer: None,
-        timestamp_authority: None,
-    })
-    .unwrap();
+    // Without a TSA (a data dir from before it), no v2: its entries could not be dated.
+    let no_tsa = TrustDocuments::build(&inputs(Some(f.rekor_v2.spki_der()), None)).unwrap();
+    let no_tsa_config = json_of(&no_tsa.files()[1].1);
+    assert_eq!(
+        no_tsa_config["rekorTlogUrls"],
+        json!([service("http://127.0.0.1:8700", 1)])
+    );
+    assert_eq!(no_tsa_config["tsaUrls"], json!([]));
+    assert_eq!(
+        no_tsa.trusted_root.tlogs.len(),
+        2,
+        "still trusted for reading"
+    );
+
+    // A data dir from before the v2 log lists neither it nor a v2 URL.
+    let old = TrustDocuments::build(&inputs(None, Some(&tsa))).unwrap();
     assert_eq!(old.trusted_root.tlogs.len(), 1);
-    assert_eq!(old.signing_config_v2, old.signing_config);
+    let old_config = json_of(&old.files()[1].1);
+    assert_eq!(
+        old_config["rekorTlogUrls"],
+        json!([service("http://127.0.0.1:8700", 1)])
+    );
+    assert_eq!(old_config["tsaUrls"].as_array().map(Vec::len), Some(1));
 }
 
 #[test]

@@ -2,9 +2,9 @@
 // Rekor v2 log) against a Mayfly, writing the bundle.
 // usage: node sign_v2.cjs messageSignature|dsseEnvelope <signing-config.json> <identity-token>
 //        <input-file> <bundle-out>
-// The signing config is used as given: the caller picks which Rekor it lists (sigstore-js
-// takes the newest `validFor.start`, the first on a tie) and drops `tsaConfig` while the
-// instance has no TSA (sigstore-js throws when it names no TSA URL).
+// The signing config is used as given, normally Mayfly's /trust/signing_config.json: sigstore-js
+// takes the Rekor with the newest `validFor.start` (the first listed on a tie, which is why
+// Mayfly lists v2 first) and, since the config has a `tsaConfig`, its TSA.
 'use strict';
 const fs = require('node:fs');
 const { bundleBuilderFromSigningConfig } = require('@sigstore/sign');
