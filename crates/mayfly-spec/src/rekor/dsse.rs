@@ -38,7 +38,12 @@ fn verifier_at(i: usize) -> String {
 
 /// The typed reading: the same steps as [`canonical`] once the shape is known to fit; `None`
 /// where it does not, for [`canonical`] to name the field.
-pub(super) fn canonical_typed(spec: &TypedSpec<'_>) -> Option<Result<Canonical, RekorError>> {
+/// `None` also when the entry asks for more than `max_checks` signature checks (signatures ×
+/// verifiers), which the caller then runs where long work is expected.
+pub(super) fn canonical_typed(
+    spec: &TypedSpec<'_>,
+    max_checks: usize,
+) -> Option<Result<Canonical, RekorError>> {
     let proposed = spec.proposed_content.as_ref()?;
     let server_side = [&spec.envelope_hash, &spec.payload_hash, &spec.signatures];
     if server_side.iter().any(|field| field.is_some()) || proposed.verifiers.is_empty() {
@@ -47,15 +52,22 @@ pub(super) fn canonical_typed(spec: &TypedSpec<'_>) -> Option<Result<Canonical, 
     if let Err(e) = check_count(VERIFIERS_AT, proposed.verifiers.len()) {
         return Some(Err(e));
     }
-    let verified = Envelope::parse(ENVELOPE_AT, &proposed.envelope).and_then(|envelope| {
-        let verifiers = proposed
-            .verifiers
-            .iter()
-            .enumerate()
-            .map(|(i, text)| Verifier::from_base64_pem(&verifier_at(i), &text.0))
-            .collect::<Result<Vec<_>, _>>()?;
-        verify_and_write(&proposed.envelope, &envelope, &verifiers, Check::Signatures)
-    });
+    let envelope = match Envelope::parse(ENVELOPE_AT, &proposed.envelope) {
+        Ok(envelope) => envelope,
+        Err(e) => return Some(Err(e)),
+    };
+    if envelope.signatures.len() * proposed.verifiers.len() > max_checks {
+        return None;
+    }
+    let verified = proposed
+        .verifiers
+        .iter()
+        .enumerate()
+        .map(|(i, text)| Verifier::from_base64_pem(&verifier_at(i), &text.0))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|verifiers| {
+            verify_and_write(&proposed.envelope, &envelope, &verifiers, Check::Signatures)
+        });
     Some(verified)
 }
 

@@ -114,12 +114,25 @@ impl Canonical {
 /// `Value` tree and its copies of every string.
 pub fn canonicalize(proposed: &[u8]) -> Result<Canonical, RekorError> {
     if let Ok(typed) = serde_json::from_slice::<Proposed<'_>>(proposed)
-        && let Some(result) = typed.canonicalize()
+        && let Some(result) = typed.canonicalize(usize::MAX)
     {
         return result;
     }
     let value: Value = strict::from_slice(proposed).map_err(|e| RekorError::Json(e.to_string()))?;
     canonicalize_value(&value)
+}
+
+/// As [`canonicalize`] for an entry in one of the shapes real clients send that asks for at
+/// most `max_checks` signature checks; `None` for any other entry, to be given to
+/// [`canonicalize`] (a server runs the cheap common case where it stands and the rest where
+/// long work cannot hold up other requests). The result is the one [`canonicalize`] gives.
+pub fn canonicalize_within(
+    proposed: &[u8],
+    max_checks: usize,
+) -> Option<Result<Canonical, RekorError>> {
+    serde_json::from_slice::<Proposed<'_>>(proposed)
+        .ok()?
+        .canonicalize(max_checks)
 }
 
 /// As [`canonicalize`], for an entry already parsed as JSON.
@@ -215,10 +228,13 @@ struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
 impl Proposed<'_> {
     /// `None`: not a shape the typed reading covers; read the request as a `Value` instead.
-    fn canonicalize(&self) -> Option<Result<Canonical, RekorError>> {
+    /// A hashedrekord entry is one check; a dsse entry as many as signatures × verifiers.
+    fn canonicalize(&self, max_checks: usize) -> Option<Result<Canonical, RekorError>> {
         match (&*self.kind, &*self.api_version) {
-            ("dsse", "0.0.1") => dsse::canonical_typed(&self.spec),
-            ("hashedrekord", "0.0.1") => hashedrekord::canonical_typed(&self.spec),
+            ("dsse", "0.0.1") => dsse::canonical_typed(&self.spec, max_checks),
+            ("hashedrekord", "0.0.1") if max_checks >= 1 => {
+                hashedrekord::canonical_typed(&self.spec)
+            }
             _ => None,
         }
     }

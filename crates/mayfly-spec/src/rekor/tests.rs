@@ -609,7 +609,7 @@ fn both_readings(request: &str) -> Result<Canonical, RekorError> {
 fn typed_reading_settles(request: &str) -> bool {
     serde_json::from_str::<Proposed<'_>>(request)
         .ok()
-        .and_then(|proposed| proposed.canonicalize())
+        .and_then(|proposed| proposed.canonicalize(usize::MAX))
         .is_some()
 }
 
@@ -1038,4 +1038,45 @@ fn repeated_keys_are_refused() {
     );
     let err = body_of(&dsse_request(&envelope, &[client.go_pem()])).unwrap_err();
     assert!(err.to_string().contains("appears twice"), "{err}");
+}
+
+/// `canonicalize_within` settles exactly the entries whose checks fit its budget, with the same
+/// result as `canonicalize`, and leaves everything else (more checks, unusual shapes) to it.
+#[test]
+fn canonicalize_within_settles_what_fits_the_budget_and_nothing_else() {
+    let (client, other) = (Client::new(), Client::new());
+    let signed_by = |signers: &[&Client]| {
+        let signatures: Vec<Value> = signers
+            .iter()
+            .map(|c| json!({"keyid": "", "sig": B64.encode(c.sign(&pae_bytes()))}))
+            .collect();
+        json!({"payload": B64.encode(PAYLOAD), "payloadType": PAYLOAD_TYPE, "signatures": signatures})
+            .to_string()
+    };
+    let single = dsse_request(&signed_by(&[&client]), &[client.go_pem()]).to_string();
+    let double = dsse_request(
+        &signed_by(&[&client, &other]),
+        &[client.go_pem(), other.go_pem()],
+    )
+    .to_string();
+    let digest = hex::encode(Sha256::digest(b"artifact"));
+    let hashed =
+        hashedrekord_request(&client.go_pem(), &digest, &client.sign(b"artifact")).to_string();
+
+    for request in [&single, &hashed] {
+        let settled = canonicalize_within(request.as_bytes(), 1).expect("one check fits one");
+        assert_eq!(settled, canonicalize(request.as_bytes()));
+        assert!(settled.is_ok(), "{settled:?}");
+        assert!(canonicalize_within(request.as_bytes(), 0).is_none());
+    }
+    // Two signatures under two verifiers are four checks.
+    assert!(canonicalize_within(double.as_bytes(), 1).is_none());
+    assert!(canonicalize_within(double.as_bytes(), 3).is_none());
+    assert_eq!(
+        canonicalize_within(double.as_bytes(), 4),
+        Some(canonicalize(double.as_bytes()))
+    );
+    // A shape only the `Value` walk reads (a repeated key) is never settled here.
+    let repeated = single.replace("\"verifiers\":[", "\"verifiers\":[1],\"verifiers\":[");
+    assert!(canonicalize_within(repeated.as_bytes(), usize::MAX).is_none());
 }
