@@ -753,6 +753,24 @@ enum BenchCommand {
     /// certificates for many repositories (timing the index lag under that load), then times
     /// the search API and the explorer's pages one request at a time.
     Audit(AuditBenchArgs),
+    /// Writes request bodies (certificate requests and distinct dsse entries for a running
+    /// `serve --dev-issuer`) and a wrk script, to load the server with a generic HTTP tool and
+    /// check `bench issue` and `bench rekor` against it. Prints the wrk commands.
+    Bodies(BodiesBenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BodiesBenchArgs {
+    /// The running Mayfly (started with `--dev-issuer`) the bodies are for.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// Directory for issue.jsonl, dsse.jsonl and post.lua (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Distinct dsse entries to write (about 3.7 KiB each); a run that sends more than this
+    /// sends some twice and gets 409 for them.
+    #[arg(long, default_value_t = 200_000)]
+    entries: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -1110,6 +1128,14 @@ fn main() -> ExitCode {
                     batch: args.batch,
                 },
             )?),
+            Command::Bench(BenchCommand::Bodies(args)) => {
+                let options = mayfly::bench::bodies::Options {
+                    url: args.url,
+                    out: args.out,
+                    entries: args.entries,
+                };
+                Ok(mayfly::bench::bodies::run(options).await?)
+            }
             Command::Bench(BenchCommand::Audit(args)) => {
                 let options = mayfly::bench::audit::Options {
                     certificates: args.certificates,

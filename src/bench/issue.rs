@@ -96,7 +96,10 @@ pub async fn run(options: Options) -> Result<(), BenchError> {
 
 /// Request bodies with a valid dev-issuer token and distinct keys, checked once. Serialised
 /// up front, so the clock times the server, not the generator's JSON encoding.
-async fn prepare_requests(server: &BenchServer, url: &str) -> Result<Vec<Bytes>, BenchError> {
+pub(super) async fn prepare_requests(
+    server: &BenchServer,
+    url: &str,
+) -> Result<Vec<Bytes>, BenchError> {
     let token = dev_token_from(server, url).await?;
     let claims = token
         .split('.')

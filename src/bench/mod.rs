@@ -2,6 +2,7 @@
 //! the commands that produced them go in BENCHMARKS.md.
 
 pub mod audit;
+pub mod bodies;
 mod harness;
 pub mod issue;
 pub mod log;

@@ -46,7 +46,7 @@ const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 const MAX_PREBUILT: usize = 100_000;
 
 /// The signer every entry uses: a P-256 key and its certificate (base64 PEM, as clients send it).
-struct Signer {
+pub(super) struct Signer {
     key: EcdsaKeyPair,
     certificate_b64: String,
     rng: SystemRandom,
@@ -185,7 +185,13 @@ impl Signer {
     }
 
     /// Entries 0..count of a level, built on all cores before its clock starts.
-    fn prebuild(&self, run: u64, round: usize, count: usize, cores: usize) -> Vec<Bytes> {
+    pub(super) fn prebuild(
+        &self,
+        run: u64,
+        round: usize,
+        count: usize,
+        cores: usize,
+    ) -> Vec<Bytes> {
         let per_thread = count.div_ceil(cores.max(1));
         std::thread::scope(|scope| {
             let parts: Vec<_> = (0..cores.max(1))
@@ -208,7 +214,7 @@ impl Signer {
 }
 
 /// A key with a certificate from this instance's CA, via the dev issuer.
-async fn certified_signer(server: &BenchServer) -> Result<Signer, BenchError> {
+pub(super) async fn certified_signer(server: &BenchServer) -> Result<Signer, BenchError> {
     let token = dev_token(server).await?;
     let sub = token
         .split('.')
