@@ -238,6 +238,8 @@ struct Inner<S> {
     pool: sequencer::Pool,
     head: watch::Receiver<Arc<StoredCheckpoint>>,
     done: tokio::sync::Mutex<Option<oneshot::Receiver<()>>>,
+    /// Full hash tiles lately read for proofs.
+    tiles: tree::TileCache,
 }
 
 impl<S: LogStore> Log<S> {
@@ -309,6 +311,7 @@ impl<S: LogStore> Log<S> {
             codec,
             head: head_rx,
             done: tokio::sync::Mutex::new(Some(done_rx)),
+            tiles: tree::TileCache::new(),
         });
         sequencer::spawn(inner.clone(), tree, head, head_tx, done_tx);
         Ok(Log { inner })
@@ -479,7 +482,14 @@ impl<S: LogStore> Log<S> {
     /// Inclusion proof of leaf `index` in the tree of `size` leaves (≤ the current size).
     pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
         self.check_size(size)?;
-        tree::read_inclusion_proof(&self.inner.store, self.inner.config.slot, index, size).await
+        tree::read_inclusion_proof(
+            &self.inner.store,
+            self.inner.config.slot,
+            Some(&self.inner.tiles),
+            index,
+            size,
+        )
+        .await
     }
 
     /// Inclusion proofs of several leaves in the tree of `size` leaves, each tile read once.
@@ -489,19 +499,39 @@ impl<S: LogStore> Log<S> {
         size: u64,
     ) -> Result<Vec<Vec<Hash>>, LogError> {
         self.check_size(size)?;
-        tree::read_inclusion_proofs(&self.inner.store, self.inner.config.slot, indexes, size).await
+        tree::read_inclusion_proofs(
+            &self.inner.store,
+            self.inner.config.slot,
+            Some(&self.inner.tiles),
+            indexes,
+            size,
+        )
+        .await
     }
 
     /// Consistency proof from tree size `old` to `new` (≤ the current size).
     pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LogError> {
         self.check_size(new)?;
-        tree::read_consistency_proof(&self.inner.store, self.inner.config.slot, old, new).await
+        tree::read_consistency_proof(
+            &self.inner.store,
+            self.inner.config.slot,
+            Some(&self.inner.tiles),
+            old,
+            new,
+        )
+        .await
     }
 
     /// The root of the tree at an earlier `size`.
     pub async fn root_at(&self, size: u64) -> Result<Hash, LogError> {
         self.check_size(size)?;
-        tree::read_root(&self.inner.store, self.inner.config.slot, size).await
+        tree::read_root(
+            &self.inner.store,
+            self.inner.config.slot,
+            Some(&self.inner.tiles),
+            size,
+        )
+        .await
     }
 
     fn check_size(&self, size: u64) -> Result<(), LogError> {

@@ -578,7 +578,9 @@ impl<S: LogStore> Sequencer<S> {
             )));
         }
         if stored.size > self.head.size {
-            let ours = super::tree::read_root(store, config.slot, self.head.size).await?;
+            // Read from storage alone, never from tiles this process remembers: the question
+            // is what the database now holds.
+            let ours = super::tree::read_root(store, config.slot, None, self.head.size).await?;
             if ours != self.head.root {
                 return Err(self.stop(format!(
                     "the {} log's stored tree of size {} does not contain the tree of size {} this process published (root {ours} where it signed {}): a fork",

@@ -8,10 +8,13 @@
 
 use super::LogError;
 use super::storage::{BundleWrite, LogSlot, LogStore};
+use lru::LruCache;
 use mayfly_spec::tlog::proof::{self, Subtree};
 use mayfly_spec::tlog::tile::{self, TILE_WIDTH, TileId, TileTree};
 use mayfly_spec::tlog::{Hash, TlogError};
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Tree {
@@ -185,10 +188,13 @@ impl Tree {
 
     /// The tiles needed to prove anything about the leaves appended since `changes` began.
     pub(super) fn snapshot(&self, changes: Changes) -> Snapshot {
-        let mut tiles: HashMap<TileId, TileTree> =
-            changes.completed.into_iter().map(|t| (t.id(), t)).collect();
+        let mut tiles: HashMap<TileId, Arc<TileTree>> = changes
+            .completed
+            .into_iter()
+            .map(|t| (t.id(), Arc::new(t)))
+            .collect();
         for edge in self.edges.iter().filter(|e| e.width() > 0) {
-            tiles.insert(edge.id(), edge.clone());
+            tiles.insert(edge.id(), Arc::new(edge.clone()));
         }
         Snapshot {
             size: self.size,
@@ -212,7 +218,41 @@ fn corrupt(msg: String) -> LogError {
 
 /// A set of tiles, answering perfect-subtree hashes.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct TileMap(HashMap<TileId, TileTree>);
+pub(crate) struct TileMap(HashMap<TileId, Arc<TileTree>>);
+
+/// Full hash tiles read from storage, kept built. A full tile never changes (tiles only grow,
+/// and a full one cannot), so a cached one is never stale; the right edge's partial tiles are
+/// always read afresh. Proofs for reads by index and for the audit API then read from the
+/// database only the tiles they have not used lately, and skip rebuilding each tile's internal
+/// tree (255 hashes).
+pub(crate) struct TileCache(Mutex<LruCache<TileId, Arc<TileTree>>>);
+
+impl TileCache {
+    /// Room for about 16 MiB of built tiles: every upper-level tile of a log of a few hundred
+    /// million entries, and the level-0 tiles of its recent quarter million.
+    const TILES: usize = 1024;
+
+    pub(crate) fn new() -> Self {
+        TileCache(Mutex::new(LruCache::new(
+            NonZeroUsize::new(Self::TILES).unwrap_or(NonZeroUsize::MIN),
+        )))
+    }
+
+    fn get(&self, id: &TileId) -> Option<Arc<TileTree>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    fn keep(&self, tile: &Arc<TileTree>) {
+        if tile.is_full() {
+            let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            cache.put(tile.id(), tile.clone());
+        }
+    }
+}
 
 impl TileMap {
     pub(super) fn node(&self, s: Subtree) -> Result<Hash, LogError> {
@@ -230,10 +270,13 @@ impl TileMap {
         proof::range_hash(0..size, |s| self.node(s))
     }
 
-    /// Fetches from storage every tile holding a node of the given subtrees.
+    /// Fetches every tile holding a node of the given subtrees: from `cache` if it holds it,
+    /// else from storage. Without a cache, everything comes from storage: what checks the
+    /// stored tree against one it must contain.
     pub(super) async fn fetch<S: LogStore>(
         store: &S,
         log: LogSlot,
+        cache: Option<&TileCache>,
         subtrees: impl IntoIterator<Item = Subtree>,
     ) -> Result<Self, LogError> {
         let mut tiles = HashMap::new();
@@ -242,14 +285,23 @@ impl TileMap {
             if tiles.contains_key(&id) {
                 continue;
             }
-            let data = store
-                .hash_tile(log, id)
-                .await?
-                .ok_or_else(|| corrupt(format!("missing tile {id:?}")))?;
-            tiles.insert(
-                id,
-                TileTree::from_bytes(id, &data).map_err(|e| corrupt(e.to_string()))?,
-            );
+            let tile = match cache.and_then(|c| c.get(&id)) {
+                Some(tile) => tile,
+                None => {
+                    let data = store
+                        .hash_tile(log, id)
+                        .await?
+                        .ok_or_else(|| corrupt(format!("missing tile {id:?}")))?;
+                    let tile = Arc::new(
+                        TileTree::from_bytes(id, &data).map_err(|e| corrupt(e.to_string()))?,
+                    );
+                    if let Some(cache) = cache {
+                        cache.keep(&tile);
+                    }
+                    tile
+                }
+            };
+            tiles.insert(id, tile);
         }
         Ok(TileMap(tiles))
     }
@@ -282,6 +334,7 @@ impl Snapshot {
 pub(crate) async fn read_inclusion_proof<S: LogStore>(
     store: &S,
     log: LogSlot,
+    cache: Option<&TileCache>,
     index: u64,
     size: u64,
 ) -> Result<Vec<Hash>, LogError> {
@@ -293,7 +346,7 @@ pub(crate) async fn read_inclusion_proof<S: LogStore>(
         .iter()
         .flat_map(|r| proof::subtrees(r.clone()))
         .collect();
-    let tiles = TileMap::fetch(store, log, subtrees).await?;
+    let tiles = TileMap::fetch(store, log, cache, subtrees).await?;
     proof::inclusion_proof(index, size, |s| tiles.node(s))
 }
 
@@ -302,6 +355,7 @@ pub(crate) async fn read_inclusion_proof<S: LogStore>(
 pub(crate) async fn read_inclusion_proofs<S: LogStore>(
     store: &S,
     log: LogSlot,
+    cache: Option<&TileCache>,
     indexes: &[u64],
     size: u64,
 ) -> Result<Vec<Vec<Hash>>, LogError> {
@@ -311,7 +365,7 @@ pub(crate) async fn read_inclusion_proofs<S: LogStore>(
             subtrees.extend(proof::subtrees(range));
         }
     }
-    let tiles = TileMap::fetch(store, log, subtrees).await?;
+    let tiles = TileMap::fetch(store, log, cache, subtrees).await?;
     indexes
         .iter()
         .map(|index| proof::inclusion_proof(*index, size, |s| tiles.node(s)))
@@ -322,6 +376,7 @@ pub(crate) async fn read_inclusion_proofs<S: LogStore>(
 pub(crate) async fn read_consistency_proof<S: LogStore>(
     store: &S,
     log: LogSlot,
+    cache: Option<&TileCache>,
     old: u64,
     new: u64,
 ) -> Result<Vec<Hash>, LogError> {
@@ -333,7 +388,7 @@ pub(crate) async fn read_consistency_proof<S: LogStore>(
         .iter()
         .flat_map(|r| proof::subtrees(r.clone()))
         .collect();
-    let tiles = TileMap::fetch(store, log, subtrees).await?;
+    let tiles = TileMap::fetch(store, log, cache, subtrees).await?;
     proof::consistency_proof(old, new, |s| tiles.node(s))
 }
 
@@ -341,11 +396,13 @@ pub(crate) async fn read_consistency_proof<S: LogStore>(
 pub(crate) async fn read_root<S: LogStore>(
     store: &S,
     log: LogSlot,
+    cache: Option<&TileCache>,
     size: u64,
 ) -> Result<Hash, LogError> {
     let tiles = TileMap::fetch(
         store,
         log,
+        cache,
         if size == 0 {
             vec![]
         } else {
@@ -362,6 +419,24 @@ mod tests {
     use mayfly_spec::tlog::hash::root_of;
     use mayfly_spec::tlog::leaf_hash;
     use proptest::prelude::*;
+
+    /// Only full tiles are kept: a partial one grows, and a kept copy would go stale.
+    #[test]
+    fn the_tile_cache_keeps_full_tiles_only() {
+        let cache = TileCache::new();
+        let mut tile = TileTree::new(TileId { level: 0, index: 7 });
+        for i in 0..TILE_WIDTH - 1 {
+            tile.push(leaf_hash(&i.to_be_bytes())).unwrap();
+        }
+        let partial = Arc::new(tile.clone());
+        cache.keep(&partial);
+        assert!(cache.get(&partial.id()).is_none());
+        tile.push(leaf_hash(b"last")).unwrap();
+        let full = Arc::new(tile);
+        cache.keep(&full);
+        let kept = cache.get(&full.id()).expect("a full tile is kept");
+        assert!(Arc::ptr_eq(&kept, &full));
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
