@@ -6,6 +6,7 @@ use super::scratch::ScratchDatabase;
 use super::*;
 use crate::index::{EntryDetail, Field, IndexedEntry, Term};
 use crate::log::storage::BundleWrite;
+use sha2::{Digest, Sha256};
 
 /// Keeps a test's database alive: the SQLite file's directory or the scratch database.
 #[allow(dead_code)]
@@ -60,6 +61,7 @@ on_both_backends!(
     index_positions_move_by_compare_and_swap_and_queries_keep_their_bounds,
     racing_indexers_index_each_entry_once,
     artifact_searches_match_any_or_all_terms,
+    batches_of_many_terms_are_indexed_whole,
 );
 
 const LOG: LogSlot = LogSlot::ARTIFACTS;
@@ -414,6 +416,65 @@ async fn artifact_searches_match_any_or_all_terms(store: Store) {
         [2]
     );
     assert_eq!(find(vec![subject("nobody")], true).await, Vec::<u64>::new());
+}
+
+/// Batches with hundreds of distinct terms (each dsse entry brings two digests of its own),
+/// new and already known, text and binary: every entry is found by each of its terms, and a
+/// term's entries across batches stay one list in log order.
+async fn batches_of_many_terms_are_indexed_whole(store: Store) {
+    let digest = |n: u64| {
+        Term::new(
+            Field::Digest,
+            format!("sha256:{}", hex::encode(Sha256::digest(n.to_be_bytes()))),
+        )
+    };
+    let shared = Term::new(Field::ArtifactSubject, "ci@example.com");
+    let entries = |from: u64, to: u64| IndexBatch {
+        from,
+        to,
+        entries: (from..to)
+            .map(|index| IndexedEntry {
+                index,
+                // Entries 2k and 2k + 1 share their second digest; 600 and 601 fall in two
+                // batches, so the second batch writes a term the first one made.
+                terms: vec![shared.clone(), digest(index), digest(1_000_000 + index / 2)],
+                detail: EntryDetail::Artifact {
+                    uuid: Hash([index as u8; 32]),
+                },
+            })
+            .collect(),
+    };
+    store.index_add(LOG, &entries(0, 601)).await.unwrap();
+    store.index_add(LOG, &entries(601, 1300)).await.unwrap();
+    let find = |terms: Vec<Term>, limit: usize| {
+        let store = store.clone();
+        async move {
+            let query = ArtifactQuery {
+                terms,
+                all: true,
+                start: 0,
+                end: 1300,
+                limit,
+            };
+            let found = store.find_artifacts(&query).await.unwrap();
+            found.into_iter().map(|(i, _)| i).collect::<Vec<u64>>()
+        }
+    };
+    for index in [0, 249, 250, 251, 599, 600, 601, 850, 1299] {
+        assert_eq!(
+            find(vec![digest(index)], 10).await,
+            [index],
+            "entry {index}"
+        );
+        let pair = index / 2 * 2;
+        assert_eq!(
+            find(vec![digest(1_000_000 + index / 2)], 10).await,
+            [pair, pair + 1],
+            "entry {index}"
+        );
+    }
+    let all = find(vec![shared.clone()], 2000).await;
+    assert_eq!(all, (0..1300).collect::<Vec<u64>>());
 }
 
 #[tokio::test]

@@ -61,6 +61,47 @@ async fn resolve_all(
     Ok(Some(found.into_iter().map(|(id, _)| id).collect()))
 }
 
+/// Terms per statement when a batch's terms are looked up or written: 2 or 4 parameters each,
+/// and a compound SELECT of at most SQLite's 500 parts.
+const TERMS_PER_STATEMENT: usize = 250;
+
+/// The id of each of `terms` that the index already has, in order: one statement per
+/// [`TERMS_PER_STATEMENT`] terms, each part a primary-key probe tagged with its position.
+async fn known_ids(
+    conn: &mut SqliteConnection,
+    terms: &[(&Term, Stored<'_>, &Vec<i64>)],
+) -> Result<Vec<Option<i64>>, StoreError> {
+    let mut ids = vec![None; terms.len()];
+    for (chunk_number, chunk) in terms.chunks(TERMS_PER_STATEMENT).enumerate() {
+        let offset = chunk_number * TERMS_PER_STATEMENT;
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        for (i, (term, value, _)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(" UNION ALL ");
+            }
+            q.push(format!(
+                "SELECT {} AS k, id FROM index_terms WHERE field = ",
+                offset + i
+            ));
+            q.push_bind(i64::from(term.field.code()));
+            q.push(" AND value = ");
+            match value {
+                Stored::Text(text) => q.push_bind(*text),
+                Stored::Blob(bytes) => q.push_bind(bytes.as_slice()),
+            };
+        }
+        for row in q.build().fetch_all(&mut *conn).await.map_err(backend)? {
+            let k: i64 = row.try_get(0).map_err(backend)?;
+            let slot = usize::try_from(k)
+                .ok()
+                .and_then(|k| ids.get_mut(k))
+                .ok_or_else(|| StoreError::Corrupt(format!("term lookup answered position {k}")))?;
+            *slot = Some(row.try_get(1).map_err(backend)?);
+        }
+    }
+    Ok(ids)
+}
+
 /// `AND EXISTS (...)` for every term after the driving one (`p0`).
 fn push_other_terms(q: &mut QueryBuilder<Sqlite>, ids: &[i64]) {
     for (i, id) in ids.iter().enumerate().skip(1) {
@@ -115,54 +156,58 @@ impl IndexStore for SqliteStore {
         .map_err(backend)?;
 
         // Each distinct term once: its id (new ones from the counter) and its new entries.
+        // A few statements per batch whatever its size: the transaction holds the store's one
+        // writer connection, and every statement more is time the log's sequencer waits.
         let mut by_term: BTreeMap<&Term, Vec<i64>> = BTreeMap::new();
         for entry in &batch.entries {
             for term in &entry.terms {
                 by_term.entry(term).or_default().push(to_i64(entry.index)?);
             }
         }
+        let terms: Vec<(&Term, Stored<'_>, &Vec<i64>)> = by_term
+            .iter()
+            .map(|(term, indexes)| (*term, stored_value(term), indexes))
+            .collect();
+        let known = known_ids(&mut tx, &terms).await?;
         let mut next_id: i64 =
             sqlx::query_scalar("SELECT value FROM index_counters WHERE name = 'term'")
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(backend)?
                 .unwrap_or(1);
-        let mut postings = Vec::new();
-        for (term, indexes) in &by_term {
-            let added = limit(indexes.len());
-            let id = match resolve(&mut tx, term).await? {
-                Some((id, _)) => {
-                    let value = stored_value(term);
-                    let query = sqlx::query(
-                        "UPDATE index_terms SET entries = entries + ? WHERE field = ? AND value = ?",
-                    )
-                    .bind(added)
-                    .bind(i64::from(term.field.code()));
-                    bind_value(query, &value)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    id
-                }
-                None => {
-                    let id = next_id;
+        let ids: Vec<i64> = known
+            .iter()
+            .map(|id| {
+                id.unwrap_or_else(|| {
                     next_id += 1;
-                    let value = stored_value(term);
-                    let query = sqlx::query(
-                        "INSERT INTO index_terms (field, value, id, entries) VALUES (?, ?, ?, ?)",
-                    )
-                    .bind(i64::from(term.field.code()));
-                    bind_value(query, &value)
-                        .bind(id)
-                        .bind(added)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    id
-                }
-            };
-            postings.extend(indexes.iter().map(|idx| (id, *idx)));
+                    next_id - 1
+                })
+            })
+            .collect();
+        // New terms are inserted with their new id; known ones keep theirs and count the new
+        // entries.
+        let rows: Vec<_> = terms.iter().zip(&ids).collect();
+        for chunk in rows.chunks(TERMS_PER_STATEMENT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("INSERT INTO index_terms (field, value, id, entries) ");
+            q.push_values(chunk, |mut b, ((term, value, indexes), id)| {
+                b.push_bind(i64::from(term.field.code()));
+                match value {
+                    Stored::Text(text) => b.push_bind(*text),
+                    Stored::Blob(bytes) => b.push_bind(bytes.as_slice()),
+                };
+                b.push_bind(**id).push_bind(limit(indexes.len()));
+            });
+            q.push(
+                " ON CONFLICT (field, value) DO UPDATE SET entries = entries + excluded.entries",
+            );
+            q.build().execute(&mut *tx).await.map_err(backend)?;
         }
+        let postings: Vec<(i64, i64)> = terms
+            .iter()
+            .zip(&ids)
+            .flat_map(|((_, _, indexes), id)| indexes.iter().map(move |idx| (*id, *idx)))
+            .collect();
         sqlx::query(
             "INSERT INTO index_counters (name, value) VALUES ('term', ?) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
