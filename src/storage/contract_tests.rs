@@ -575,28 +575,46 @@ async fn a_postgres_turn_waits_for_the_turn_before_and_reads_what_it_committed()
     first.close().await;
 }
 
-/// SQLite's WAL is checkpointed beside the writer (its own automatic checkpoint is off): under
-/// a steady stream of commits the WAL file stays a few megabytes instead of growing with every
-/// byte written.
+/// SQLite's WAL stays a few megabytes under a steady stream of commits while readers read
+/// all the time, as the API's do: it must start over again and again, not grow with every byte
+/// written. (Checkpointing from a connection beside the writer, with the writer's own automatic
+/// checkpoint off, let it grow to 52 GB in a quarter of an hour of load: under steady writes
+/// only the writer can finish a checkpoint with no frame added meanwhile.)
 #[tokio::test]
-async fn the_sqlite_wal_is_checkpointed_in_the_background() {
+async fn the_sqlite_wal_starts_over_under_steady_writes_and_reads() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
     store.commit(LOG, &batch(None, 1, vec![])).await.unwrap();
-    let chunk = vec![7u8; 512 * 1024];
-    for size in 1..=48u64 {
+    let reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (store, reading) = (store.clone(), reading.clone());
+            tokio::spawn(async move {
+                while reading.load(std::sync::atomic::Ordering::Relaxed) {
+                    let size = store.checkpoint(LOG).await.unwrap().map_or(1, |c| c.size);
+                    store.entry_bundle(LOG, size - 1).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let chunk = vec![7u8; 256 * 1024];
+    for size in 1..=160u64 {
         let mut next = batch(Some((size, Hash([size as u8; 32]))), size + 1, vec![]);
         next.bundles = vec![BundleWrite::Complete {
             index: size,
             data: chunk.clone(),
         }];
         store.commit(LOG, &next).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    reading.store(false, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        reader.await.unwrap();
     }
     let wal = std::fs::metadata(dir.path().join("t.db-wal"))
         .unwrap()
         .len();
-    // 24 MiB went through the WAL in about 1.5 s, six checkpoint ticks.
-    assert!(wal < 12 * 1024 * 1024, "the WAL grew to {wal} bytes");
+    // 40 MiB went through the WAL.
+    assert!(wal < 16 * 1024 * 1024, "the WAL grew to {wal} bytes");
     store.close().await;
 }

@@ -25,35 +25,6 @@ const ROWS_PER_STATEMENT: usize = 1000;
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
-    /// Moves the WAL into the database file, beside the writer (see [`checkpoint_continuously`]).
-    checkpointer: SqlitePool,
-}
-
-/// How often the WAL is checkpointed. A passive checkpoint never waits for the writer or for
-/// readers; it copies what it can, and the WAL starts over once a checkpoint has copied all of
-/// it and no reader needs it.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-
-/// Checkpoints the WAL passively until the store is closed. A failed checkpoint is retried at
-/// the next tick; nothing depends on one succeeding except the WAL's size.
-async fn checkpoint_continuously(pool: SqlitePool) {
-    let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        if pool.is_closed() {
-            return;
-        }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            if pool.is_closed() {
-                return;
-            }
-            tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
-        }
-    }
 }
 
 impl SqliteStore {
@@ -65,13 +36,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        // The writer never checkpoints the WAL itself: SQLite's automatic checkpoint runs in
-        // the commit that crosses its threshold, copying megabytes into the database file and
-        // syncing it while every appender of that batch waits (tens of milliseconds, the p99 of
-        // small batches). A connection of its own does it between commits instead.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+            .connect_with(options.clone())
             .await
             .map_err(backend)?;
         sqlx::migrate!("src/storage/migrations/sqlite")
@@ -80,20 +47,10 @@ impl SqliteStore {
             .map_err(|e| super::migration_error(&format!("sqlite://{}", path.display()), e))?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.clone().read_only(true))
+            .connect_with(options.read_only(true))
             .await
             .map_err(backend)?;
-        let checkpointer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(backend)?;
-        tokio::spawn(checkpoint_continuously(checkpointer.clone()));
-        Ok(SqliteStore {
-            writer,
-            readers,
-            checkpointer,
-        })
+        Ok(SqliteStore { writer, readers })
     }
 
     /// Copies the WAL into the main file and truncates it, so file sizes reflect the data.
@@ -106,7 +63,6 @@ impl SqliteStore {
     }
 
     pub async fn close(&self) {
-        self.checkpointer.close().await;
         self.readers.close().await;
         self.writer.close().await;
     }
