@@ -226,6 +226,27 @@ fn ca_params(
     key: &RcgenSigner,
     now: OffsetDateTime,
 ) -> CertificateParams {
+    let mut params = named_params(
+        organization,
+        common_name,
+        key.0.as_ref(),
+        now,
+        now + ROOT_VALIDITY,
+    );
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params
+}
+
+/// What every certificate Mayfly makes for itself starts from (the CA's and the TSA's): the
+/// organization and common name, a random positive 159-bit serial, the validity, and the
+/// subject key identifier of `key`.
+pub(crate) fn named_params(
+    organization: &str,
+    common_name: &str,
+    key: &dyn CaSigner,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> CertificateParams {
     let mut params = CertificateParams::default();
     let mut name = DistinguishedName::new();
     name.push(DnType::OrganizationName, organization);
@@ -235,11 +256,9 @@ fn ca_params(
     serial[0] &= 0x7F;
     serial[0] |= 0x01;
     params.serial_number = Some(SerialNumber::from_slice(&serial));
-    params.not_before = now;
-    params.not_after = now + ROOT_VALIDITY;
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    params.key_identifier_method =
-        KeyIdMethod::PreSpecified(key_identifier(key.0.public_key_raw()));
+    params.not_before = not_before;
+    params.not_after = not_after;
+    params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(key.public_key_raw()));
     params
 }
 

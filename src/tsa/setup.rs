@@ -18,13 +18,9 @@
 //! a start on an older data dir without them creates them and says so.
 
 use super::TimestampAuthority;
-use crate::ca::profile::key_identifier;
 use crate::ca::signer::{CaSigner, RcgenSigner, SignerError, SoftwareKey};
 use crate::instance::DataDir;
-use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa, Issuer,
-    KeyIdMethod, KeyUsagePurpose, SerialNumber,
-};
+use rcgen::{BasicConstraints, CertificateParams, CustomExtension, IsCa, Issuer, KeyUsagePurpose};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -182,19 +178,7 @@ fn params(
     key: &dyn CaSigner,
     now: OffsetDateTime,
 ) -> CertificateParams {
-    let mut params = CertificateParams::default();
-    let mut name = DistinguishedName::new();
-    name.push(DnType::OrganizationName, organization);
-    name.push(DnType::CommonName, common_name);
-    params.distinguished_name = name;
-    let mut serial: [u8; 20] = rand::random();
-    serial[0] &= 0x7F;
-    serial[0] |= 0x01;
-    params.serial_number = Some(SerialNumber::from_slice(&serial));
-    params.not_before = now;
-    params.not_after = now + TSA_VALIDITY;
-    params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(key.public_key_raw()));
-    params
+    crate::ca::chain::named_params(organization, common_name, key, now, now + TSA_VALIDITY)
 }
 
 /// A certificate as a new world-readable PEM file; never overwrites.
