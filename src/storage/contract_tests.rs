@@ -618,3 +618,74 @@ async fn the_sqlite_wal_starts_over_under_steady_writes_and_reads() {
     assert!(wal < 16 * 1024 * 1024, "the WAL grew to {wal} bytes");
     store.close().await;
 }
+
+/// The search index's file answers only for the log file it was built from. An index behind
+/// its log is a prefix of the same append-only log and is kept; one copied from another
+/// database, or one ahead of its log (the log file restored from an older backup), is emptied
+/// when the store opens, so the indexer rebuilds it instead of answering for the wrong entries.
+#[tokio::test]
+async fn an_index_file_is_kept_only_with_the_log_file_it_was_built_from() {
+    const SLOT: LogSlot = LogSlot::ISSUANCE;
+    let dir = tempfile::tempdir().unwrap();
+    let (ours, theirs) = (dir.path().join("ours.db"), dir.path().join("theirs.db"));
+    let open = |path: std::path::PathBuf| async move { SqliteStore::open(&path).await.unwrap() };
+
+    let store = open(ours.clone()).await;
+    store.commit(SLOT, &batch(None, 6, vec![])).await.unwrap();
+    store.index_add(SLOT, &index_batch(0, 3)).await.unwrap();
+    store.close().await;
+    let store = open(ours.clone()).await;
+    assert_eq!(
+        store.index_position(SLOT).await.unwrap(),
+        3,
+        "a prefix is kept"
+    );
+    store.close().await;
+    assert!(index_path(&ours).is_file());
+
+    // Another database's index, at a position our log holds: still not ours.
+    let other = open(theirs.clone()).await;
+    other.commit(SLOT, &batch(None, 6, vec![])).await.unwrap();
+    other.index_add(SLOT, &index_batch(0, 5)).await.unwrap();
+    other.close().await;
+    std::fs::copy(index_path(&theirs), index_path(&ours)).unwrap();
+    let store = open(ours.clone()).await;
+    assert_eq!(
+        store.index_position(SLOT).await.unwrap(),
+        0,
+        "another database's index"
+    );
+    assert!(
+        store
+            .find_certificates(&query(&[]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Now paired with our log: rebuilt entries stay across a reopen.
+    store.index_add(SLOT, &index_batch(0, 6)).await.unwrap();
+    store.close().await;
+    let store = open(ours.clone()).await;
+    assert_eq!(store.index_position(SLOT).await.unwrap(), 6);
+    store.close().await;
+
+    // Our log file as an older backup left it (4 entries) under the newer index (6).
+    let log_only = dir.path().join("older.db");
+    let older = open(log_only.clone()).await;
+    older.close().await;
+    std::fs::copy(&ours, &log_only).unwrap();
+    let older = open(log_only.clone()).await;
+    older
+        .commit(SLOT, &batch(Some((6, Hash([6; 32]))), 4, vec![]))
+        .await
+        .unwrap();
+    older.close().await;
+    std::fs::copy(&log_only, &ours).unwrap();
+    let store = open(ours.clone()).await;
+    assert_eq!(
+        store.index_position(SLOT).await.unwrap(),
+        0,
+        "an index ahead of its log"
+    );
+    store.close().await;
+}

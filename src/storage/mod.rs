@@ -13,7 +13,7 @@ mod sqlite;
 mod terms;
 
 pub use postgres::{PgStore, PgTurn};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, index_path};
 
 use crate::index::{ArtifactQuery, CertificateQuery, IndexBatch, IndexStore};
 use crate::log::storage::{Batch, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};

@@ -1,9 +1,16 @@
-//! The log store on one SQLite file (WAL, `synchronous=FULL`).
+//! The log store on one SQLite file (WAL, `synchronous=FULL`), and the search index on a second.
 //!
 //! Writes go through a single connection and `BEGIN IMMEDIATE`, so a batch takes the write
 //! lock up front instead of upgrading a read snapshot (which in WAL mode fails with
 //! SQLITE_BUSY_SNAPSHOT and bypasses the busy handler). Reads use a separate pool and never
 //! wait behind writes.
+//!
+//! The search index lives in a file of its own beside the log's ([`index_path`]). SQLite has one
+//! writer per file: with both in one file, every index batch (a few hundred random B-tree
+//! inserts) held the lock the sequencer's next commit needed, and its pages went through the
+//! log's WAL and checkpoints. The index is derived from the logs, so the two files need no
+//! common transaction; what must hold is that an index file is only ever read with the log
+//! file it was built from, which [`pair_index`] checks at every open.
 
 use crate::log::storage::{
     Batch, BundleWrite, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint,
@@ -12,7 +19,7 @@ use mayfly_spec::tlog::Hash;
 use mayfly_spec::tlog::tile::TileId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod index;
@@ -25,44 +32,60 @@ const ROWS_PER_STATEMENT: usize = 1000;
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
+    /// The search index's file: its own writer connection (and write lock) and readers.
+    index_writer: SqlitePool,
+    index_readers: SqlitePool,
 }
 
+/// The search index's file for the log database at `path`: `mayfly.db` → `mayfly.index.db`.
+pub fn index_path(path: &Path) -> PathBuf {
+    path.with_extension("index.db")
+}
+
+/// Tables of the search index, emptied together when the index is cleared or found stale.
+const INDEX_TABLES: [&str; 6] = [
+    "index_positions",
+    "index_counters",
+    "index_terms",
+    "index_postings",
+    "index_certificates",
+    "index_artifacts",
+];
+
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies migrations.
+    /// Opens (creating if needed) the log database file and the index file beside it, and
+    /// applies their migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(backend)?;
-        sqlx::migrate!("src/storage/migrations/sqlite")
-            .run(&writer)
-            .await
-            .map_err(|e| super::migration_error(&format!("sqlite://{}", path.display()), e))?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(backend)?;
-        Ok(SqliteStore { writer, readers })
+        let (writer, readers) =
+            open_file(path, sqlx::migrate!("src/storage/migrations/sqlite")).await?;
+        let (index_writer, index_readers) = open_file(
+            &index_path(path),
+            sqlx::migrate!("src/storage/migrations/sqlite-index"),
+        )
+        .await?;
+        pair_index(&writer, &index_writer).await?;
+        Ok(SqliteStore {
+            writer,
+            readers,
+            index_writer,
+            index_readers,
+        })
     }
 
-    /// Copies the WAL into the main file and truncates it, so file sizes reflect the data.
+    /// Copies the WALs into the main files and truncates them, so file sizes reflect the data.
     pub async fn checkpoint_wal(&self) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
-            .await
-            .map_err(backend)?;
+        for writer in [&self.writer, &self.index_writer] {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(writer)
+                .await
+                .map_err(backend)?;
+        }
         Ok(())
     }
 
     pub async fn close(&self) {
+        self.index_readers.close().await;
+        self.index_writer.close().await;
         self.readers.close().await;
         self.writer.close().await;
     }
@@ -96,15 +119,19 @@ impl SqliteStore {
 
     /// See [`super::Store::is_empty`].
     pub async fn is_empty(&self) -> Result<bool, StoreError> {
-        let any: bool = sqlx::query_scalar(
+        let logged: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM checkpoints) OR EXISTS (SELECT 1 FROM hash_tiles) \
              OR EXISTS (SELECT 1 FROM entry_bundles) OR EXISTS (SELECT 1 FROM entry_bundle_parts) \
-             OR EXISTS (SELECT 1 FROM leaves) OR EXISTS (SELECT 1 FROM index_positions)",
+             OR EXISTS (SELECT 1 FROM leaves)",
         )
         .fetch_one(&self.readers)
         .await
         .map_err(backend)?;
-        Ok(!any)
+        let indexed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM index_positions)")
+            .fetch_one(&self.index_readers)
+            .await
+            .map_err(backend)?;
+        Ok(!logged && !indexed)
     }
 
     /// Runs `sql` as is: tests that set up what no API writes.
@@ -116,6 +143,105 @@ impl SqliteStore {
             .map(drop)
             .map_err(backend)
     }
+}
+
+/// One SQLite file in WAL mode with `synchronous=FULL`, migrated: its writer (one connection)
+/// and its readers.
+async fn open_file(
+    path: &Path,
+    migrator: sqlx::migrate::Migrator,
+) -> Result<(SqlitePool, SqlitePool), StoreError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        // Statement journals (multi-row inserts and upserts inside a batch's transaction) stay
+        // in memory instead of spilling to a temporary file: 4 % of the server's time under
+        // dsse load went to writing them (BENCHMARKS.md, issue 16).
+        .pragma("temp_store", "MEMORY");
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await
+        .map_err(backend)?;
+    migrator
+        .run(&writer)
+        .await
+        .map_err(|e| super::migration_error(&format!("sqlite://{}", path.display()), e))?;
+    let readers = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options.read_only(true))
+        .await
+        .map_err(backend)?;
+    Ok((writer, readers))
+}
+
+/// Makes sure the index file answers for this log file, emptying it when it does not: when it
+/// was built from another database (a copied or restored file: the identity tokens differ), or
+/// from a longer version of this one (a log file restored from a backup older than the index:
+/// some index position is past its log's checkpoint). Either way the indexer then rebuilds it
+/// from the logs. A position at or below the checkpoint is a prefix of the same append-only
+/// log, so it is kept and the indexer goes on from it.
+async fn pair_index(log: &SqlitePool, index: &SqlitePool) -> Result<(), StoreError> {
+    let token: Vec<u8> = sqlx::query_scalar("SELECT token FROM store_identity WHERE id = 1")
+        .fetch_one(log)
+        .await
+        .map_err(backend)?;
+    let sizes: Vec<(i64, i64)> = sqlx::query_as("SELECT log, size FROM checkpoints")
+        .fetch_all(log)
+        .await
+        .map_err(backend)?;
+    let mut tx = index.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+    let owner: Option<Vec<u8>> = sqlx::query_scalar("SELECT token FROM index_owner WHERE id = 1")
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let positions: Vec<(i64, i64)> = sqlx::query_as("SELECT log, next FROM index_positions")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+    let ahead = positions.iter().find(|(log, next)| {
+        let size = sizes
+            .iter()
+            .find(|(l, _)| l == log)
+            .map_or(0, |(_, size)| *size);
+        *next > size
+    });
+    let stale = match (&owner, ahead) {
+        (Some(owner), _) if *owner != token => {
+            Some("it was built from another database".to_owned())
+        }
+        (_, Some((log, next))) => Some(format!(
+            "it indexes {next} entries of log {log}, more than the log holds"
+        )),
+        _ => None,
+    };
+    if let Some(reason) = stale {
+        tracing::warn!(%reason, "the search index file does not match the log database; emptying it, the indexer rebuilds it from the logs");
+        clear_index(&mut tx).await?;
+    }
+    if owner.as_deref() != Some(token.as_slice()) {
+        sqlx::query("INSERT OR REPLACE INTO index_owner (id, token) VALUES (1, ?)")
+            .bind(&token)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    tx.commit().await.map_err(backend)
+}
+
+/// Empties every table of the search index, in the caller's transaction.
+async fn clear_index(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+    for table in INDEX_TABLES {
+        // The table names are this module's constants, never input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
 }
 
 fn backend(e: sqlx::Error) -> StoreError {

@@ -1,11 +1,12 @@
 //! The search index on SQLite (tables in `0003_search_index.sql`).
 //!
-//! Writes go through the store's one writer connection, one transaction per batch. Searches
+//! The tables live in the index's own file ([`super::index_path`]). Writes go through that
+//! file's one writer connection, one transaction per batch. Searches
 //! resolve each term to its id first (a missing term means no match), then walk the rarest
 //! term's postings in log order and probe the others by primary key, so a page costs about
 //! `limit` probes per term whatever the index size.
 
-use super::{ROWS_PER_STATEMENT, SqliteStore, backend, to_hash, to_i64, to_u64};
+use super::{ROWS_PER_STATEMENT, SqliteStore, backend, clear_index, to_hash, to_i64, to_u64};
 use crate::index::{ArtifactQuery, CertificateQuery, EntryDetail, IndexBatch, IndexStore, Term};
 use crate::log::storage::{LogSlot, StoreError};
 use crate::storage::terms::{Stored, stored_value};
@@ -122,7 +123,7 @@ impl IndexStore for SqliteStore {
         let next: Option<i64> =
             sqlx::query_scalar("SELECT next FROM index_positions WHERE log = ?")
                 .bind(i64::from(log.0))
-                .fetch_optional(&self.readers)
+                .fetch_optional(&self.index_readers)
                 .await
                 .map_err(backend)?;
         next.map_or(Ok(0), to_u64)
@@ -131,7 +132,7 @@ impl IndexStore for SqliteStore {
     async fn index_add(&self, log: LogSlot, batch: &IndexBatch) -> Result<(), StoreError> {
         let slot = i64::from(log.0);
         let mut tx = self
-            .writer
+            .index_writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(backend)?;
@@ -156,8 +157,8 @@ impl IndexStore for SqliteStore {
         .map_err(backend)?;
 
         // Each distinct term once: its id (new ones from the counter) and its new entries.
-        // A few statements per batch whatever its size: the transaction holds the store's one
-        // writer connection, and every statement more is time the log's sequencer waits.
+        // A few statements per batch whatever its size: each is a round trip to the writer
+        // connection's thread, and the transaction holds the index file's write lock.
         let mut by_term: BTreeMap<&Term, Vec<i64>> = BTreeMap::new();
         for entry in &batch.entries {
             for term in &entry.terms {
@@ -256,28 +257,16 @@ impl IndexStore for SqliteStore {
 
     async fn index_clear(&self) -> Result<(), StoreError> {
         let mut tx = self
-            .writer
+            .index_writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(backend)?;
-        for statement in [
-            "DELETE FROM index_positions",
-            "DELETE FROM index_counters",
-            "DELETE FROM index_terms",
-            "DELETE FROM index_postings",
-            "DELETE FROM index_certificates",
-            "DELETE FROM index_artifacts",
-        ] {
-            sqlx::query(statement)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
+        clear_index(&mut tx).await?;
         tx.commit().await.map_err(backend)
     }
 
     async fn find_certificates(&self, query: &CertificateQuery) -> Result<Vec<u64>, StoreError> {
-        let mut conn = self.readers.acquire().await.map_err(backend)?;
+        let mut conn = self.index_readers.acquire().await.map_err(backend)?;
         let Some(ids) = resolve_all(&mut conn, &query.terms).await? else {
             return Ok(Vec::new());
         };
@@ -328,7 +317,7 @@ impl IndexStore for SqliteStore {
     }
 
     async fn find_artifacts(&self, query: &ArtifactQuery) -> Result<Vec<(u64, Hash)>, StoreError> {
-        let mut conn = self.readers.acquire().await.map_err(backend)?;
+        let mut conn = self.index_readers.acquire().await.map_err(backend)?;
         let ids = if query.all {
             match resolve_all(&mut conn, &query.terms).await? {
                 Some(ids) => ids,
