@@ -156,6 +156,19 @@ async fn follow<S: LogStore + IndexStore>(
     let slot = log.config().slot;
     let lag = metrics::gauge!("mayfly_index_lag_entries", "log" => name);
     let mut heads = log.watch();
+    // Said once, at start: a new or emptied index (an upgrade, a deleted or mismatched index
+    // file) is rebuilt here, in the background, and searches miss entries until it catches up.
+    if let Ok(indexed) = log.store().index_position(slot).await {
+        let behind = log.checkpoint().size.saturating_sub(indexed);
+        if behind > 0 {
+            tracing::info!(
+                log = name,
+                indexed,
+                behind,
+                "indexing the entries the search index does not hold yet, in the background"
+            );
+        }
+    }
     loop {
         let size = log.checkpoint().size;
         let step = catch_up(log.store(), slot, size, |p| {
