@@ -1,7 +1,7 @@
-//! The search index on SQLite (tables in `0003_search_index.sql`).
+//! The search index on SQLite, in a file of its own ([`super::index_path`]; tables in
+//! `migrations/sqlite-index/0001_search_index.sql`).
 //!
-//! The tables live in the index's own file ([`super::index_path`]). Writes go through that
-//! file's one writer connection, one transaction per batch. Searches
+//! Writes go through that file's one writer connection, one transaction per batch. Searches
 //! resolve each term to its id first (a missing term means no match), then walk the rarest
 //! term's postings in log order and probe the others by primary key, so a page costs about
 //! `limit` probes per term whatever the index size.
