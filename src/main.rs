@@ -757,6 +757,26 @@ enum BenchCommand {
     /// `serve --dev-issuer`) and a wrk script, to load the server with a generic HTTP tool and
     /// check `bench issue` and `bench rekor` against it. Prints the wrk commands.
     Bodies(BodiesBenchArgs),
+    /// Serves canned answers through the same HTTP stack as `serve`, doing nothing else, until
+    /// Ctrl-C. Loaded by wrk with the files of `bench bodies`, it measures what HTTP alone
+    /// costs on this machine (generator, kernel, hyper, axum): the crypto floor plus that is
+    /// the most any server could reach here.
+    HttpFloor(HttpFloorBenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct HttpFloorBenchArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3001")]
+    listen: std::net::SocketAddr,
+    /// Status of every answer: 201 to imitate Rekor entries, 200 certificates.
+    #[arg(long, default_value_t = 201)]
+    status: u16,
+    /// Size in bytes of every answer's body: that of the real answer being imitated (a dsse
+    /// entry's 201, with its inclusion proof and checkpoint, is about 5.4 KiB; a certificate
+    /// chain's 200 about 3.7 KiB).
+    #[arg(long, default_value_t = 5528)]
+    reply_bytes: usize,
 }
 
 #[derive(clap::Args, Debug)]
@@ -1135,6 +1155,14 @@ fn main() -> ExitCode {
                     entries: args.entries,
                 };
                 Ok(mayfly::bench::bodies::run(options).await?)
+            }
+            Command::Bench(BenchCommand::HttpFloor(args)) => {
+                let options = mayfly::bench::http_floor::Options {
+                    listen: args.listen,
+                    status: args.status,
+                    reply_bytes: args.reply_bytes,
+                };
+                Ok(mayfly::bench::http_floor::run(options).await?)
             }
             Command::Bench(BenchCommand::Audit(args)) => {
                 let options = mayfly::bench::audit::Options {

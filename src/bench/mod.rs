@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod bodies;
 mod harness;
+pub mod http_floor;
 pub mod issue;
 pub mod log;
 pub mod policy;
