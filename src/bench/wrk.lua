@@ -3,7 +3,12 @@
 -- expected status (wrk itself counts only non-2xx/3xx). The arguments after `--` are the
 -- bodies file, the expected status and wrk's thread count (-t), which a thread cannot ask:
 --   wrk -t2 -c256 -d10s -s post.lua http://HOST:PORT/api/v1/log/entries -- dsse.jsonl 201 2
-local bodies, next_body = {}, 1
+--
+-- Bodies are read from the file as they are sent, not loaded up front: wrk starts each
+-- thread as soon as its own `init` returns and times the run only after the last one has, so
+-- a thread that spent seconds loading a large file would let the others send uncounted time
+-- and inflate Requests/sec.
+local file
 local threads = {}
 -- Globals, so that `done` can read each thread's through thread:get.
 expected, unexpected = 200, 0
@@ -14,20 +19,25 @@ function setup(thread)
 end
 
 function init(args)
-  for line in io.lines(args[1]) do
-    table.insert(bodies, line)
-  end
+  file = assert(io.open(args[1], "rb"))
   expected = tonumber(args[2] or "200")
-  -- Each thread starts in its own part of the file, so two threads never send the same entry.
+  -- Each thread starts in its own part of the file, so two threads never send the same body.
   local count = tonumber(args[3] or "1")
-  next_body = math.floor((id - 1) * #bodies / count) + 1
+  local size = file:seek("end")
+  file:seek("set", math.floor((id - 1) * size / count))
+  if id > 1 then
+    file:read("*l") -- the rest of the line the offset fell in
+  end
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
 end
 
 function request()
-  local body = bodies[next_body]
-  next_body = next_body % #bodies + 1
+  local body = file:read("*l")
+  if body == nil or body == "" then
+    file:seek("set", 0)
+    body = file:read("*l")
+  end
   return wrk.format(nil, nil, nil, body)
 end
 

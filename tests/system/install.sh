@@ -8,9 +8,10 @@
 #   chromium  headless Chromium, the real browser tests/explorer.rs drives
 #   podman    builds deploy/container's image in tests/deploy.rs
 #   systemd   systemd-analyze, which checks deploy/mayfly.service in tests/deploy.rs
+#   wrk       the generic load tool `mayfly bench bodies` writes its script for (tests/bench_bodies.rs)
 set -euo pipefail
 
-packages=(softhsm2 opensc chromium podman systemd)
+packages=(softhsm2 opensc chromium podman systemd wrk)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -38,4 +39,5 @@ command -v pkcs11-tool >/dev/null || { echo "tests/system/install.sh: pkcs11-too
 command -v chromium >/dev/null || { echo "tests/system/install.sh: chromium missing" >&2; exit 1; }
 command -v podman >/dev/null || { echo "tests/system/install.sh: podman missing" >&2; exit 1; }
 command -v systemd-analyze >/dev/null || { echo "tests/system/install.sh: systemd-analyze missing" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "tests/system/install.sh: wrk missing" >&2; exit 1; }
 echo "tests/system/install.sh: softhsm2 $(softhsm2-util --version), PKCS#11 module $module" >&2
