@@ -158,13 +158,13 @@ pub fn digest_key(algorithm: &str, hex: &str) -> String {
 /// fingerprint) and, for a certificate, its SANs lowercased.
 pub fn verifier_terms(pem: &[u8]) -> Result<Vec<Term>, String> {
     let mut terms = vec![Term::new(Field::PublicKey, key_fingerprint(pem))];
-    let (label, der) = mayfly_spec::pem::decode(pem).map_err(|e| format!("verifier PEM: {e}"))?;
+    let (label, der) =
+        mayfly_spec::pem::decode_public(pem).map_err(|e| format!("verifier PEM: {e}"))?;
     if label == "CERTIFICATE" {
         let (_, cert) = x509_parser::parse_x509_certificate(&der)
             .map_err(|e| format!("verifier certificate: {e}"))?;
-        let identity =
-            audit::identity(&cert.tbs_certificate).map_err(|e| format!("verifier: {e}"))?;
-        for san in identity.sans {
+        let sans = audit::sans(&cert.tbs_certificate).map_err(|e| format!("verifier: {e}"))?;
+        for san in sans {
             terms.push(Term::new(Field::ArtifactSubject, san.to_lowercase()));
         }
     }

@@ -90,11 +90,7 @@ pub fn identity(tbs: &TbsCertificate<'_>) -> Result<CertificateIdentity, AuditEr
     let mut extensions = Vec::new();
     for ext in tbs.extensions() {
         if let ParsedExtension::SubjectAlternativeName(names) = ext.parsed_extension() {
-            for name in &names.general_names {
-                if let Some(text) = general_name(name)? {
-                    sans.push(text);
-                }
-            }
+            push_sans(names, &mut sans)?;
             continue;
         }
         if let Some(extension) = fulcio_extension(ext).map_err(err)? {
@@ -113,6 +109,30 @@ pub fn identity(tbs: &TbsCertificate<'_>) -> Result<CertificateIdentity, AuditEr
         not_before: tbs.validity.not_before.timestamp(),
         not_after: tbs.validity.not_after.timestamp(),
     })
+}
+
+/// The subjectAltName entries of a TBS, as [`identity`] reads them, without decoding its other
+/// extensions: all that a Rekor entry's signing certificate is searched by.
+pub fn sans(tbs: &TbsCertificate<'_>) -> Result<Vec<String>, AuditError> {
+    let mut sans = Vec::new();
+    for ext in tbs.extensions() {
+        if let ParsedExtension::SubjectAlternativeName(names) = ext.parsed_extension() {
+            push_sans(names, &mut sans)?;
+        }
+    }
+    Ok(sans)
+}
+
+fn push_sans(
+    names: &x509_parser::extensions::SubjectAlternativeName<'_>,
+    sans: &mut Vec<String>,
+) -> Result<(), AuditError> {
+    for name in &names.general_names {
+        if let Some(text) = general_name(name)? {
+            sans.push(text);
+        }
+    }
+    Ok(())
 }
 
 /// The text of a SAN entry Fulcio writes (email, URI, username otherName, DNS name); `None`

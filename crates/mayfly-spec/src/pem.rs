@@ -50,6 +50,45 @@ pub fn decode(text: &[u8]) -> Result<(String, Vec<u8>), PemError> {
         .map_err(|_| PemError::Malformed)
 }
 
+/// [`decode`] for public material on a hot path (the search indexer reads a certificate per
+/// Rekor entry): a `CERTIFICATE` or `PUBLIC KEY` block in Go's `pem.Encode` layout, which is
+/// what Mayfly stores, has its base64 decoded by the ordinary variable-time decoder, and
+/// anything else goes to [`decode`]. `pem-rfc7468` decodes in constant time, which only
+/// secrets need and which costs several times as much. The result is [`decode`]'s for every
+/// input (a property test holds it to that).
+pub fn decode_public(text: &[u8]) -> Result<(String, Vec<u8>), PemError> {
+    match ["CERTIFICATE", "PUBLIC KEY"]
+        .into_iter()
+        .find_map(|label| go_layout(text, label))
+    {
+        Some(block) => Ok(block),
+        None => decode(text),
+    }
+}
+
+/// The DER of `text` if it is one `label` block in exactly Go's `pem.Encode` layout: the
+/// header line, the base64 in 64-column lines each ending in `\n`, the footer line, nothing
+/// else, and canonical base64.
+pub(crate) fn go_layout(text: &[u8], label: &str) -> Option<(String, Vec<u8>)> {
+    let lines = text
+        .strip_prefix(b"-----BEGIN ")?
+        .strip_prefix(label.as_bytes())?
+        .strip_prefix(b"-----\n")?
+        .strip_suffix(b"-----\n")?
+        .strip_suffix(label.as_bytes())?
+        .strip_suffix(b"-----END ")?;
+    let mut base64 = Vec::with_capacity(lines.len());
+    for line in lines.chunks(65) {
+        let (chars, newline) = line.split_at(line.len() - 1);
+        if newline != b"\n" || chars.is_empty() {
+            return None;
+        }
+        base64.extend_from_slice(chars);
+    }
+    let der = STANDARD.decode(&base64).ok()?;
+    (!der.is_empty()).then(|| (label.to_owned(), der))
+}
+
 /// The label and DER of the first PEM block in `bytes`, skipping any text before it, as Go's
 /// `pem.Decode` does: what Fulcio accepts for client keys and CSRs. `None` without a block.
 pub fn decode_first(bytes: &[u8]) -> Option<(String, Vec<u8>)> {
@@ -104,5 +143,49 @@ mod tests {
             decode(b"-----BEGIN X-----\n!!!!\n-----END X-----\n"),
             Err(PemError::Malformed)
         );
+    }
+
+    #[test]
+    fn decode_public_takes_the_fast_path_only_for_go_layout_public_blocks() {
+        let der: Vec<u8> = (0..300).map(|i| (i * 7) as u8).collect();
+        for label in ["CERTIFICATE", "PUBLIC KEY"] {
+            let pem = encode(label, &der);
+            assert_eq!(
+                go_layout(pem.as_bytes(), label),
+                Some((label.into(), der.clone()))
+            );
+            assert_eq!(
+                decode_public(pem.as_bytes()),
+                Ok((label.into(), der.clone()))
+            );
+        }
+        // Another label, CRLF line ends, or an empty block: decoded by `decode`, as before.
+        let key = encode("PRIVATE KEY", &der);
+        assert_eq!(go_layout(key.as_bytes(), "CERTIFICATE"), None);
+        assert_eq!(decode_public(key.as_bytes()), decode(key.as_bytes()));
+        let crlf = encode("CERTIFICATE", &der).replace('\n', "\r\n");
+        assert_eq!(go_layout(crlf.as_bytes(), "CERTIFICATE"), None);
+        assert_eq!(decode_public(crlf.as_bytes()), decode(crlf.as_bytes()));
+        let empty = encode("CERTIFICATE", &[]);
+        assert_eq!(go_layout(empty.as_bytes(), "CERTIFICATE"), None);
+    }
+
+    proptest::proptest! {
+        /// Any one byte of a Go-layout block changed (base64 or not, line ends, armor):
+        /// `decode_public` says what `decode` says.
+        #[test]
+        fn decode_public_agrees_with_decode(
+            der in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..200),
+            certificate in proptest::prelude::any::<bool>(),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            byte in proptest::prelude::any::<u8>(),
+        ) {
+            let label = if certificate { "CERTIFICATE" } else { "PUBLIC KEY" };
+            let mut pem = encode(label, &der).into_bytes();
+            proptest::prop_assert_eq!(decode_public(&pem), decode(&pem));
+            let i = at.index(pem.len());
+            pem[i] = byte;
+            proptest::prop_assert_eq!(decode_public(&pem), decode(&pem));
+        }
     }
 }

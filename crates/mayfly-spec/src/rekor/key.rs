@@ -19,8 +19,6 @@ use crate::pem;
 use crate::subject_key::{KeyKind, SubjectKey};
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use x509_parser::certificate::X509CertificateParser;
 use x509_parser::nom::Parser;
 
@@ -83,20 +81,6 @@ impl Block {
         match self {
             Block::Certificate => "CERTIFICATE",
             Block::PublicKey => "PUBLIC KEY",
-        }
-    }
-
-    /// The block's header and footer lines in Go's `pem.Encode` layout.
-    fn armor(self) -> (&'static [u8], &'static [u8]) {
-        match self {
-            Block::Certificate => (
-                b"-----BEGIN CERTIFICATE-----\n",
-                b"-----END CERTIFICATE-----\n",
-            ),
-            Block::PublicKey => (
-                b"-----BEGIN PUBLIC KEY-----\n",
-                b"-----END PUBLIC KEY-----\n",
-            ),
         }
     }
 }
@@ -312,19 +296,5 @@ fn subject_key(field: &str, block: Block, der: &[u8]) -> Result<SubjectKey, Reko
 fn go_layout_pem(pem: &[u8]) -> Option<(Block, Vec<u8>)> {
     [Block::Certificate, Block::PublicKey]
         .into_iter()
-        .find_map(|block| {
-            let (header, footer) = block.armor();
-            let lines = pem.strip_prefix(header)?.strip_suffix(footer)?;
-            let mut text = Vec::with_capacity(lines.len());
-            // 64 characters and a newline per line; the last line may be shorter.
-            for line in lines.chunks(65) {
-                let (chars, newline) = line.split_at(line.len() - 1);
-                if newline != b"\n" || chars.is_empty() {
-                    return None;
-                }
-                text.extend_from_slice(chars);
-            }
-            let der = STANDARD.decode(&text).ok()?;
-            (!der.is_empty()).then_some((block, der))
-        })
+        .find_map(|block| Some((block, pem::go_layout(pem, block.label())?.1)))
 }
