@@ -254,7 +254,9 @@ where
 }
 
 /// Runs `conn` until hyper finishes it or the server closes it. Dropping the connection
-/// (on return) closes the socket.
+/// (on return) closes the socket; a close by the server is counted in
+/// `mayfly_connections_closed_total` before that, so whoever sees the socket close also finds
+/// it in the metrics.
 pub(crate) async fn drive<C: GracefulConnection>(
     conn: C,
     state: &ConnState,
@@ -267,7 +269,7 @@ pub(crate) async fn drive<C: GracefulConnection>(
         state.accepted_at + limits.header_read_timeout
     ));
     let mut draining = false;
-    std::future::poll_fn(|cx| {
+    let outcome = std::future::poll_fn(|cx| {
         loop {
             if let Poll::Ready(result) = conn.as_mut().poll(cx) {
                 return Poll::Ready(Outcome::Finished(result));
@@ -299,7 +301,12 @@ pub(crate) async fn drive<C: GracefulConnection>(
             }
         }
     })
-    .await
+    .await;
+    if let Outcome::Closed(reason) = &outcome {
+        metrics::counter!("mayfly_connections_closed_total", "reason" => reason.as_str())
+            .increment(1);
+    }
+    outcome
 }
 
 /// The accepted socket, reporting reads and blocked writes to the connection's state.

@@ -182,9 +182,11 @@ pub async fn serve(
         let admitted = match admission.admit(peer.ip()).await {
             Ok(admitted) => admitted,
             Err(refusal) => {
+                // Counted before the close, so that whoever sees the connection refused (a
+                // client, a test) also finds it in the metrics.
+                refuse(refusal, peer, &limits, &mut refusal_warnings);
                 // Closing now frees the descriptor and takes the client out of the backlog.
                 drop(stream);
-                refuse(refusal, peer, &limits, &mut refusal_warnings);
                 continue;
             }
         };
@@ -256,9 +258,8 @@ async fn run_connection(
         Outcome::Finished(Ok(())) => tracing::trace!("connection closed"),
         // Resets, malformed requests and the like: the client's problem, not the server's.
         Outcome::Finished(Err(error)) => tracing::debug!(%error, "connection ended with an error"),
+        // Counted by `drive`, before the socket closed.
         Outcome::Closed(reason) => {
-            metrics::counter!("mayfly_connections_closed_total", "reason" => reason.as_str())
-                .increment(1);
             tracing::debug!(reason = reason.as_str(), client = %admitted.client(), "closed connection");
         }
     }
