@@ -30,6 +30,7 @@ on_both_backends!(
     mayfly_index_rebuild_on_a_stopped_instance,
     tampered_answers_are_refused_by_the_auditor,
     index_retrieve_finds_an_email_identity_whatever_its_case,
+    index_retrieve_finds_entries_of_every_bundle_and_transaction,
 );
 
 const OCTO: &str = "https://github.com/octo-org/octo-repo";
@@ -613,4 +614,73 @@ async fn index_retrieve_finds_an_email_identity_whatever_its_case() {
     let (status, body) = get(&mayfly, "san=dev%40corp.example").await;
     assert_eq!(status, 200);
     assert_eq!(body["certificates"][0]["issuer"], idp.issuer("corp"));
+}
+
+/// Enough entries for many entry bundles and more than one index transaction (the indexer
+/// writes up to sixteen bundles per transaction): every entry is found by its digest, as it
+/// was indexed live and after a rebuild that indexes them all in one catch-up.
+async fn index_retrieve_finds_entries_of_every_bundle_and_transaction() {
+    const COUNT: usize = 4400;
+    let mayfly = Mayfly::builder().dev_issuer().start().await;
+    let key_pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n";
+    let digest =
+        |i: usize| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!("many {i}")));
+    // Straight into the artifact log: the index reads bodies, it does not verify them.
+    let mut appends = Vec::new();
+    for i in 0..COUNT {
+        let body = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": digest(i)}},
+            "signature": {"content": B64.encode(b"not checked here"),
+                          "publicKey": {"content": B64.encode(key_pem)}}}})
+        .to_string()
+        .into_bytes();
+        let state = mayfly.state.clone();
+        appends.push(tokio::spawn(async move {
+            let uuid = leaf_hash(&body);
+            state.artifacts.append(body).await.map(|_| uuid)
+        }));
+    }
+    let mut uuids = Vec::new();
+    for append in appends {
+        uuids.push(append.await.unwrap().unwrap());
+    }
+    // The genesis entry is index 0.
+    indexed(&mayfly, LogSlot::ARTIFACTS, COUNT as u64 + 1).await;
+    let retrieve = |i: usize| {
+        let mayfly = &mayfly;
+        async move {
+            let response = mayfly
+                .client
+                .post(format!("{}/api/v1/index/retrieve", mayfly.url))
+                .json(&json!({"hash": format!("sha256:{}", digest(i))}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Vec<String>>().await.unwrap()
+        }
+    };
+    let samples = [0, 254, 255, 256, 4094, 4095, 4096, 4097, COUNT - 1];
+    let check = |found: Vec<String>, i: usize| {
+        assert_eq!(found.len(), 1, "entry {i}: {found:?}");
+        assert!(
+            found[0].ends_with(&uuids[i].to_hex()),
+            "entry {i}: {found:?}"
+        );
+    };
+    for i in samples {
+        check(retrieve(i).await, i);
+    }
+
+    let report = mayfly::index::rebuild(mayfly.state.artifacts.store())
+        .await
+        .unwrap();
+    assert!(
+        report.contains(&("artifacts", COUNT as u64 + 1)),
+        "{report:?}"
+    );
+    for i in samples {
+        check(retrieve(i).await, i);
+    }
+    mayfly.stop().await;
 }

@@ -19,6 +19,13 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// log by about this much more, which nothing depends on (design.md §4).
 const INDEX_PACE: Duration = Duration::from_millis(200);
 
+/// Entries indexed per transaction, in whole entry bundles (so up to a bundle more). Large,
+/// because every transaction rewrites the pages it touches, and a batch's new digests land on
+/// random pages of the terms table: sixteen bundles per transaction instead of one took 3–4 %
+/// of server CPU off each dsse entry under load and let the index keep up with the log
+/// (BENCHMARKS.md, issue 16, third round). A losing replica's indexer redoes at most this much.
+const ENTRIES_PER_TRANSACTION: usize = 16 * TILE_WIDTH as usize;
+
 /// The entry extractor for a log's slot.
 fn extractor(slot: LogSlot) -> fn(u64, &[u8]) -> (IndexedEntry, Option<String>) {
     if slot == LogSlot::ISSUANCE {
@@ -29,8 +36,9 @@ fn extractor(slot: LogSlot) -> fn(u64, &[u8]) -> (IndexedEntry, Option<String>) 
 }
 
 /// Indexes `slot`'s entries from the stored position up to `size` (a committed checkpoint
-/// size), one entry bundle per transaction; `progress` sees each new position and says whether
-/// to go on (a stopping server does not wait for a long catch-up). Returns the position reached.
+/// size), up to [`ENTRIES_PER_TRANSACTION`] entries (whole entry bundles) per transaction;
+/// `progress` sees each new position and says whether to go on (a stopping server does not
+/// wait for a long catch-up). Returns the position reached.
 pub(crate) async fn catch_up<S: LogStore + IndexStore>(
     store: &S,
     slot: LogSlot,
@@ -40,39 +48,55 @@ pub(crate) async fn catch_up<S: LogStore + IndexStore>(
     let extract = extractor(slot);
     let mut position = store.index_position(slot).await?;
     while position < size {
-        let bundle = position / TILE_WIDTH;
-        let data = store.entry_bundle(slot, bundle).await?.ok_or_else(|| {
-            LogError::Inconsistent(format!(
-                "entry bundle {bundle} of a committed entry is missing"
-            ))
-        })?;
-        let entries =
-            tile::split_entries(&data).map_err(|e| LogError::Inconsistent(e.to_string()))?;
-        let end = size.min(bundle * TILE_WIDTH + entries.len() as u64);
-        if end <= position {
-            return Err(LogError::Inconsistent(format!(
-                "entry bundle {bundle} ends before committed entry {position}"
-            )));
-        }
         let mut batch = IndexBatch {
             from: position,
-            to: end,
-            entries: Vec::with_capacity((end - position) as usize),
+            to: position,
+            entries: Vec::new(),
         };
-        for index in position..end {
-            let (entry, problem) = extract(index, entries[(index % TILE_WIDTH) as usize]);
-            if let Some(problem) = problem {
-                tracing::warn!(log = slot.0, index, %problem, "indexed an entry without search terms");
-            }
-            batch.entries.push(entry);
+        while batch.to < size && batch.entries.len() < ENTRIES_PER_TRANSACTION {
+            add_bundle(store, slot, size, extract, &mut batch).await?;
         }
         store.index_add(slot, &batch).await?;
-        position = end;
+        position = batch.to;
         if !progress(position) {
             break;
         }
     }
     Ok(position)
+}
+
+/// Extends `batch` with the committed entries of the entry bundle holding `batch.to`, up to
+/// `size`.
+async fn add_bundle<S: LogStore>(
+    store: &S,
+    slot: LogSlot,
+    size: u64,
+    extract: fn(u64, &[u8]) -> (IndexedEntry, Option<String>),
+    batch: &mut IndexBatch,
+) -> Result<(), LogError> {
+    let bundle = batch.to / TILE_WIDTH;
+    let data = store.entry_bundle(slot, bundle).await?.ok_or_else(|| {
+        LogError::Inconsistent(format!(
+            "entry bundle {bundle} of a committed entry is missing"
+        ))
+    })?;
+    let entries = tile::split_entries(&data).map_err(|e| LogError::Inconsistent(e.to_string()))?;
+    let end = size.min(bundle * TILE_WIDTH + entries.len() as u64);
+    if end <= batch.to {
+        return Err(LogError::Inconsistent(format!(
+            "entry bundle {bundle} ends before committed entry {}",
+            batch.to
+        )));
+    }
+    for index in batch.to..end {
+        let (entry, problem) = extract(index, entries[(index % TILE_WIDTH) as usize]);
+        if let Some(problem) = problem {
+            tracing::warn!(log = slot.0, index, %problem, "indexed an entry without search terms");
+        }
+        batch.entries.push(entry);
+    }
+    batch.to = end;
+    Ok(())
 }
 
 /// What a rebuild indexed, per log: (name, entries).
