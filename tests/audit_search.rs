@@ -88,6 +88,19 @@ async fn indexed(mayfly: &Mayfly, slot: LogSlot, size: u64) {
     .expect("the index catches up");
 }
 
+/// Rekor's `POST /api/v1/index/retrieve`: the status and the JSON answer.
+async fn index_retrieve(mayfly: &Mayfly, query: Value) -> (u16, Value) {
+    let response = mayfly
+        .client
+        .post(format!("{}/api/v1/index/retrieve", mayfly.url))
+        .json(&query)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json::<Value>().await.unwrap())
+}
+
 async fn get(mayfly: &Mayfly, query: &str) -> (u16, Value) {
     let response = mayfly
         .client
@@ -311,20 +324,7 @@ async fn index_retrieve_finds_rekor_entries() {
     }
     // Genesis at index 0, then the two entries.
     indexed(&mayfly, LogSlot::ARTIFACTS, 3).await;
-    let retrieve = |query: Value| {
-        let mayfly = &mayfly;
-        async move {
-            let response = mayfly
-                .client
-                .post(format!("{}/api/v1/index/retrieve", mayfly.url))
-                .json(&query)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap())
-        }
-    };
+    let retrieve = |query: Value| index_retrieve(&mayfly, query);
     let both = json!([uuids[0].0, uuids[1].0]);
     let san = "https://github.com/octo-org/octo-repo/.github/workflows/release.yml@refs/heads/main";
 
@@ -598,15 +598,8 @@ async fn index_retrieve_finds_an_email_identity_whatever_its_case() {
     let entry_id = created.as_object().unwrap().keys().next().unwrap().clone();
     indexed(&mayfly, LogSlot::ARTIFACTS, 2).await;
     for email in ["dev@corp.example", "DEV@Corp.Example"] {
-        let response = mayfly
-            .client
-            .post(format!("{}/api/v1/index/retrieve", mayfly.url))
-            .json(&json!({"email": email}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let found: Value = response.json().await.unwrap();
+        let (status, found) = index_retrieve(&mayfly, json!({"email": email})).await;
+        assert_eq!(status, 200);
         assert_eq!(found, json!([entry_id]), "{email}");
     }
     // The certificate search finds the same identity in the issuance log.
@@ -649,15 +642,10 @@ async fn index_retrieve_finds_entries_of_every_bundle_and_transaction() {
     let retrieve = |i: usize| {
         let mayfly = &mayfly;
         async move {
-            let response = mayfly
-                .client
-                .post(format!("{}/api/v1/index/retrieve", mayfly.url))
-                .json(&json!({"hash": format!("sha256:{}", digest(i))}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-            response.json::<Vec<String>>().await.unwrap()
+            let (status, found) =
+                index_retrieve(mayfly, json!({"hash": format!("sha256:{}", digest(i))})).await;
+            assert_eq!(status, 200, "{found}");
+            serde_json::from_value::<Vec<String>>(found).unwrap()
         }
     };
     let samples = [0, 254, 255, 256, 4094, 4095, 4096, 4097, COUNT - 1];
