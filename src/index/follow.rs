@@ -21,8 +21,8 @@ const INDEX_PACE: Duration = Duration::from_millis(200);
 
 /// Entries indexed per transaction, in whole entry bundles (so up to a bundle more). Large,
 /// because every transaction rewrites the pages it touches, and a batch's new digests land on
-/// random pages of the terms table: sixteen bundles per transaction instead of one took 3–4 %
-/// of server CPU off each dsse entry under load and let the index keep up with the log
+/// random pages of the terms table: sixteen bundles per transaction instead of one took about
+/// 7 % of server CPU off each dsse entry under load and let the index keep up with the log
 /// (BENCHMARKS.md, issue 16, third round). A losing replica's indexer redoes at most this much.
 const ENTRIES_PER_TRANSACTION: usize = 16 * TILE_WIDTH as usize;
 

@@ -59,7 +59,7 @@ pub fn decode(text: &[u8]) -> Result<(String, Vec<u8>), PemError> {
 pub fn decode_public(text: &[u8]) -> Result<(String, Vec<u8>), PemError> {
     match ["CERTIFICATE", "PUBLIC KEY"]
         .into_iter()
-        .find_map(|label| go_layout(text, label))
+        .find_map(|label| Some((label.to_owned(), go_layout(text, label)?)))
     {
         Some(block) => Ok(block),
         None => decode(text),
@@ -69,7 +69,7 @@ pub fn decode_public(text: &[u8]) -> Result<(String, Vec<u8>), PemError> {
 /// The DER of `text` if it is one `label` block in exactly Go's `pem.Encode` layout: the
 /// header line, the base64 in 64-column lines each ending in `\n`, the footer line, nothing
 /// else, and canonical base64.
-pub(crate) fn go_layout(text: &[u8], label: &str) -> Option<(String, Vec<u8>)> {
+pub(crate) fn go_layout(text: &[u8], label: &str) -> Option<Vec<u8>> {
     let lines = text
         .strip_prefix(b"-----BEGIN ")?
         .strip_prefix(label.as_bytes())?
@@ -78,6 +78,7 @@ pub(crate) fn go_layout(text: &[u8], label: &str) -> Option<(String, Vec<u8>)> {
         .strip_suffix(label.as_bytes())?
         .strip_suffix(b"-----END ")?;
     let mut base64 = Vec::with_capacity(lines.len());
+    // 64 characters and a newline per line; the last line may be shorter.
     for line in lines.chunks(65) {
         let (chars, newline) = line.split_at(line.len() - 1);
         if newline != b"\n" || chars.is_empty() {
@@ -86,7 +87,7 @@ pub(crate) fn go_layout(text: &[u8], label: &str) -> Option<(String, Vec<u8>)> {
         base64.extend_from_slice(chars);
     }
     let der = STANDARD.decode(&base64).ok()?;
-    (!der.is_empty()).then(|| (label.to_owned(), der))
+    (!der.is_empty()).then_some(der)
 }
 
 /// The label and DER of the first PEM block in `bytes`, skipping any text before it, as Go's
@@ -150,10 +151,7 @@ mod tests {
         let der: Vec<u8> = (0..300).map(|i| (i * 7) as u8).collect();
         for label in ["CERTIFICATE", "PUBLIC KEY"] {
             let pem = encode(label, &der);
-            assert_eq!(
-                go_layout(pem.as_bytes(), label),
-                Some((label.into(), der.clone()))
-            );
+            assert_eq!(go_layout(pem.as_bytes(), label), Some(der.clone()));
             assert_eq!(
                 decode_public(pem.as_bytes()),
                 Ok((label.into(), der.clone()))

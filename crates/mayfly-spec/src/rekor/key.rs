@@ -296,5 +296,5 @@ fn subject_key(field: &str, block: Block, der: &[u8]) -> Result<SubjectKey, Reko
 fn go_layout_pem(pem: &[u8]) -> Option<(Block, Vec<u8>)> {
     [Block::Certificate, Block::PublicKey]
         .into_iter()
-        .find_map(|block| Some((block, pem::go_layout(pem, block.label())?.1)))
+        .find_map(|block| Some((block, pem::go_layout(pem, block.label())?)))
 }
