@@ -103,8 +103,10 @@ async fn add_bundle<S: LogStore>(
 pub type RebuildReport = Vec<(&'static str, u64)>;
 
 /// Empties the index and refills it from the logs' committed entries, up to each log's stored
-/// checkpoint. For a stopped instance (`mayfly index rebuild`); a running one would race it
-/// (safely: positions move by compare-and-swap, and the loser re-reads the position).
+/// checkpoint. Meant for a stopped instance (`mayfly index rebuild`), but a running indexer
+/// (this instance's, or another replica's) may race it: positions move by compare-and-swap,
+/// so whichever adds a range first wins it, and the rebuild goes on from the position the
+/// winner left rather than failing.
 pub async fn rebuild<S: LogStore + IndexStore>(store: &S) -> Result<RebuildReport, LogError> {
     store.index_clear().await?;
     let mut report = Vec::new();
@@ -113,9 +115,20 @@ pub async fn rebuild<S: LogStore + IndexStore>(store: &S) -> Result<RebuildRepor
         ("artifacts", LogSlot::ARTIFACTS),
     ] {
         let size = store.checkpoint(slot).await?.map_or(0, |cp| cp.size);
-        report.push((name, catch_up(store, slot, size, |_| true).await?));
+        let reached = loop {
+            match catch_up(store, slot, size, |_| true).await {
+                Err(e) if is_conflict(&e) => continue,
+                reached => break reached?,
+            }
+        };
+        report.push((name, reached));
     }
     Ok(report)
+}
+
+/// Another indexer added the entries of this transaction first; nothing of it was written.
+fn is_conflict(error: &LogError) -> bool {
+    matches!(error, LogError::Storage(e) if matches!(**e, StoreError::Conflict))
 }
 
 /// The running indexer of both logs. Cheap to clone.
@@ -206,7 +219,7 @@ async fn follow<S: LogStore + IndexStore>(
                 position.send_replace(p);
                 None
             }
-            Err(LogError::Storage(e)) if matches!(*e, StoreError::Conflict) => {
+            Err(e) if is_conflict(&e) => {
                 // Another replica's indexer (or a rebuild) added the same entries first: the
                 // position moves by compare-and-swap, so nothing was added twice. Start again
                 // from the stored position at once; the entries it reached are not redone.
