@@ -354,6 +354,21 @@ fn sighup_reloads_the_policy_and_a_bad_file_is_counted_and_ignored() {
         .find(|l| l.starts_with("mayfly_issuance_denied_total{issuer=\"http://127.0.0.1:"))
         .unwrap_or_else(|| panic!("no denial counter in\n{metrics}"));
     assert!(denied.ends_with(" 1"), "{denied}");
+    // Request durations, by the route's pattern and the status: one denial, two certificates.
+    let requests = |suffix: &str, status: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("mayfly_http_request_duration_seconds{suffix}{{"))
+                    && l.contains("route=\"/api/v2/signingCert\"")
+                    && l.contains("method=\"POST\"")
+                    && l.contains(&format!("status=\"{status}\""))
+            })
+            .unwrap_or_else(|| panic!("no {suffix} series for {status} in\n{metrics}"))
+    };
+    assert!(requests("_count", "403").ends_with(" 1"), "{metrics}");
+    assert!(requests("_count", "200").ends_with(" 2"), "{metrics}");
+    assert!(requests("_bucket", "200").contains("le=\""), "{metrics}");
     assert_eq!(server.terminate().code(), Some(0), "{}", server.stderr());
     assert!(server.stderr().contains("issuance denied by policy"));
 }

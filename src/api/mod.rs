@@ -8,6 +8,7 @@ mod fulcio;
 mod json_errors;
 mod rekor;
 mod rekor_v2;
+mod request_metrics;
 mod tiles;
 mod trust;
 mod tsa;
@@ -16,6 +17,7 @@ mod verify_pool;
 
 pub use error::{ApiError, FulcioError};
 pub use fulcio::MAX_SIGNING_BODY;
+pub use request_metrics::install_recorder as install_metrics_recorder;
 pub use verify_pool::VerifyPool;
 
 use crate::ca::pipeline::Issuer;
@@ -88,6 +90,7 @@ pub fn router(state: SharedState) -> Router {
         ))
         .layer(axum::middleware::from_fn(json_errors::json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(request_metrics::record))
         .with_state(state)
 }
 

@@ -133,8 +133,7 @@ impl BenchServer {
         crate::install_crypto_provider();
         let metrics = match metrics {
             true => Some(
-                metrics_exporter_prometheus::PrometheusBuilder::new()
-                    .install_recorder()
+                crate::api::install_metrics_recorder()
                     .map_err(|e| BenchError::Check(format!("metrics recorder: {e}")))?,
             ),
             false => None,

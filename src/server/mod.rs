@@ -863,9 +863,7 @@ pub async fn run(config: ServeConfig) -> Result<(), ServerError> {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .ok();
+    let metrics = crate::api::install_metrics_recorder().ok();
     listener::describe_metrics();
     if let Some(handle) = metrics.clone() {
         // Histogram samples pile up in the recorder until something drains them. Scrapes do,
