@@ -190,15 +190,16 @@ async fn appends_are_durable_with_proofs_that_verify_against_signed_checkpoints(
     assert_eq!(*reopened.checkpoint(), *head);
 }
 
-/// Readers race the writer at the right edge, where a commit folds the open bundle's parts
-/// into a full bundle: every entry below the published size must be readable at every moment.
+/// Readers race the writer at the right edge, where each commit appends a part to the open
+/// bundle and fills it every 256 entries: every entry below the published size must be
+/// readable at every moment.
 async fn entries_below_the_published_size_are_always_readable() {
     let fx = Fixture::new().await;
     let (log, _) = fx.create().await;
     let writer = {
         let log = log.clone();
         tokio::spawn(async move {
-            // Small concurrent batches, so commits (and folds, every 256 entries) are frequent.
+            // Small concurrent batches, so commits (and full bundles) are frequent.
             for round in 0..40u64 {
                 append_many(&log, round * 20..(round + 1) * 20).await;
             }

@@ -67,9 +67,11 @@ pub struct Batch {
     pub leaves: Vec<LeafRecord>,
 }
 
-/// New entry-bundle bytes. Bundles only ever grow until they hold 256 entries, so the open
-/// (right-edge) bundle is written as appends: rewriting it whole in every batch would write up
-/// to 256 entries per commit whatever the batch size (half a MiB for 2 KiB Rekor entries).
+/// New entry-bundle bytes. Bundles only ever grow until they hold 256 entries, so the sequencer
+/// writes each one as appends: rewriting it whole in every batch would write up to 256 entries
+/// per commit whatever the batch size (half a MiB for 2 KiB Rekor entries). A bundle that fills
+/// after many small appends is rewritten whole once (see `tree::MAX_BUNDLE_PARTS`), as are
+/// imports; the backends read both shapes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BundleWrite {
     /// `data` continues bundle `index` at byte `offset`; everything before it was written by
@@ -79,7 +81,8 @@ pub enum BundleWrite {
         offset: u64,
         data: Vec<u8>,
     },
-    /// Bundle `index` is full: `data` is its final, whole contents.
+    /// Bundle `index` is full: `data` is its final, whole contents; the backend keeps it as one
+    /// piece and drops any appends it held for it.
     Complete { index: u64, data: Vec<u8> },
 }
 

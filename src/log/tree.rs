@@ -24,7 +24,18 @@ pub(crate) struct Tree {
     /// The open (not yet full) entry bundle and how many entries it holds.
     bundle: Vec<u8>,
     bundle_len: u64,
+    /// How many appends storage holds for the open bundle ([`MAX_BUNDLE_PARTS`] when unknown,
+    /// after a load).
+    bundle_parts: usize,
 }
+
+/// Most appends a full entry bundle is left in. A bundle that fills in no more parts than this
+/// gets its last bytes appended, so each entry is written once: under load, where batches are
+/// large, rewriting full bundles whole was a quarter of the bytes written per dsse entry and
+/// cost about 9 % of throughput (BENCHMARKS.md, issue 16, fourth round). One that took more
+/// (small batches: a quiet log) is rewritten whole once, so that no reader of a full bundle
+/// has to put it together from hundreds of one-entry rows.
+const MAX_BUNDLE_PARTS: usize = 64;
 
 /// What appending a batch changed, ready to be written.
 #[derive(Default)]
@@ -42,6 +53,7 @@ impl Tree {
             edges: vec![TileTree::new(TileId { level: 0, index: 0 })],
             bundle: Vec::new(),
             bundle_len: 0,
+            bundle_parts: 0,
         }
     }
 
@@ -112,6 +124,7 @@ impl Tree {
             edges,
             bundle,
             bundle_len,
+            bundle_parts: if bundle_len == 0 { 0 } else { MAX_BUNDLE_PARTS },
         })
     }
 
@@ -128,11 +141,24 @@ impl Tree {
             tile::push_entry(&mut self.bundle, entry)?;
             self.bundle_len += 1;
             if self.bundle_len == TILE_WIDTH {
-                changes.bundles.push(BundleWrite::Complete {
-                    index: self.size / TILE_WIDTH,
-                    data: std::mem::take(&mut self.bundle),
-                });
+                let index = self.size / TILE_WIDTH;
+                changes
+                    .bundles
+                    .push(if self.bundle_parts < MAX_BUNDLE_PARTS {
+                        BundleWrite::Append {
+                            index,
+                            offset: stored as u64,
+                            data: self.bundle[stored..].to_vec(),
+                        }
+                    } else {
+                        BundleWrite::Complete {
+                            index,
+                            data: self.bundle.clone(),
+                        }
+                    });
+                self.bundle.clear();
                 self.bundle_len = 0;
+                self.bundle_parts = 0;
                 stored = 0;
             }
             self.push_hash(0, leaf, &mut changes, &mut dirty)?;
@@ -144,6 +170,7 @@ impl Tree {
                 offset: stored as u64,
                 data: self.bundle[stored..].to_vec(),
             });
+            self.bundle_parts += 1;
         }
         for (edge, _) in self
             .edges
@@ -438,6 +465,42 @@ mod tests {
         assert!(Arc::ptr_eq(&kept, &full));
     }
 
+    /// The bundle writes of appending `batches` batches of `size` entries to an empty tree.
+    fn bundle_writes(batches: usize, size: usize) -> Vec<BundleWrite> {
+        let mut tree = Tree::empty();
+        let mut writes = Vec::new();
+        for _ in 0..batches {
+            let entries: Vec<Vec<u8>> = (0..size)
+                .map(|i| format!("{}-{i}", tree.size()).into_bytes())
+                .collect();
+            let changes = tree
+                .append(entries.iter().map(|e| (leaf_hash(e), e.as_slice())))
+                .unwrap();
+            writes.extend(changes.bundles);
+        }
+        writes
+    }
+
+    #[test]
+    fn a_bundle_filled_in_many_parts_is_rewritten_whole_and_one_filled_in_few_is_not() {
+        // 256 one-entry batches: 255 appends, then the full bundle whole.
+        let writes = bundle_writes(256, 1);
+        assert_eq!(writes.len(), 256);
+        assert!(matches!(&writes[254], BundleWrite::Append { offset, .. } if *offset > 0));
+        let BundleWrite::Complete { index: 0, data } = &writes[255] else {
+            panic!("{:?}", writes[255]);
+        };
+        assert_eq!(tile::split_entries(data).unwrap().len(), 256);
+        // 64-entry batches: four appends, the last one filling the bundle.
+        let writes = bundle_writes(4, 64);
+        assert_eq!(writes.len(), 4);
+        assert!(
+            writes
+                .iter()
+                .all(|w| matches!(w, BundleWrite::Append { index: 0, .. }))
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         /// However appends are split into batches, the root and every new leaf's proof match
@@ -447,6 +510,8 @@ mod tests {
             let mut tree = Tree::empty();
             let mut leaves = Vec::new();
             let mut stored: HashMap<TileId, Vec<u8>> = HashMap::new();
+            // Each bundle as storage holds it, and in how many pieces.
+            let mut bundles: HashMap<u64, (Vec<u8>, usize)> = HashMap::new();
             for batch in batches {
                 let entries: Vec<Vec<u8>> = (0..batch).map(|i| format!("{}-{i}", leaves.len()).into_bytes()).collect();
                 let first = tree.size();
@@ -454,6 +519,23 @@ mod tests {
                 leaves.extend(entries.iter().map(|e| leaf_hash(e)));
                 for (id, data) in std::mem::take(&mut changes.tiles) {
                     stored.insert(id, data);
+                }
+                for write in std::mem::take(&mut changes.bundles) {
+                    match write {
+                        BundleWrite::Append { index, offset, data } => {
+                            let (bundle, parts) = bundles.entry(index).or_default();
+                            prop_assert_eq!(offset, bundle.len() as u64, "bundle {} has a gap", index);
+                            bundle.extend_from_slice(&data);
+                            *parts += 1;
+                        }
+                        BundleWrite::Complete { index, data } => {
+                            let (bundle, parts) = bundles.entry(index).or_default();
+                            prop_assert!(*parts >= MAX_BUNDLE_PARTS, "bundle {} rewritten after {} parts", index, parts);
+                            prop_assert!(data.starts_with(bundle));
+                            *bundle = data;
+                            *parts = 1;
+                        }
+                    }
                 }
                 let snapshot = tree.snapshot(changes);
                 prop_assert_eq!(snapshot.root().unwrap(), root_of(&leaves));
@@ -467,6 +549,15 @@ mod tests {
                 .flat_map(|i| stored[&TileId { level: 0, index: i }].clone())
                 .collect();
             prop_assert_eq!(level0, leaves.iter().flat_map(|h| h.0).collect::<Vec<u8>>());
+            // The writes to each entry bundle add up to its entries, in order, in at most
+            // MAX_BUNDLE_PARTS pieces once it is full.
+            for (index, leaf) in leaves.iter().enumerate() {
+                let (bundle, parts) = &bundles[&(index as u64 / TILE_WIDTH)];
+                let full = tile::split_entries(bundle).unwrap().len() == TILE_WIDTH as usize;
+                prop_assert!(!full || *parts <= MAX_BUNDLE_PARTS, "a full bundle in {} parts", parts);
+                let entries = tile::split_entries(bundle).unwrap();
+                prop_assert_eq!(leaf_hash(entries[index % TILE_WIDTH as usize]), *leaf);
+            }
         }
     }
 }

@@ -261,10 +261,8 @@ impl LogStore for PgStore {
     }
 
     async fn entry_bundle(&self, log: LogSlot, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        // One statement, so one snapshot (as on SQLite): a commit that folds the open bundle's
-        // parts into a full bundle cannot fall between two reads and hide it from both. A
-        // full bundle is the single row at offset 0; an open one is its parts, which must tile
-        // it without gaps or overlaps. Both at once cannot pass the check below.
+        // As on SQLite: a bundle is its parts, which must tile it without gaps or overlaps, or
+        // (written whole) the single row at offset 0; one statement, so one snapshot.
         let parts: Vec<(i64, Vec<u8>)> = sqlx::query_as(
             "SELECT 0::BIGINT AS byte_offset, data FROM entry_bundles WHERE log = $1 AND idx = $2 \
              UNION ALL \

@@ -297,10 +297,11 @@ impl LogStore for SqliteStore {
     }
 
     async fn entry_bundle(&self, log: LogSlot, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        // One statement, so one snapshot: a commit that folds the open bundle's parts into a
-        // full bundle between two separate reads would make the bundle vanish from both. A
-        // full bundle is the single row at offset 0; an open one is its parts, in order, which
-        // must tile it without gaps or overlaps. Both at once cannot pass the check below.
+        // A bundle is its parts, in order, which must tile it without gaps or overlaps; one
+        // written whole (an import, or an earlier build's full bundle) is the single row at
+        // offset 0. One statement, so one snapshot: a whole write that replaces parts cannot
+        // fall between two reads and hide the bundle from both. Both at once cannot pass the
+        // check below.
         let parts: Vec<(i64, Vec<u8>)> = sqlx::query_as(
             "SELECT 0 AS offset, data FROM entry_bundles WHERE log = ?1 AND idx = ?2 \
              UNION ALL \
