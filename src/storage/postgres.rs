@@ -33,6 +33,15 @@ mod index;
 /// readers for the HTTP API. PostgreSQL's default limit is 100 for every client together.
 const MAX_CONNECTIONS: u32 = 12;
 
+/// The leaf rows of some keys: one primary-key probe per key, whatever the table's statistics
+/// say. The plain `log = $1 AND key = ANY($2)` is planned from them: on a log that grew faster
+/// than autovacuum analyzes it (a new or freshly migrated instance under load), equality on
+/// `log` looks selective, and the plan read every row of the log for each batch, which halved
+/// dsse throughput (BENCHMARKS.md, issue 16, fourth round). `OFFSET 0` keeps the subquery from
+/// being flattened into a join the planner could choose to hash.
+const LOOKUP: &str = "SELECT l.key, l.idx, l.ts FROM UNNEST($2::BYTEA[]) AS k(key), \
+     LATERAL (SELECT key, idx, ts FROM leaves WHERE log = $1 AND key = k.key OFFSET 0) AS l";
+
 /// A log's writer turn is the advisory lock keyed by the schema (so instances and tests in other
 /// schemas of one database do not queue behind each other) and the log slot.
 const LOCK_TURN: &str = "SELECT pg_advisory_lock(hashtext('mayfly.' || current_schema()), $1)";
@@ -119,6 +128,23 @@ impl PgStore {
         .await
         .map_err(backend)?;
         Ok(!any)
+    }
+
+    /// PostgreSQL's account of running [`LOOKUP`] for `keys`: `EXPLAIN ANALYZE`, one line per
+    /// row.
+    #[cfg(test)]
+    pub(crate) async fn explain_lookup(
+        &self,
+        log: LogSlot,
+        keys: &[Hash],
+    ) -> Result<Vec<String>, StoreError> {
+        let wanted: Vec<Vec<u8>> = keys.iter().map(|k| k.0.to_vec()).collect();
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN ANALYZE {LOOKUP}")))
+            .bind(i64::from(log.0))
+            .bind(wanted)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)
     }
 
     /// Runs `sql` as is: tests that set up what no API writes.
@@ -298,13 +324,12 @@ impl LogStore for PgStore {
         let mut found = std::collections::HashMap::with_capacity(keys.len());
         for chunk in keys.chunks(KEYS_PER_STATEMENT) {
             let wanted: Vec<Vec<u8>> = chunk.iter().map(|k| k.0.to_vec()).collect();
-            let rows =
-                sqlx::query("SELECT key, idx, ts FROM leaves WHERE log = $1 AND key = ANY($2)")
-                    .bind(i64::from(log.0))
-                    .bind(wanted)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend)?;
+            let rows = sqlx::query(LOOKUP)
+                .bind(i64::from(log.0))
+                .bind(wanted)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
             for row in &rows {
                 let record = leaf_record(row)?;
                 found.insert(record.key, record);
