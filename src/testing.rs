@@ -1,5 +1,5 @@
 //! The test kit, for every test in the workspace (feature `test-util`): a store that fails at a
-//! chosen persistence step, a CA signer that fails on demand, and [`check_log`], which
+//! chosen persistence step (or loses an index write to another indexer), a CA signer that fails on demand, and [`check_log`], which
 //! re-verifies a whole log from storage.
 //!
 //! Both doubles wrap the real thing and pass through until armed, so a test runs the real
@@ -9,6 +9,7 @@ pub use crate::log::audit::check_log;
 pub use crate::storage::scratch::ScratchDatabase;
 
 use crate::ca::signer::{CaSigner, SignerError};
+use crate::index::{ArtifactQuery, CertificateQuery, IndexBatch, IndexStore};
 use crate::log::storage::{Batch, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint};
 use crate::storage::Store;
 use mayfly_spec::tlog::Hash;
@@ -27,6 +28,9 @@ pub enum Fault {
     LookupFails,
     /// Fail the next checkpoint read (hits the reload after a failed commit).
     CheckpointReadFails,
+    /// Another indexer adds the next index batch just first: this one gets the
+    /// compare-and-swap's conflict, as when two replicas (or a rebuild) race.
+    IndexAddLosesRace,
 }
 
 /// The error an armed fault returns.
@@ -62,14 +66,17 @@ impl Faults {
         self.armed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn take(&self, fault: Fault) -> Result<(), StoreError> {
+    /// Whether `fault` was armed, disarming it.
+    fn hit(&self, fault: Fault) -> bool {
         let mut armed = self.lock();
-        match armed.iter().position(|f| *f == fault) {
-            Some(i) => {
-                armed.remove(i);
-                Err(StoreError::Backend(Box::new(Injected(fault))))
-            }
-            None => Ok(()),
+        let found = armed.iter().position(|f| *f == fault);
+        found.map(|i| armed.remove(i)).is_some()
+    }
+
+    fn take(&self, fault: Fault) -> Result<(), StoreError> {
+        match self.hit(fault) {
+            true => Err(StoreError::Backend(Box::new(Injected(fault)))),
+            false => Ok(()),
         }
     }
 }
@@ -163,6 +170,31 @@ impl<S: LogStore> LogStore for FaultyStore<S> {
         self.faults.take(Fault::CommitFailsBeforeWrite)?;
         self.inner.commit(log, batch).await?;
         self.faults.take(Fault::CommitFailsAfterWrite)
+    }
+}
+
+impl<S: IndexStore> IndexStore for FaultyStore<S> {
+    async fn index_position(&self, log: LogSlot) -> Result<u64, StoreError> {
+        self.inner.index_position(log).await
+    }
+
+    async fn index_add(&self, log: LogSlot, batch: &IndexBatch) -> Result<(), StoreError> {
+        if self.faults.hit(Fault::IndexAddLosesRace) {
+            self.inner.index_add(log, batch).await?;
+        }
+        self.inner.index_add(log, batch).await
+    }
+
+    async fn index_clear(&self) -> Result<(), StoreError> {
+        self.inner.index_clear().await
+    }
+
+    async fn find_certificates(&self, query: &CertificateQuery) -> Result<Vec<u64>, StoreError> {
+        self.inner.find_certificates(query).await
+    }
+
+    async fn find_artifacts(&self, query: &ArtifactQuery) -> Result<Vec<(u64, Hash)>, StoreError> {
+        self.inner.find_artifacts(query).await
     }
 }
 

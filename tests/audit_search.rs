@@ -252,10 +252,15 @@ async fn every_filter_finds_its_certificates_with_proofs() {
     }
     // A rebuild racing another indexer (a replica's, or this server's own) goes on from
     // wherever the winner left the position.
-    let raced = LosesFirstAdd::new(mayfly.state.issuance.store().clone());
+    let faults = mayfly::testing::Faults::default();
+    faults.arm(mayfly::testing::Fault::IndexAddLosesRace);
+    let raced = mayfly.state.issuance.store().clone().with_faults(&faults);
     let report = mayfly::index::rebuild(&raced).await.unwrap();
     assert_eq!(report, vec![("issuance", 7), ("artifacts", 1)]);
-    assert!(raced.lost(), "the rebuild never met the other indexer");
+    assert!(
+        faults.pending().is_empty(),
+        "the rebuild never met the other indexer"
+    );
     for ((query, _), want) in cases.iter().zip(&before) {
         assert_eq!(
             &search(&mayfly, &issued, query).await,
@@ -265,90 +270,6 @@ async fn every_filter_finds_its_certificates_with_proofs() {
     }
     // The running indexer goes on from the rebuilt position.
     issued_one_more(&mayfly, issued).await;
-}
-
-/// A store whose first index transaction is beaten by another indexer adding the same batch
-/// just before it, so it gets the compare-and-swap's conflict (deterministically, where the
-/// real race depends on timing).
-#[derive(Clone)]
-struct LosesFirstAdd {
-    inner: mayfly::storage::Store,
-    lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl LosesFirstAdd {
-    fn new(inner: mayfly::storage::Store) -> Self {
-        Self {
-            inner,
-            lost: Default::default(),
-        }
-    }
-
-    fn lost(&self) -> bool {
-        self.lost.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-mod loses_first_add {
-    use super::LosesFirstAdd;
-    use mayfly::index::{ArtifactQuery, CertificateQuery, IndexBatch, IndexStore};
-    use mayfly::log::storage::{
-        Batch, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint,
-    };
-    use mayfly::storage::{Store, StoreTurn};
-    use mayfly_spec::tlog::Hash;
-    use mayfly_spec::tlog::tile::TileId;
-    use std::sync::atomic::Ordering;
-
-    impl IndexStore for LosesFirstAdd {
-        async fn index_add(&self, log: LogSlot, batch: &IndexBatch) -> Result<(), StoreError> {
-            if !self.lost.swap(true, Ordering::SeqCst) {
-                self.inner.index_add(log, batch).await?;
-            }
-            self.inner.index_add(log, batch).await
-        }
-        async fn index_position(&self, log: LogSlot) -> Result<u64, StoreError> {
-            self.inner.index_position(log).await
-        }
-        async fn index_clear(&self) -> Result<(), StoreError> {
-            self.inner.index_clear().await
-        }
-        async fn find_certificates(&self, q: &CertificateQuery) -> Result<Vec<u64>, StoreError> {
-            self.inner.find_certificates(q).await
-        }
-        async fn find_artifacts(&self, q: &ArtifactQuery) -> Result<Vec<(u64, Hash)>, StoreError> {
-            self.inner.find_artifacts(q).await
-        }
-    }
-
-    impl LogStore for LosesFirstAdd {
-        type Turn = StoreTurn;
-        async fn begin_turn(
-            &self,
-            log: LogSlot,
-        ) -> Result<(StoreTurn, Option<StoredCheckpoint>), StoreError> {
-            <Store as LogStore>::begin_turn(&self.inner, log).await
-        }
-        async fn checkpoint(&self, log: LogSlot) -> Result<Option<StoredCheckpoint>, StoreError> {
-            self.inner.checkpoint(log).await
-        }
-        async fn hash_tile(&self, log: LogSlot, id: TileId) -> Result<Option<Vec<u8>>, StoreError> {
-            self.inner.hash_tile(log, id).await
-        }
-        async fn entry_bundle(&self, log: LogSlot, i: u64) -> Result<Option<Vec<u8>>, StoreError> {
-            self.inner.entry_bundle(log, i).await
-        }
-        async fn lookup(
-            &self,
-            log: LogSlot,
-            keys: &[Hash],
-        ) -> Result<Vec<Option<LeafRecord>>, StoreError> {
-            self.inner.lookup(log, keys).await
-        }
-        async fn commit(&self, log: LogSlot, batch: &Batch) -> Result<(), StoreError> {
-            self.inner.commit(log, batch).await
-        }
-    }
 }
 
 async fn issued_one_more(mayfly: &Mayfly, mut issued: Vec<Vec<u8>>) {

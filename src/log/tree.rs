@@ -142,21 +142,18 @@ impl Tree {
             self.bundle_len += 1;
             if self.bundle_len == TILE_WIDTH {
                 let index = self.size / TILE_WIDTH;
+                let mut full = std::mem::take(&mut self.bundle);
                 changes
                     .bundles
                     .push(if self.bundle_parts < MAX_BUNDLE_PARTS {
                         BundleWrite::Append {
                             index,
                             offset: stored as u64,
-                            data: self.bundle[stored..].to_vec(),
+                            data: full.split_off(stored),
                         }
                     } else {
-                        BundleWrite::Complete {
-                            index,
-                            data: self.bundle.clone(),
-                        }
+                        BundleWrite::Complete { index, data: full }
                     });
-                self.bundle.clear();
                 self.bundle_len = 0;
                 self.bundle_parts = 0;
                 stored = 0;

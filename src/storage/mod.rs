@@ -260,14 +260,14 @@ impl LogStore for Store {
     }
 }
 
-/// The index lives in the same database; faults are injected into the log's tables only.
+/// Faults reach the index only as [`crate::testing::Fault::IndexAddLosesRace`].
 impl IndexStore for Store {
     async fn index_position(&self, log: LogSlot) -> Result<u64, StoreError> {
         real!(self, s => s.index_position(log).await)
     }
 
     async fn index_add(&self, log: LogSlot, batch: &IndexBatch) -> Result<(), StoreError> {
-        real!(self, s => s.index_add(log, batch).await)
+        each!(self, s => s.index_add(log, batch).await)
     }
 
     async fn index_clear(&self) -> Result<(), StoreError> {
