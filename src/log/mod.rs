@@ -412,7 +412,7 @@ impl<S: LogStore> Log<S> {
             return Ok(None);
         }
         let want = width.map_or(tile::TILE_WIDTH, u64::from) as usize;
-        let Some(data) = self
+        let Some(mut data) = self
             .inner
             .store
             .entry_bundle(self.inner.config.slot, index)
@@ -426,11 +426,11 @@ impl<S: LogStore> Log<S> {
         if have < want {
             return Ok(None);
         }
-        Ok(Some(
-            tile::bundle_prefix(&data, want)
-                .map_err(|e| LogError::Inconsistent(e.to_string()))?
-                .to_vec(),
-        ))
+        let prefix = tile::bundle_prefix(&data, want)
+            .map_err(|e| LogError::Inconsistent(e.to_string()))?
+            .len();
+        data.truncate(prefix);
+        Ok(Some(data))
     }
 
     /// The entry at `index`, if the log has one.

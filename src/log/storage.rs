@@ -86,6 +86,33 @@ pub enum BundleWrite {
     Complete { index: u64, data: Vec<u8> },
 }
 
+/// Joins the stored pieces of entry bundle `index` (byte offset and bytes, in offset order):
+/// a bundle written whole is the single piece at offset 0, an open one the appends that built
+/// it. They must tile the bundle without gaps or overlaps. The result is allocated once at its
+/// final size: a full bundle is about a megabyte, and copying it while it grew was a quarter
+/// of the server's time on reads by index (BENCHMARKS.md, issue 16, fifth round).
+pub fn join_bundle<'a>(
+    index: u64,
+    parts: impl Iterator<Item = (i64, &'a [u8])> + Clone,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let mut parts = parts.peekable();
+    if parts.peek().is_none() {
+        return Ok(None);
+    }
+    let total = parts.clone().map(|(_, data)| data.len()).sum();
+    let mut bundle = Vec::with_capacity(total);
+    for (offset, data) in parts {
+        if u64::try_from(offset).ok() != Some(bundle.len() as u64) {
+            return Err(StoreError::Corrupt(format!(
+                "entry bundle {index}: part at byte {offset} does not follow byte {}",
+                bundle.len()
+            )));
+        }
+        bundle.extend_from_slice(data);
+    }
+    Ok(Some(bundle))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A value the engine asked to store or look up does not fit the backend's types (an index
@@ -155,4 +182,40 @@ pub trait LogStore: Clone + Send + Sync + 'static {
         log: LogSlot,
         batch: &Batch,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn join(parts: &[(i64, &[u8])]) -> Result<Option<Vec<u8>>, StoreError> {
+        join_bundle(7, parts.iter().copied())
+    }
+
+    #[test]
+    fn pieces_join_only_when_each_starts_where_the_last_ended() {
+        assert_eq!(join(&[]).unwrap(), None);
+        assert_eq!(
+            join(&[(0, b"whole")]).unwrap().as_deref(),
+            Some(&b"whole"[..])
+        );
+        assert_eq!(
+            join(&[(0, b"ab"), (2, b"cde"), (5, b"f")])
+                .unwrap()
+                .as_deref(),
+            Some(&b"abcdef"[..])
+        );
+        for bad in [
+            &[(1, &b"ab"[..])][..],
+            &[(0, b"ab"), (3, b"cd")],
+            &[(0, b"ab"), (1, b"cd")],
+            &[(0, b"ab"), (-2, b"cd")],
+        ] {
+            let err = join(bad).unwrap_err();
+            assert!(
+                matches!(err, StoreError::Corrupt(ref m) if m.contains("entry bundle 7")),
+                "{err}"
+            );
+        }
+    }
 }

@@ -16,7 +16,7 @@
 //! with its connection.
 
 use crate::log::storage::{
-    Batch, BundleWrite, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint,
+    Batch, BundleWrite, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint, join_bundle,
 };
 use mayfly_spec::tlog::Hash;
 use mayfly_spec::tlog::tile::TileId;
@@ -300,20 +300,12 @@ impl LogStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        if parts.is_empty() {
-            return Ok(None);
-        }
-        let mut bundle = Vec::new();
-        for (offset, data) in parts {
-            if u64::try_from(offset).ok() != Some(bundle.len() as u64) {
-                return Err(StoreError::Corrupt(format!(
-                    "entry bundle {index}: part at byte {offset} does not follow byte {}",
-                    bundle.len()
-                )));
-            }
-            bundle.extend_from_slice(&data);
-        }
-        Ok(Some(bundle))
+        join_bundle(
+            index,
+            parts
+                .iter()
+                .map(|(offset, data)| (*offset, data.as_slice())),
+        )
     }
 
     async fn lookup(

@@ -13,7 +13,7 @@
 //! file it was built from, which [`pair_index`] checks at every open.
 
 use crate::log::storage::{
-    Batch, BundleWrite, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint,
+    Batch, BundleWrite, LeafRecord, LogSlot, LogStore, StoreError, StoredCheckpoint, join_bundle,
 };
 use mayfly_spec::tlog::Hash;
 use mayfly_spec::tlog::tile::TileId;
@@ -302,7 +302,7 @@ impl LogStore for SqliteStore {
         // offset 0. One statement, so one snapshot: a whole write that replaces parts cannot
         // fall between two reads and hide the bundle from both. Both at once cannot pass the
         // check below.
-        let parts: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT 0 AS offset, data FROM entry_bundles WHERE log = ?1 AND idx = ?2 \
              UNION ALL \
              SELECT offset, data FROM entry_bundle_parts WHERE log = ?1 AND idx = ?2 \
@@ -313,20 +313,13 @@ impl LogStore for SqliteStore {
         .fetch_all(&self.readers)
         .await
         .map_err(backend)?;
-        if parts.is_empty() {
-            return Ok(None);
-        }
-        let mut bundle = Vec::new();
-        for (offset, data) in parts {
-            if u64::try_from(offset).ok() != Some(bundle.len() as u64) {
-                return Err(StoreError::Corrupt(format!(
-                    "entry bundle {index}: part at byte {offset} does not follow byte {}",
-                    bundle.len()
-                )));
-            }
-            bundle.extend_from_slice(&data);
-        }
-        Ok(Some(bundle))
+        // Borrowed from the rows, so each piece is copied once, into the joined bundle.
+        let parts = rows
+            .iter()
+            .map(|row| Ok((row.try_get("offset")?, row.try_get::<&[u8], _>("data")?)))
+            .collect::<Result<Vec<(i64, &[u8])>, sqlx::Error>>()
+            .map_err(backend)?;
+        join_bundle(index, parts.into_iter())
     }
 
     async fn lookup(
