@@ -89,8 +89,9 @@ pub enum BundleWrite {
 /// Joins the stored pieces of entry bundle `index` (byte offset and bytes, in offset order):
 /// a bundle written whole is the single piece at offset 0, an open one the appends that built
 /// it. They must tile the bundle without gaps or overlaps. The result is allocated once at its
-/// final size: a full bundle is about a megabyte, and copying it while it grew was a quarter
-/// of the server's time on reads by index (BENCHMARKS.md, issue 16, fifth round).
+/// final size and each piece copied once: a full bundle is about a megabyte, copies were a
+/// quarter of a read by index's server time, and joining this way took 15–25 % off each such
+/// read (BENCHMARKS.md, issue 16, fifth round).
 pub fn join_bundle<'a>(
     index: u64,
     parts: impl Iterator<Item = (i64, &'a [u8])> + Clone,
