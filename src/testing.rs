@@ -1,6 +1,6 @@
 //! The test kit, for every test in the workspace (feature `test-util`): a store that fails at a
-//! chosen persistence step (or loses an index write to another indexer), a CA signer that fails on demand, and [`check_log`], which
-//! re-verifies a whole log from storage.
+//! chosen persistence step (or loses an index write to another indexer), a CA signer that fails
+//! on demand, and [`check_log`], which re-verifies a whole log from storage.
 //!
 //! Both doubles wrap the real thing and pass through until armed, so a test runs the real
 //! server, arms one fault, and checks what a client sees and what storage holds afterwards.
@@ -74,9 +74,10 @@ impl Faults {
     }
 
     fn take(&self, fault: Fault) -> Result<(), StoreError> {
-        match self.hit(fault) {
-            true => Err(StoreError::Backend(Box::new(Injected(fault)))),
-            false => Ok(()),
+        if self.hit(fault) {
+            Err(StoreError::Backend(Box::new(Injected(fault))))
+        } else {
+            Ok(())
         }
     }
 }

@@ -289,7 +289,7 @@ impl LogStore for PgStore {
     async fn entry_bundle(&self, log: LogSlot, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         // As on SQLite: a bundle is its parts, which must tile it without gaps or overlaps, or
         // (written whole) the single row at offset 0; one statement, so one snapshot.
-        let parts: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT 0::BIGINT AS byte_offset, data FROM entry_bundles WHERE log = $1 AND idx = $2 \
              UNION ALL \
              SELECT byte_offset, data FROM entry_bundle_parts WHERE log = $1 AND idx = $2 \
@@ -300,12 +300,18 @@ impl LogStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        join_bundle(
-            index,
-            parts
-                .iter()
-                .map(|(offset, data)| (*offset, data.as_slice())),
-        )
+        // Borrowed from the rows, as on SQLite: each piece is copied once, into the bundle.
+        let parts = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("byte_offset")?,
+                    row.try_get::<&[u8], _>("data")?,
+                ))
+            })
+            .collect::<Result<Vec<(i64, &[u8])>, sqlx::Error>>()
+            .map_err(backend)?;
+        join_bundle(index, parts.into_iter())
     }
 
     async fn lookup(
