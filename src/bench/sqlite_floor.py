@@ -68,6 +68,16 @@ def insert_rows(db, table, rows, chunk=500):
         db.execute(f"INSERT INTO {table} VALUES {marks}", [v for row in part for v in row])
 
 
+def begin_index_batch(db, slot, start, count):
+    """Opens an index transaction and moves the log's position past `count` entries from
+    `start` by compare-and-swap, as the indexer does before writing anything."""
+    db.execute("BEGIN IMMEDIATE")
+    db.execute(
+        "UPDATE index_positions SET next = ? WHERE log = ? AND next = ?",
+        (start + count, slot, start),
+    )
+
+
 def machine_busy():
     """Busy time of all cores so far, in seconds."""
     with open("/proc/stat") as stat:
@@ -174,11 +184,7 @@ class Index:
 
     def write(self):
         start, n = self.next, INDEX_BATCH
-        self.db.execute("BEGIN IMMEDIATE")
-        self.db.execute(
-            "UPDATE index_positions SET next = ? WHERE log = ? AND next = ?",
-            (start + n, ARTIFACTS, start),
-        )
+        begin_index_batch(self.db, ARTIFACTS, start, n)
         digests = [SHA256 + d for d in random_keys(2 * n)]
         for at in range(0, len(digests), 500):
             chunk = digests[at : at + 500]
@@ -224,11 +230,7 @@ class IssuanceIndex:
 
     def write(self):
         start, n = self.next, INDEX_BATCH
-        self.db.execute("BEGIN IMMEDIATE")
-        self.db.execute(
-            "UPDATE index_positions SET next = ? WHERE log = ? AND next = ?",
-            (start + n, ISSUANCE, start),
-        )
+        begin_index_batch(self.db, ISSUANCE, start, n)
         self.db.execute("SELECT id FROM index_terms").fetchall()
         self.db.execute("UPDATE index_terms SET entries = entries + ?", (n,))
         postings = [(term, start + i) for term in range(1, 10) for i in range(n)]
