@@ -112,7 +112,7 @@ class Entries:
 class Log:
     """The artifact log: dsse bodies, each with a dedup row."""
 
-    slot, dedup = ARTIFACTS, True
+    slot, dedup, entry_size = ARTIFACTS, True, "entry_bytes"
 
     def __init__(self, directory, args):
         self.db = open_db(os.path.join(directory, "log.db"), "sqlite")
@@ -120,7 +120,7 @@ class Log:
             "INSERT INTO checkpoints VALUES (?, 0, zeroblob(32), '')", (self.slot,)
         )
         self.batch = args.batch
-        size = args.entry_bytes if self.dedup else args.certificate_bytes
+        size = getattr(args, self.entry_size)
         self.entries = [os.urandom(size) for _ in range(args.batch)]
         self.size = 0
         self.bundle_offset = 0
@@ -213,7 +213,7 @@ class Index:
 class IssuanceLog(Log):
     """The issuance log: precertificate leaves, no dedup rows."""
 
-    slot, dedup = ISSUANCE, False
+    slot, dedup, entry_size = ISSUANCE, False, "certificate_bytes"
 
 
 class IssuanceIndex:
