@@ -146,13 +146,12 @@ pub(crate) fn push_extension(
     critical: bool,
     value: &[u8],
 ) -> Result<(), DerError> {
-    let oid = der::oid(oid)?;
     let critical_len = if critical { 3 } else { 0 };
-    let len = oid.len() + critical_len + 1 + der_length_len(value.len()) + value.len();
+    let len = der::oid_len(oid)? + critical_len + 1 + der_length_len(value.len()) + value.len();
     out.reserve(1 + der_length_len(len) + len);
     out.push(TAG_SEQUENCE);
     push_der_length(out, len);
-    out.extend_from_slice(&oid);
+    der::push_oid(out, oid)?;
     if critical {
         out.extend_from_slice(&[0x01, 0x01, 0xFF]);
     }

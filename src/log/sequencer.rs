@@ -6,12 +6,12 @@
 //! 1. Entries wait in the pool in memory; nothing is promised yet.
 //! 2. The sequencer takes its turn at the log ([`LogStore::begin_turn`]), which lasts until
 //!    the commit, and catches up with the checkpoint read under it: replicas queue rather
-//!    than race. The batch is built on a *copy* of the tree: indices, tiles, bundles, signed
-//!    checkpoint.
-//! 3. `commit` runs: on `Ok` the batch is durable, the copy becomes the tree and waiters wake.
-//!    On `Err` no waiter is told its entry was logged. The batch may still have become durable
-//!    (an error reported after commit), so the sequencer reloads the tree from storage before
-//!    the next batch; a client's retry then finds its entry by dedup key.
+//!    than race. The batch is appended to the tree in place (indices, tiles, bundles, signed
+//!    checkpoint), keeping what undoing it takes.
+//! 3. `commit` runs: on `Ok` the batch is durable and waiters wake. On `Err` the batch is
+//!    undone from the tree first, and no waiter is told its entry was logged. It may still
+//!    have become durable (an error reported after commit), so the sequencer reloads the tree
+//!    from storage before the next batch; a client's retry then finds its entry by dedup key.
 //! 4. A compare-and-swap conflict means another writer (a replica on the same database)
 //!    advanced the log. The sequencer adopts what it wrote if, and only if, that is an
 //!    extension of its own tree signed with the same key (see [`Sequencer::adopt`]), then
@@ -403,34 +403,39 @@ impl<S: LogStore> Sequencer<S> {
         if fresh.is_empty() {
             return None;
         }
-        let mut tree = self.tree.clone();
         // Everything that goes wrong while building the batch is this process's fault, never the
         // appenders': even a range error from the tile arithmetic.
         let internal = |e: LogError| match e {
             LogError::BadRange(e) => LogError::Batch(e),
             other => other,
         };
-        let prepared = tree
-            .append(entries.iter().map(|(h, e)| (*h, e.as_slice())))
+        // The tree takes the batch in place; every way out below that does not commit puts it
+        // back with `undo`.
+        let prepared = self
+            .tree
+            .append_undoable(entries.iter().map(|(h, e)| (*h, e.as_slice())))
             .map_err(LogError::Batch)
-            .and_then(|mut changes| {
+            .and_then(|(mut changes, undo)| {
                 let tiles = std::mem::take(&mut changes.tiles);
                 let bundles = std::mem::take(&mut changes.bundles);
-                let snapshot = tree.snapshot(changes);
-                let root = snapshot.root().map_err(internal)?;
-                let note = sign(&self.inner.key, &config.origin, tree.size(), root)?;
-                Ok((
-                    snapshot,
-                    tiles,
-                    bundles,
-                    StoredCheckpoint {
-                        size: tree.size(),
+                let snapshot = self.tree.snapshot(changes);
+                let signed = snapshot.root().map_err(internal).and_then(|root| {
+                    let note = sign(&self.inner.key, &config.origin, self.tree.size(), root)?;
+                    Ok(StoredCheckpoint {
+                        size: self.tree.size(),
                         root,
                         note,
-                    },
-                ))
+                    })
+                });
+                match signed {
+                    Ok(checkpoint) => Ok((snapshot, tiles, bundles, checkpoint, undo)),
+                    Err(e) => {
+                        self.tree.undo(undo);
+                        Err(e)
+                    }
+                }
             });
-        let (snapshot, tiles, bundles, checkpoint) = match prepared {
+        let (snapshot, tiles, bundles, checkpoint, undo) = match prepared {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(log = config.name, error = %e, "cannot build batch");
@@ -456,7 +461,11 @@ impl<S: LogStore> Sequencer<S> {
             bundles,
             leaves,
         };
-        match self.inner.store.commit(config.slot, &batch).await {
+        let committed = self.inner.store.commit(config.slot, &batch).await;
+        if committed.is_err() {
+            self.tree.undo(undo);
+        }
+        match committed {
             Ok(()) => {}
             Err(super::StoreError::Conflict) => {
                 tracing::debug!(
@@ -479,7 +488,6 @@ impl<S: LogStore> Sequencer<S> {
                 return None;
             }
         }
-        self.tree = tree;
         self.head = checkpoint;
         self.last_timestamp = timestamp;
         let head = Arc::new(self.head.clone());

@@ -156,11 +156,7 @@ fn general_name(name: &GeneralName<'_>) -> Result<Option<String>, AuditError> {
 pub fn fulcio_extension(
     ext: &x509_parser::extensions::X509Extension<'_>,
 ) -> Result<Option<(u32, String)>, String> {
-    let Some(arc) = ext
-        .oid
-        .iter()
-        .and_then(|arcs| fulcio::fulcio_arc(&arcs.collect::<Vec<u64>>()))
-    else {
+    let Some(arc) = fulcio::fulcio_arc(ext.oid.as_bytes()) else {
         return Ok(None);
     };
     let value = fulcio::decode_value(arc, ext.value).ok_or_else(|| {

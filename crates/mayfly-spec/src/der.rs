@@ -198,16 +198,44 @@ pub fn sequence(elements: &[&[u8]]) -> Vec<u8> {
 
 /// A whole `OBJECT IDENTIFIER` TLV for arcs this code base names itself (never peer input).
 pub fn oid(arcs: &[u64]) -> Result<Vec<u8>, DerError> {
-    Ok(tlv(TAG_OID, &encode_oid(arcs)?))
+    let mut out = Vec::with_capacity(arcs.len() + 6);
+    push_oid(&mut out, arcs)?;
+    Ok(out)
+}
+
+/// Appends a whole `OBJECT IDENTIFIER` TLV; on an invalid OID nothing is appended.
+pub fn push_oid(out: &mut Vec<u8>, arcs: &[u64]) -> Result<(), DerError> {
+    let content_len: usize = subidentifiers(arcs)?.map(base128_len).sum();
+    out.push(TAG_OID);
+    push_length(out, content_len);
+    for value in subidentifiers(arcs)? {
+        push_base128(out, value);
+    }
+    Ok(())
+}
+
+/// How many bytes [`push_oid`] appends for `arcs`.
+pub fn oid_len(arcs: &[u64]) -> Result<usize, DerError> {
+    let content_len: usize = subidentifiers(arcs)?.map(base128_len).sum();
+    Ok(1 + length_len(content_len) + content_len)
 }
 
 /// The content octets of the DER encoding of an OBJECT IDENTIFIER given as arcs.
 pub fn encode_oid(arcs: &[u64]) -> Result<Vec<u8>, DerError> {
+    let mut out = Vec::with_capacity(arcs.len() + 4);
+    for value in subidentifiers(arcs)? {
+        push_base128(&mut out, value);
+    }
+    Ok(out)
+}
+
+/// The values an OID's content octets encode, each in base 128: the first two arcs share one.
+fn subidentifiers(arcs: &[u64]) -> Result<impl Iterator<Item = u64> + '_, DerError> {
     let [first, second, rest @ ..] = arcs else {
         return Err(DerError::InvalidOid);
     };
-    // X.690 §8.19.4: the first two arcs share one subidentifier, which only round-trips when
-    // the first arc is 0, 1 or 2 and, below 2, the second is under 40.
+    // X.690 §8.19.4: the shared subidentifier only round-trips when the first arc is 0, 1 or 2
+    // and, below 2, the second is under 40.
     if *first > 2 || (*first < 2 && *second >= 40) {
         return Err(DerError::InvalidOid);
     }
@@ -215,18 +243,17 @@ pub fn encode_oid(arcs: &[u64]) -> Result<Vec<u8>, DerError> {
         .checked_mul(40)
         .and_then(|v| v.checked_add(*second))
         .ok_or(DerError::InvalidOid)?;
-    let mut out = Vec::with_capacity(arcs.len() + 4);
-    for arc in std::iter::once(head).chain(rest.iter().copied()) {
-        push_base128(&mut out, arc);
-    }
-    Ok(out)
+    Ok(std::iter::once(head).chain(rest.iter().copied()))
+}
+
+/// How many base-128 groups [`push_base128`] writes for `value`.
+fn base128_len(value: u64) -> usize {
+    (u64::BITS - value.leading_zeros()).div_ceil(7).max(1) as usize
 }
 
 /// Base-128, most significant group first, high bit set on all groups but the last.
 fn push_base128(out: &mut Vec<u8>, value: u64) {
-    let bits = u64::BITS - value.leading_zeros();
-    let groups = bits.div_ceil(7).max(1);
-    for i in (0..groups).rev() {
+    for i in (0..base128_len(value)).rev() {
         let group = ((value >> (7 * i)) & 0x7F) as u8;
         out.push(if i == 0 { group } else { group | 0x80 });
     }
@@ -334,6 +361,27 @@ mod tests {
         for bad in [&[][..], &[1], &[3, 1], &[1, 40], &[2, u64::MAX]] {
             assert_eq!(encode_oid(bad), Err(DerError::InvalidOid), "{bad:?}");
             assert_eq!(oid(bad), Err(DerError::InvalidOid));
+            assert_eq!(oid_len(bad), Err(DerError::InvalidOid));
+            let mut out = vec![0xAA];
+            assert_eq!(push_oid(&mut out, bad), Err(DerError::InvalidOid));
+            assert_eq!(out, [0xAA], "an invalid OID appends nothing");
+        }
+    }
+
+    #[test]
+    fn an_appended_oid_is_its_content_in_a_tlv_of_the_announced_length() {
+        // 128 arcs of 2^63, ten bytes each: content over 127 bytes, so a long-form length.
+        let long: Vec<u64> = [1, 3].into_iter().chain([1 << 63; 128]).collect();
+        for arcs in [&[1, 3, 6, 1, 4, 1, 57264, 1, 24][..], &[0, 0], &long] {
+            let mut out = vec![0xAA];
+            push_oid(&mut out, arcs).unwrap();
+            assert_eq!(
+                out[1..],
+                tlv(TAG_OID, &encode_oid(arcs).unwrap()),
+                "{arcs:?}"
+            );
+            assert_eq!(oid_len(arcs).unwrap(), out.len() - 1);
+            assert_eq!(oid(arcs).unwrap(), out[1..]);
         }
     }
 }

@@ -176,8 +176,9 @@ impl ExtensionField {
 /// `critical` field accordingly (i.e. omits it, DER's default for `FALSE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FulcioExtension {
-    /// The full OID as arcs, e.g. `[1, 3, 6, 1, 4, 1, 57264, 1, 8]`.
-    pub oid: Vec<u64>,
+    /// The full OID as arcs, e.g. `[1, 3, 6, 1, 4, 1, 57264, 1, 8]`: always the prefix and one
+    /// arc, so it is held inline rather than allocated for each of a leaf's extensions.
+    pub oid: [u64; FULCIO_OID_PREFIX.len() + 1],
     /// The contents of `extnValue` (the bytes inside the OCTET STRING): raw UTF-8 for `.1`–`.6`,
     /// the DER encoding of a `UTF8String` for the rest.
     pub value: Vec<u8>,
@@ -190,8 +191,8 @@ impl FulcioExtension {
 
     /// An extension under [`FULCIO_OID_PREFIX`] with the given last arc.
     fn new(arc: u32, value: Vec<u8>) -> Self {
-        let mut oid = FULCIO_OID_PREFIX.to_vec();
-        oid.push(u64::from(arc));
+        let mut oid = [u64::from(arc); FULCIO_OID_PREFIX.len() + 1];
+        oid[..FULCIO_OID_PREFIX.len()].copy_from_slice(&FULCIO_OID_PREFIX);
         FulcioExtension { oid, value }
     }
 
@@ -272,12 +273,24 @@ pub fn decode_value(arc: u32, extn_value: &[u8]) -> Option<&str> {
     std::str::from_utf8(content).ok()
 }
 
-/// The last arc of `oid` if it is a Fulcio extension (`1.3.6.1.4.1.57264.1.x`).
-pub fn fulcio_arc(oid: &[u64]) -> Option<u32> {
-    match oid.split_at_checked(FULCIO_OID_PREFIX.len())? {
-        (prefix, [arc]) if prefix == FULCIO_OID_PREFIX => u32::try_from(*arc).ok(),
-        _ => None,
+/// The content octets of [`FULCIO_OID_PREFIX`]'s encoding, which begin every Fulcio
+/// extension's OID.
+const FULCIO_OID_PREFIX_CONTENT: [u8; 9] = [0x2B, 0x06, 0x01, 0x04, 0x01, 0x83, 0xBF, 0x30, 0x01];
+
+/// The last arc of an OID given as its DER content octets (what x509-parser's `Oid::as_bytes`
+/// returns) if it is a Fulcio extension (`1.3.6.1.4.1.57264.1.x`). Read from the bytes, so an
+/// indexer walking every extension of every certificate decodes no other OID.
+pub fn fulcio_arc(oid_content: &[u8]) -> Option<u32> {
+    let arc = oid_content.strip_prefix(&FULCIO_OID_PREFIX_CONTENT)?;
+    // Exactly one subidentifier, minimally encoded: every group but the last has the high bit
+    // set, and the first group is not an empty 0x80.
+    let (last, leading) = arc.split_last()?;
+    if last & 0x80 != 0 || leading.first() == Some(&0x80) || leading.iter().any(|g| g & 0x80 == 0) {
+        return None;
     }
+    arc.iter().try_fold(0u32, |value, group| {
+        value.checked_mul(128)?.checked_add(u32::from(group & 0x7F))
+    })
 }
 
 /// A readable name for a Fulcio extension arc (Fulcio's JSON field names, plus the issuer

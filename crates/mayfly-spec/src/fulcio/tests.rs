@@ -167,7 +167,7 @@ fn roundtrip_real_leaf(bundle_file: &str, expected_arcs: &[u64]) -> TestResult {
     let ours = fulcio_extensions_with_subject(&issuer, &subject, &rendered);
     let ours_triples: Vec<(Vec<u64>, bool, Vec<u8>)> = ours
         .iter()
-        .map(|e| (e.oid.clone(), FulcioExtension::CRITICAL, e.value.clone()))
+        .map(|e| (e.oid.to_vec(), FulcioExtension::CRITICAL, e.value.clone()))
         .collect();
     assert_eq!(ours_triples, real, "{bundle_file}: extensions differ");
     assert!(real.iter().all(|(_, critical, _)| !critical));
@@ -200,4 +200,26 @@ fn reproduces_real_npm_provenance_leaf() -> TestResult {
 #[test]
 fn reproduces_real_email_leaf() -> TestResult {
     roundtrip_real_leaf("email-signed.txt.sigstore", &[1, 8])
+}
+
+#[test]
+fn fulcio_arcs_are_read_from_oid_bytes_and_nothing_else_is() {
+    let content = |arcs: &[u64]| crate::der::encode_oid(arcs).unwrap();
+    let mut arcs = FULCIO_OID_PREFIX.to_vec();
+    arcs.push(0);
+    for arc in [0, 1, 8, 24, 127, 128, 16_383, 16_384, u64::from(u32::MAX)] {
+        *arcs.last_mut().unwrap() = arc;
+        assert_eq!(fulcio_arc(&content(&arcs)), Some(arc as u32), "{arc}");
+    }
+    // Past u32, a deeper OID, a shorter one, another arc's prefix, a non-minimal encoding.
+    *arcs.last_mut().unwrap() = u64::from(u32::MAX) + 1;
+    assert_eq!(fulcio_arc(&content(&arcs)), None);
+    *arcs.last_mut().unwrap() = 8;
+    arcs.push(1);
+    assert_eq!(fulcio_arc(&content(&arcs)), None);
+    assert_eq!(fulcio_arc(&content(&FULCIO_OID_PREFIX)), None);
+    assert_eq!(fulcio_arc(&content(&[1, 3, 6, 1, 4, 1, 57264, 2, 8])), None);
+    let mut padded = content(&FULCIO_OID_PREFIX);
+    padded.extend([0x80, 0x08]);
+    assert_eq!(fulcio_arc(&padded), None);
 }
